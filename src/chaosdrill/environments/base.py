@@ -1,0 +1,243 @@
+"""The ``Environment`` interface: what faults, runbooks, probes and people call.
+
+One protocol for every backend (local processes, Kubernetes, containers) so that a drill
+file runs on any of them. The operations mirror what an on-call engineer does with kubectl
+and database tools in the seed's runbooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "CacheStatus",
+    "ComponentStatus",
+    "DatabaseNode",
+    "DatabaseStatus",
+    "DeploymentStatus",
+    "Endpoints",
+    "Environment",
+    "LogQuery",
+    "ProcessUsage",
+    "ReplicaStatus",
+    "RevisionInfo",
+]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the parts of an environment answer."""
+
+    service_url: str
+    prometheus_url: str
+    alertmanager_url: str
+    pager_url: str
+    load_balancer_metrics_url: str
+
+
+@dataclass
+class ComponentStatus:
+    """One part of the environment as ``env status`` shows it."""
+
+    name: str
+    pid: int | None
+    port: int | None
+    state: str
+    health: str
+
+
+@dataclass
+class ReplicaStatus:
+    """One service replica."""
+
+    name: str
+    port: int
+    revision: int
+    pid: int | None
+    state: str
+    load_balancer: str
+
+
+@dataclass
+class DeploymentStatus:
+    """The service deployment (like ``kubectl get deployment``)."""
+
+    desired: int
+    ready: int
+    revision: int
+    version: str
+    replicas: list[ReplicaStatus] = field(default_factory=list)
+
+
+@dataclass
+class RevisionInfo:
+    """One revision of the service: version, settings and feature flags."""
+
+    revision: int
+    version: str
+    settings: dict[str, Any]
+    flags: dict[str, bool]
+    current: bool = False
+
+
+@dataclass
+class DatabaseNode:
+    """One PostgreSQL server."""
+
+    name: str
+    port: int
+    role: str
+    up: bool
+    in_recovery: bool | None = None
+    replay_lag_bytes: int | None = None
+
+
+@dataclass
+class DatabaseStatus:
+    """The database cluster."""
+
+    primary: str
+    nodes: list[DatabaseNode] = field(default_factory=list)
+
+
+@dataclass
+class CacheStatus:
+    """The cache."""
+
+    up: bool
+    keys: int | None = None
+    used_memory_bytes: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class ProcessUsage:
+    """CPU and memory of one replica (like ``kubectl top pods``)."""
+
+    name: str
+    pid: int
+    cpu_percent: float
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which log lines to return."""
+
+    component: str
+    tail: int = 50
+    grep: str | None = None
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """Operations every environment backend provides."""
+
+    name: str
+
+    # lifecycle and discovery
+    def endpoints(self) -> Endpoints:
+        """Where the service, Prometheus, Alertmanager and the pager answer."""
+        ...
+
+    def components(self) -> list[ComponentStatus]:
+        """Every part with pid, port, state and health."""
+        ...
+
+    # deployment
+    def deployment_status(self) -> DeploymentStatus:
+        """Replicas, readiness and the current revision."""
+        ...
+
+    def rollout_restart(self) -> None:
+        """Replace every replica, one at a time, a new one in service before an old leaves."""
+        ...
+
+    def scale(self, replicas: int) -> None:
+        """Run exactly ``replicas`` replicas."""
+        ...
+
+    def deploy_revision(
+        self,
+        version: str,
+        settings: dict[str, Any] | None = None,
+        flags: dict[str, bool] | None = None,
+    ) -> int:
+        """Roll out a new revision; return its number."""
+        ...
+
+    def rollback(self) -> int:
+        """Roll back to the previous revision; return its number."""
+        ...
+
+    def rollout_history(self) -> list[RevisionInfo]:
+        """Every revision, the current one marked."""
+        ...
+
+    def logs(self, query: LogQuery) -> list[str]:
+        """Tail of a component's log, optionally filtered."""
+        ...
+
+    def top(self) -> list[ProcessUsage]:
+        """CPU and RSS per replica."""
+        ...
+
+    # database
+    def database_status(self) -> DatabaseStatus:
+        """Roles, liveness and replication lag of each node."""
+        ...
+
+    def crash_primary(self) -> None:
+        """SIGKILL the primary."""
+        ...
+
+    def stop_database(self, node: str) -> None:
+        """Stop one node cleanly."""
+        ...
+
+    def start_database(self, node: str) -> None:
+        """Start one node."""
+        ...
+
+    def promote_replica(self) -> str:
+        """Promote the standby; return the new primary's name."""
+        ...
+
+    def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:
+        """Run SQL on a node (the primary by default) and return the rows."""
+        ...
+
+    def check_database(self) -> str:
+        """The seed's ``test:db``: a read and a write through the service's connection string."""
+        ...
+
+    # cache
+    def cache_status(self) -> CacheStatus:
+        """Whether the cache answers, its key count and memory."""
+        ...
+
+    def flush_cache(self) -> None:
+        """Drop every key."""
+        ...
+
+    def stop_cache(self) -> None:
+        """Stop the cache."""
+        ...
+
+    def start_cache(self) -> None:
+        """Start the cache."""
+        ...
+
+    def check_cache(self) -> str:
+        """The seed's ``test:redis``: a write and a read."""
+        ...
+
+    # feature flags
+    def get_flags(self) -> dict[str, bool]:
+        """Effective feature flags."""
+        ...
+
+    def set_flag(self, name: str, enabled: bool) -> dict[str, bool]:
+        """Set a feature flag on every replica (and on replicas started later)."""
+        ...

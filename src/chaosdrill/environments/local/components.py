@@ -1,0 +1,187 @@
+"""The supervised programs of the local environment and their readiness checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from chaosdrill.environments.local import postgres
+from chaosdrill.environments.local.context import LocalContext
+from chaosdrill.environments.local.state import Replica
+from chaosdrill.environments.local.supervisor import Program
+from chaosdrill.readiness import AllOf, HttpStatus, PortOpen, SqlReady, Strategy
+
+__all__ = [
+    "app_program",
+    "readiness",
+    "static_programs",
+    "write_runtime_revision",
+]
+
+
+def static_programs(ctx: LocalContext) -> list[Program]:
+    """Every program except the PostgreSQL nodes and the service replicas."""
+    st, pr, root = ctx.state, ctx.programs, ctx.root
+    p = st.ports
+    return [
+        Program(
+            "redis",
+            [
+                str(pr.redis_server),
+                "--port",
+                str(p["redis"]),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(root / "redis"),
+                "--protected-mode",
+                "no",
+                "--maxmemory",
+                "256mb",
+            ],
+            ctx.log_path("redis"),
+        ),
+        Program(
+            "haproxy",
+            [str(pr.haproxy), "-W", "-db", "-f", str(root / "haproxy" / "haproxy.cfg")],
+            ctx.log_path("haproxy"),
+        ),
+        Program(
+            "prometheus",
+            [
+                str(pr.prometheus),
+                f"--config.file={root / 'prometheus' / 'prometheus.yml'}",
+                f"--storage.tsdb.path={root / 'prometheus' / 'data'}",
+                f"--web.listen-address=127.0.0.1:{p['prometheus']}",
+                "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=1d",
+                "--log.level=warn",
+            ],
+            ctx.log_path("prometheus"),
+        ),
+        Program(
+            "alertmanager",
+            [
+                str(pr.alertmanager),
+                f"--config.file={root / 'alertmanager' / 'alertmanager.yml'}",
+                f"--storage.path={root / 'alertmanager' / 'data'}",
+                f"--web.listen-address=127.0.0.1:{p['alertmanager']}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            ctx.log_path("alertmanager"),
+        ),
+        *[
+            Program(
+                f"postgres-exporter-{i}",
+                [
+                    str(pr.postgres_exporter),
+                    f"--web.listen-address=127.0.0.1:{p[f'postgres-exporter-{i}']}",
+                    "--log.level=warn",
+                ],
+                ctx.log_path(f"postgres-exporter-{i}"),
+                env={
+                    "DATA_SOURCE_NAME": (
+                        f"postgresql://{postgres.DB_SUPERUSER}@127.0.0.1:{p[f'postgres-{i}']}"
+                        "/postgres?sslmode=disable&connect_timeout=2"
+                    )
+                },
+            )
+            for i in (1, 2)
+        ],
+        Program(
+            "redis-exporter",
+            [
+                str(pr.redis_exporter),
+                "-redis.addr",
+                f"redis://127.0.0.1:{p['redis']}",
+                "-web.listen-address",
+                f"127.0.0.1:{p['redis-exporter']}",
+            ],
+            ctx.log_path("redis-exporter"),
+        ),
+        Program(
+            "pager",
+            [
+                sys.executable,
+                "-m",
+                "chaosdrill.pager.server",
+                "--port",
+                str(p["pager"]),
+                "--db",
+                str(root / "pager" / "pager.db"),
+            ],
+            ctx.log_path("pager"),
+        ),
+    ]
+
+
+def write_runtime_revision(ctx: LocalContext, replica: Replica) -> Path:
+    """The revision file a replica reads: its revision with the flag overrides applied."""
+    rev = dict(ctx.state.revision(replica.revision))
+    rev["flags"] = {**rev.get("flags", {}), **ctx.state.flag_overrides}
+    path = ctx.root / "runtime" / f"{replica.name}.json"
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rev, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def app_program(ctx: LocalContext, replica: Replica) -> Program:
+    """Supervisor program of one service replica."""
+    st = ctx.state
+    revision_file = write_runtime_revision(ctx, replica)
+    return Program(
+        replica.name,
+        [
+            sys.executable,
+            "-m",
+            "revenue_engine",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(replica.port),
+            "--replica",
+            replica.name,
+        ],
+        ctx.log_path(replica.name),
+        env={
+            "RE_DSN": postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)]),
+            "RE_REDIS_URL": f"redis://127.0.0.1:{st.ports['redis']}/0",
+            "RE_REVISION_FILE": str(revision_file),
+            "RE_ADMIN_TOKEN_FILE": str(st.admin_token_file),
+            "RE_REPLICA": replica.name,
+        },
+        autorestart=True,
+        stopwaitsecs=10,
+    )
+
+
+def readiness(ctx: LocalContext, name: str) -> Strategy:
+    """How to tell that a component is ready."""
+    p = ctx.state.ports
+    if name.startswith("postgres-exporter-") or name == "redis-exporter":
+        return HttpStatus(f"http://127.0.0.1:{p[name]}/metrics")
+    if name in ctx.state.pg_nodes:
+        standby = name != ctx.state.pg_primary
+        return SqlReady(postgres.dsn(ctx.state.pg_nodes[name]), in_recovery=standby)
+    replica = next((r for r in ctx.state.replicas if r.name == name), None)
+    if replica is not None:
+        return HttpStatus(f"http://127.0.0.1:{replica.port}/health")
+    checks: dict[str, Strategy] = {
+        "redis": PortOpen(p["redis"]),
+        "haproxy": AllOf(
+            [PortOpen(p["haproxy"]), HttpStatus(f"http://127.0.0.1:{p['haproxy-stats']}/metrics")]
+        ),
+        "prometheus": HttpStatus(f"http://127.0.0.1:{p['prometheus']}/-/ready"),
+        "alertmanager": HttpStatus(f"http://127.0.0.1:{p['alertmanager']}/-/ready"),
+        "pager": HttpStatus(f"http://127.0.0.1:{p['pager']}/health"),
+    }
+    return checks[name]

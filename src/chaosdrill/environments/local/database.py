@@ -1,0 +1,176 @@
+"""Database operations: status, crash, stop/start, promote, rebuild the replica, SQL, checks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+
+from chaosdrill.environments.base import DatabaseNode, DatabaseStatus
+from chaosdrill.environments.local import components, postgres
+from chaosdrill.environments.local.context import LocalContext
+from chaosdrill.environments.local.state import EnvState
+from chaosdrill.errors import InvalidInputError, OperationError
+from chaosdrill.readiness import SqlReady, wait_until
+
+__all__ = ["DatabaseOps"]
+
+
+class DatabaseOps:
+    """PostgreSQL operations of the local environment (mixed into LocalEnvironment)."""
+
+    ctx: LocalContext
+
+    def _node(self, node: str | None) -> tuple[str, int]:
+        st = self.ctx.state = EnvState.load(self.ctx.root)
+        name = node or st.pg_primary
+        if name not in st.pg_nodes:
+            raise InvalidInputError(
+                f"unknown database node {name!r}; expected one of: {', '.join(st.pg_nodes)}",
+                field="node",
+            )
+        return name, st.pg_nodes[name]
+
+    def database_status(self) -> DatabaseStatus:
+        """Role, liveness, recovery state and replay lag of each node."""
+        st = self.ctx.state = EnvState.load(self.ctx.root)
+        lags: dict[str, int] = {}
+        nodes = []
+        for name, port in sorted(st.pg_nodes.items()):
+            role = "primary" if name == st.pg_primary else "replica"
+            try:
+                with psycopg.connect(postgres.dsn(port), connect_timeout=1, autocommit=True) as c:
+                    row = c.execute("select pg_is_in_recovery()").fetchone()
+                    rec = bool(row[0]) if row else None
+                    if not rec:
+                        for app, lag in c.execute(
+                            "select application_name, "
+                            "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint "
+                            "from pg_stat_replication"
+                        ).fetchall():
+                            lags[app] = int(lag or 0)
+                nodes.append(DatabaseNode(name, port, role, True, rec))
+            except psycopg.Error:
+                nodes.append(DatabaseNode(name, port, role, False))
+        for n in nodes:
+            n.replay_lag_bytes = lags.get(n.name)
+        return DatabaseStatus(st.pg_primary, nodes)
+
+    def crash_primary(self) -> None:
+        """SIGKILL the primary's postmaster (a crash: no shutdown checkpoint)."""
+        name, _ = self._node(None)
+        try:
+            self.ctx.supervisor.api.supervisor.signalProcess(name, "KILL")
+        except Exception as exc:
+            raise OperationError(f"could not kill {name}: {exc}") from exc
+
+    def stop_database(self, node: str) -> None:
+        """Stop one node (fast shutdown)."""
+        name, _ = self._node(node)
+        self.ctx.supervisor.stop_program(name)
+
+    def start_database(self, node: str) -> None:
+        """Start one node and wait until it answers.
+
+        A node that was primary before a promotion is refused: started as it is, it would
+        be a second primary (split brain). Use ``rebuild_replica`` instead.
+        """
+        name, _ = self._node(node)
+        st = self.ctx.state
+        datadir = self.ctx.root / "pg" / name
+        if name != st.pg_primary and not (datadir / "standby.signal").exists():
+            raise OperationError(
+                f"{name} was a primary and {st.pg_primary} has been promoted since; starting "
+                f"{name} would make two primaries. Rebuild it as a replica: "
+                "`chaosdrill ops db rebuild-replica`"
+            )
+        self.ctx.supervisor.start_program(name)
+        self._wait_ready(name)
+
+    def _wait_ready(self, name: str) -> None:
+        try:
+            wait_until(
+                components.readiness(self.ctx, name),
+                30,
+                abort=lambda: self.ctx.supervisor.exited_reason(name),
+            )
+        except TimeoutError as exc:
+            err = OperationError(f"{name} not ready: {exc}")
+            err.add_note(self.ctx.tail(name))
+            raise err from None
+
+    def promote_replica(self) -> str:
+        """Promote the standby to primary; return its name."""
+        with self.ctx.state.locked():
+            st = self.ctx.state = EnvState.load(self.ctx.root)
+            replica = st.pg_replica
+            if replica is None:
+                raise OperationError("there is no replica to promote")
+            try:
+                with psycopg.connect(
+                    postgres.dsn(st.pg_nodes[replica]), autocommit=True, connect_timeout=2
+                ) as conn:
+                    row = conn.execute("select pg_promote(true, 30)").fetchone()
+            except psycopg.Error as exc:
+                raise OperationError(f"promoting {replica}: {exc}") from exc
+            if not row or not row[0]:
+                raise OperationError(f"{replica} did not finish promotion within 30 s")
+            st.pg_primary = replica
+            st.save()
+        wait_until(SqlReady(postgres.dsn(st.pg_nodes[replica]), in_recovery=False), 30)
+        return replica
+
+    def rebuild_replica(self) -> str:
+        """Make the non-primary node a fresh standby of the current primary; return its name."""
+        with self.ctx.state.locked():
+            st = self.ctx.state = EnvState.load(self.ctx.root)
+            node = st.pg_replica
+            if node is None:
+                raise OperationError("no node to rebuild")
+            self.ctx.supervisor.stop_program(node)
+            postgres.base_backup(
+                self.ctx.programs,
+                st.pg_nodes[st.pg_primary],
+                self.ctx.root / "pg" / node,
+                st.db_user or None,
+                app_name=node,
+            )
+            self.ctx.supervisor.start_program(node)
+            self._wait_ready(node)
+            if st.settings.synchronous_replication:
+                self.sql("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (*)'")
+                self.sql("SELECT pg_reload_conf()")
+        return node
+
+    def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:
+        """Run one SQL statement as the superuser on the service's database."""
+        name, port = self._node(node)
+        try:
+            with psycopg.connect(
+                postgres.dsn(port, dbname=postgres.DB_NAME), autocommit=True, connect_timeout=2
+            ) as conn:
+                cur = conn.execute(statement)  # type: ignore[call-overload]
+                return list(cur.fetchall()) if cur.description else []
+        except psycopg.Error as exc:
+            raise OperationError(f"SQL on {name}: {exc}".strip()) from exc
+
+    def check_database(self) -> str:
+        """The seed's ``test:db``: through the service's connection string, a read and a write."""
+        st = self.ctx.state = EnvState.load(self.ctx.root)
+        dsn = postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)])
+        t0 = time.monotonic()
+        try:
+            with psycopg.connect(dsn) as conn:
+                row = conn.execute("select count(*) from courses").fetchone()
+                conn.execute("create temp table chaosdrill_check (x int)")
+                conn.execute("insert into chaosdrill_check values (1)")
+                conn.rollback()
+                port = conn.info.port
+        except psycopg.Error as exc:
+            raise OperationError(f"database check failed: {exc}".strip()) from exc
+        node = next(n for n, p in st.pg_nodes.items() if p == port)
+        ms = (time.monotonic() - t0) * 1000
+        return (
+            f"ok: primary {node}, {row[0] if row else 0} courses readable, write ok ({ms:.0f} ms)"
+        )

@@ -1,0 +1,215 @@
+"""``LocalEnvironment``: real processes on 127.0.0.1 under one state directory."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from chaosdrill.environments.base import ComponentStatus, Endpoints
+from chaosdrill.environments.local import components, lifecycle
+from chaosdrill.environments.local.cache import CacheOps
+from chaosdrill.environments.local.context import LocalContext
+from chaosdrill.environments.local.database import DatabaseOps
+from chaosdrill.environments.local.deployment import MAX_REPLICAS, DeploymentOps
+from chaosdrill.environments.local.postgres import db_os_user
+from chaosdrill.environments.local.programs import find_programs
+from chaosdrill.environments.local.state import STATE_FILE, EnvSettings, EnvState, state_root
+from chaosdrill.errors import (
+    EnvironmentExistsError,
+    EnvironmentNotFoundError,
+    InvalidInputError,
+)
+from chaosdrill.readiness import NotReady
+
+__all__ = ["LocalEnvironment", "list_environments", "validate_name"]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+def validate_name(name: str) -> str:
+    """Check an environment name (a-z, 0-9, '-', up to 32 characters)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInputError(
+            "expected 1-32 characters of a-z, 0-9 and '-', starting with a letter or digit, "
+            f"got {name!r}",
+            field="name",
+        )
+    return name
+
+
+def _validate_settings(settings: EnvSettings) -> None:
+    checks: list[tuple[str, bool, str]] = [
+        (
+            "replicas",
+            1 <= settings.replicas <= MAX_REPLICAS,
+            f"an integer from 1 to {MAX_REPLICAS}",
+        ),
+        ("scrape_interval_s", 0.1 <= settings.scrape_interval_s <= 300, "0.1 to 300 seconds"),
+        (
+            "evaluation_interval_s",
+            0.1 <= settings.evaluation_interval_s <= 300,
+            "0.1 to 300 seconds",
+        ),
+        ("group_wait_s", 0.0 < settings.group_wait_s <= 600, "more than 0, up to 600 seconds"),
+        ("enrollments", 0 <= settings.enrollments <= 50_000_000, "0 to 50,000,000"),
+        ("courses", 1 <= settings.courses <= 100_000, "1 to 100,000"),
+        ("pool_size", 1 <= settings.pool_size <= 80, "1 to 80"),
+    ]
+    for field, ok, expected in checks:
+        value = getattr(settings, field)
+        if isinstance(value, bool) or not ok:
+            raise InvalidInputError(f"expected {expected}, got {value!r}", field=field)
+
+
+def _env_root(name: str) -> Path:
+    return state_root() / "envs" / validate_name(name)
+
+
+def list_environments() -> list[str]:
+    """Names of environments that have a state directory."""
+    base = state_root() / "envs"
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / STATE_FILE).exists())
+
+
+class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
+    """A local environment of real processes; create with :meth:`up`, attach with :meth:`attach`.
+
+    Usable as a context manager: ``with LocalEnvironment.up("demo") as env: ...`` takes it
+    down on exit. ``down()`` twice is fine; operations after ``down()`` are refused.
+    """
+
+    def __init__(self, ctx: LocalContext) -> None:
+        self.ctx = ctx
+        self.name = ctx.state.name
+        self._closed = False
+
+    # lifecycle -------------------------------------------------------------------
+    @classmethod
+    def up(
+        cls,
+        name: str = "default",
+        settings: EnvSettings | None = None,
+        progress: Callable[[str], None] = lambda _: None,
+    ) -> LocalEnvironment:
+        """Bring a new environment up; refuse a name that is already up.
+
+        A state directory left by a crashed run (no supervisor alive) is cleared first.
+        """
+        settings = settings or EnvSettings()
+        root = _env_root(name)
+        _validate_settings(settings)
+        programs = find_programs()
+        if (root / STATE_FILE).exists():
+            stale = cls._load(root)
+            if stale.ctx.supervisor.alive():
+                raise EnvironmentExistsError(
+                    f"environment {name!r} is already up (state in {root}); use it, or take "
+                    f"it down first with `chaosdrill env down --name {name}`"
+                )
+            stale.down()
+        elif root.exists():
+            lifecycle.sweep_processes(root)
+            shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        state = lifecycle.new_state(name, root, settings, db_os_user())
+        ctx = LocalContext(state, programs)
+        lifecycle.bring_up(ctx, progress)
+        return cls(ctx)
+
+    @classmethod
+    def _load(cls, root: Path) -> LocalEnvironment:
+        return cls(LocalContext(EnvState.load(root), find_programs()))
+
+    @classmethod
+    def attach(cls, name: str = "default") -> LocalEnvironment:
+        """The running environment of this name."""
+        root = _env_root(name)
+        if not (root / STATE_FILE).exists():
+            raise EnvironmentNotFoundError(
+                f"no environment named {name!r} is up; start one with "
+                f"`chaosdrill env up --name {name}`"
+            )
+        return cls._load(root)
+
+    def down(self) -> None:
+        """Stop every process, free every port, remove the state directory."""
+        if self._closed:
+            return
+        lifecycle.bring_down(self.ctx)
+        self._closed = True
+
+    def __enter__(self) -> LocalEnvironment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    @property
+    def root(self) -> Path:
+        """The state directory."""
+        return self.ctx.root
+
+    @property
+    def state(self) -> EnvState:
+        """The current state (as last read)."""
+        return self.ctx.state
+
+    def admin_token(self) -> str:
+        """The environment's admin token (for the service's admin surface)."""
+        return self.ctx.admin_token()
+
+    # discovery -------------------------------------------------------------------
+    def endpoints(self) -> Endpoints:
+        """URLs of the service (through HAProxy), Prometheus, Alertmanager and the pager."""
+        p = self.ctx.state.ports
+        return Endpoints(
+            service_url=f"http://127.0.0.1:{p['haproxy']}",
+            prometheus_url=f"http://127.0.0.1:{p['prometheus']}",
+            alertmanager_url=f"http://127.0.0.1:{p['alertmanager']}",
+            pager_url=f"http://127.0.0.1:{p['pager']}",
+            load_balancer_metrics_url=f"http://127.0.0.1:{p['haproxy-stats']}/metrics",
+        )
+
+    def components(self) -> list[ComponentStatus]:
+        """Every part with pid, port, supervisor state and a live health check."""
+        st = self.ctx.state = EnvState.load(self.ctx.root)
+        info = {i["name"]: i for i in self.ctx.supervisor.all_info()}
+        names = [n for n in self.ctx.component_names() if n != "supervisord"]
+        ports = {**st.ports, **{r.name: r.port for r in st.replicas}}
+
+        def health(name: str) -> str:
+            try:
+                components.readiness(self.ctx, name).check()
+            except NotReady as exc:
+                return f"failing: {str(exc)[:80]}"
+            except KeyError:
+                return "-"
+            return "ok"
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            healths = dict(zip(names, pool.map(health, names), strict=True))
+        rows = [
+            ComponentStatus(
+                n,
+                info.get(n, {}).get("pid") or None,
+                ports.get(n),
+                info.get(n, {}).get("statename", "ABSENT"),
+                healths[n],
+            )
+            for n in names
+        ]
+        rows.append(
+            ComponentStatus(
+                "supervisord",
+                self.ctx.supervisor.pid(),
+                None,
+                "RUNNING" if self.ctx.supervisor.alive() else "STOPPED",
+                "ok" if self.ctx.supervisor.alive() else "failing",
+            )
+        )
+        return rows

@@ -1,0 +1,313 @@
+"""Bringing a local environment up (ordered, with readiness checks) and down (leaving nothing).
+
+If any part fails to start, everything started so far is stopped, the state directory is
+removed, and the error names the part with the tail of its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from chaosdrill.environments.local import components, monitoring, postgres
+from chaosdrill.environments.local.context import LocalContext
+from chaosdrill.environments.local.haproxy import render_config
+from chaosdrill.environments.local.state import EnvSettings, EnvState, Replica
+from chaosdrill.environments.local.supervisor import Program
+from chaosdrill.errors import ComponentStartError, OperationError
+from chaosdrill.readiness import free_ports, wait_until
+
+__all__ = [
+    "ENV_MARKER",
+    "bring_down",
+    "bring_up",
+    "listening_ports",
+    "new_state",
+    "publish_targets",
+    "sweep_processes",
+]
+
+ENV_MARKER = "CHAOSDRILL_ENV_ROOT"
+PORT_NAMES = (
+    "postgres-1",
+    "postgres-2",
+    "redis",
+    "haproxy",
+    "haproxy-stats",
+    "prometheus",
+    "alertmanager",
+    "postgres-exporter-1",
+    "postgres-exporter-2",
+    "redis-exporter",
+    "pager",
+)
+RULES_DIR = Path(__file__).resolve().parents[4] / "probes"
+READY_TIMEOUT = 30.0
+
+
+def new_state(name: str, root: Path, settings: EnvSettings, db_user: str | None) -> EnvState:
+    """A fresh state with free ports and the first revision."""
+    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES) + settings.replicas), strict=False))
+    state = EnvState(
+        name=name,
+        root=root,
+        ports=ports,
+        settings=settings,
+        db_user=db_user or "",
+        pg_nodes={"postgres-1": ports["postgres-1"], "postgres-2": ports["postgres-2"]},
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    state.revisions.append(
+        {
+            "version": "1.0.0",
+            "revision": 1,
+            "settings": {"pool_size": settings.pool_size},
+            "flags": {},
+        }
+    )
+    state.revision_history.append(1)
+    return state
+
+
+def _layout(ctx: LocalContext) -> None:
+    root = ctx.root
+    for sub in (
+        "logs",
+        "redis",
+        "haproxy",
+        "prometheus/data",
+        "alertmanager/data",
+        "pager",
+        "revisions",
+        "runtime",
+        "pg",
+    ):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o755)
+    token = ctx.state.admin_token_file
+    token.touch(mode=0o600)
+    token.write_text(secrets.token_urlsafe(32))
+    for rev in ctx.state.revisions:
+        ctx.state.revision_file(rev["revision"]).write_text(json.dumps(rev, indent=2))
+
+
+def write_configs(ctx: LocalContext) -> None:
+    """Write HAProxy, Prometheus and Alertmanager configuration and the rules."""
+    st, p, root = ctx.state, ctx.state.ports, ctx.root
+    (root / "haproxy" / "haproxy.cfg").write_text(
+        render_config(root / "haproxy" / "admin.sock", p["haproxy"], p["haproxy-stats"])
+    )
+    rules = root / "prometheus" / "rules"
+    rules.mkdir(exist_ok=True)
+    for f in sorted(RULES_DIR.glob("*.rules.yml")):
+        shutil.copy(f, rules / f.name)
+    monitoring.write_app_targets(root / "prometheus" / "app-targets.json", [])
+    (root / "prometheus" / "prometheus.yml").write_text(
+        monitoring.prometheus_config(
+            scrape_interval_s=st.settings.scrape_interval_s,
+            evaluation_interval_s=st.settings.evaluation_interval_s,
+            alertmanager_port=p["alertmanager"],
+            app_targets_file=root / "prometheus" / "app-targets.json",
+            rules_glob=str(rules / "*.yml"),
+            static={
+                "haproxy": [(p["haproxy-stats"], {})],
+                "postgres": [
+                    (p["postgres-exporter-1"], {"node": "postgres-1"}),
+                    (p["postgres-exporter-2"], {"node": "postgres-2"}),
+                ],
+                "redis": [(p["redis-exporter"], {})],
+                "prometheus": [(p["prometheus"], {})],
+                "alertmanager": [(p["alertmanager"], {})],
+            },
+        )
+    )
+    (root / "alertmanager" / "alertmanager.yml").write_text(
+        monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s)
+    )
+
+
+def _wait_all(ctx: LocalContext, names: list[str], pool: ThreadPoolExecutor) -> None:
+    def one(name: str) -> None:
+        try:
+            wait_until(
+                components.readiness(ctx, name),
+                READY_TIMEOUT,
+                abort=lambda: ctx.supervisor.exited_reason(name),
+            )
+        except TimeoutError as exc:
+            raise ComponentStartError(name, str(exc), ctx.tail(name)) from None
+
+    for fut in [pool.submit(one, n) for n in names]:
+        fut.result()
+
+
+def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None) -> None:
+    """Start every part in order; on any failure stop what was started and re-raise."""
+    st, sup = ctx.state, ctx.supervisor
+    try:
+        _layout(ctx)
+        st.save()
+        progress("database template")
+        template = postgres.ensure_template(
+            ctx.root.parent.parent / "cache", ctx.programs, st.db_user or None
+        )
+        postgres.copy_template(template, ctx.root / "pg" / "postgres-1", st.db_user or None)
+        write_configs(ctx)
+        sup.write_config()
+        for prog in components.static_programs(ctx):
+            sup.add(prog)
+        sup.add(_pg_program(ctx, "postgres-1"))
+        os.environ[ENV_MARKER] = str(ctx.root)
+        try:
+            sup.start()
+        finally:
+            os.environ.pop(ENV_MARKER, None)
+        progress("starting components")
+        early = [
+            "postgres-1",
+            "redis",
+            "haproxy",
+            "prometheus",
+            "alertmanager",
+            "pager",
+            "redis-exporter",
+            "postgres-exporter-1",
+        ]
+        for name in early:
+            sup.start_program(name)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            _wait_all(ctx, ["postgres-1", "redis"], pool)
+            replicas = [_new_replica(ctx) for _ in range(st.settings.replicas)]
+            for rep in replicas:
+                sup.add(components.app_program(ctx, rep))
+                sup.start_program(rep.name)
+            progress("seeding the database")
+            _seed(ctx)
+            progress("making the replica")
+            _make_standby(ctx, "postgres-2", st.ports["postgres-1"])
+            sup.start_program("postgres-2")
+            sup.start_program("postgres-exporter-2")
+            progress("waiting for readiness")
+            _wait_all(
+                ctx,
+                [*early[2:], "postgres-2", "postgres-exporter-2", *[r.name for r in replicas]],
+                pool,
+            )
+        for rep in replicas:
+            ctx.haproxy.add_server(rep.name, rep.port)
+            st.replicas.append(rep)
+        for rep in replicas:
+            ctx.haproxy.wait_up(rep.name)
+        publish_targets(ctx)
+        st.save()
+    except BaseException:
+        bring_down(ctx)
+        raise
+
+
+def _pg_program(ctx: LocalContext, node: str) -> Program:
+    st = ctx.state
+    sync = None
+    if st.settings.synchronous_replication and node == st.pg_primary:
+        sync = "FIRST 1 (*)"
+    return postgres.postgres_program(
+        node,
+        ctx.programs,
+        ctx.root / "pg" / node,
+        st.pg_nodes[node],
+        ctx.log_path(node),
+        st.db_user or None,
+        synchronous_standby=sync,
+    )
+
+
+def _make_standby(ctx: LocalContext, node: str, source_port: int) -> None:
+    postgres.base_backup(
+        ctx.programs, source_port, ctx.root / "pg" / node, ctx.state.db_user or None, app_name=node
+    )
+    ctx.supervisor.add(_pg_program(ctx, node))
+
+
+def _seed(ctx: LocalContext) -> None:
+    from revenue_engine.schema import seed
+
+    dsn = postgres.dsn(
+        ctx.state.ports["postgres-1"], user=postgres.DB_USER, dbname=postgres.DB_NAME
+    )
+    try:
+        seed(dsn, courses=ctx.state.settings.courses, enrollments=ctx.state.settings.enrollments)
+    except Exception as exc:
+        raise ComponentStartError(
+            "postgres-1", f"seeding failed: {exc}", ctx.tail("postgres-1")
+        ) from exc
+
+
+def _new_replica(ctx: LocalContext) -> Replica:
+    st = ctx.state
+    name = f"app-{st.next_serial}"
+    st.next_serial += 1
+    used = set(st.ports.values()) | {r.port for r in st.replicas}
+    port = free_ports(1, avoid=used)[0]
+    return Replica(name=name, port=port, revision=st.current_revision)
+
+
+def publish_targets(ctx: LocalContext) -> None:
+    """Tell Prometheus which replicas to scrape."""
+    monitoring.write_app_targets(
+        ctx.root / "prometheus" / "app-targets.json", [(r.name, r.port) for r in ctx.state.replicas]
+    )
+
+
+def sweep_processes(root: Path, timeout: float = 3.0) -> list[int]:
+    """Kill every process still carrying this environment's marker; return their pids."""
+    mine: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get(ENV_MARKER) == str(root):
+                mine.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    for proc in mine:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, alive = psutil.wait_procs(mine, timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+    return [p.pid for p in mine]
+
+
+def bring_down(ctx: LocalContext) -> None:
+    """Stop everything, sweep stragglers, remove the state directory."""
+    ctx.supervisor.shutdown()
+    sweep_processes(ctx.root)
+    _wait_ports_closed({*ctx.state.ports.values(), *(r.port for r in ctx.state.replicas)})
+    shutil.rmtree(ctx.root, ignore_errors=True)
+    if ctx.root.exists():
+        raise OperationError(f"could not remove {ctx.root}")
+
+
+def listening_ports(ports: set[int]) -> set[int]:
+    """Which of ``ports`` something is listening on."""
+    return {
+        c.laddr.port
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in ports
+    }
+
+
+def _wait_ports_closed(ports: set[int], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while listening_ports(ports) and time.monotonic() < deadline:
+        time.sleep(0.05)

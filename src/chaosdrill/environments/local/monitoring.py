@@ -1,0 +1,94 @@
+"""Prometheus, Alertmanager and the exporters: configuration for the local environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["alertmanager_config", "fmt_duration", "prometheus_config", "write_app_targets"]
+
+
+def fmt_duration(seconds: float) -> str:
+    """Seconds as a Prometheus duration (milliseconds precision): 0.5 -> '500ms'."""
+    ms = max(1, round(seconds * 1000))
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def prometheus_config(
+    *,
+    scrape_interval_s: float,
+    evaluation_interval_s: float,
+    alertmanager_port: int,
+    app_targets_file: Path,
+    rules_glob: str,
+    static: dict[str, list[tuple[int, dict[str, str]]]],
+) -> str:
+    """prometheus.yml: the service replicas via file discovery, the rest static."""
+    scrape = fmt_duration(scrape_interval_s)
+    cfg: dict[str, Any] = {
+        "global": {
+            "scrape_interval": scrape,
+            "scrape_timeout": fmt_duration(min(scrape_interval_s, 10.0) * 0.8),
+            "evaluation_interval": fmt_duration(evaluation_interval_s),
+            "external_labels": {"environment": "chaosdrill-local"},
+        },
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
+        },
+        "rule_files": [rules_glob],
+        "scrape_configs": [
+            {
+                "job_name": "app",
+                "file_sd_configs": [{"files": [str(app_targets_file)], "refresh_interval": "1s"}],
+            }
+        ],
+    }
+    for job, targets in static.items():
+        cfg["scrape_configs"].append(
+            {
+                "job_name": job,
+                "static_configs": [
+                    {"targets": [f"127.0.0.1:{port}"], "labels": labels} for port, labels in targets
+                ],
+            }
+        )
+    return yaml.safe_dump(cfg, sort_keys=False)
+
+
+def write_app_targets(path: Path, replicas: list[tuple[str, int]]) -> None:
+    """Write the file_sd target list of service replicas (atomically)."""
+    data = [
+        {"targets": [f"127.0.0.1:{port}"], "labels": {"replica": name}} for name, port in replicas
+    ]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def alertmanager_config(pager_port: int, group_wait_s: float) -> str:
+    """alertmanager.yml: one group per alert name, every notification to the pager."""
+    cfg = {
+        "route": {
+            "receiver": "pager",
+            "group_by": ["alertname"],
+            "group_wait": fmt_duration(group_wait_s),
+            "group_interval": fmt_duration(max(group_wait_s, 1.0) * 5),
+            "repeat_interval": "4h",
+        },
+        "receivers": [
+            {
+                "name": "pager",
+                "webhook_configs": [
+                    {
+                        "url": f"http://127.0.0.1:{pager_port}/webhook",
+                        "send_resolved": True,
+                        "max_alerts": 0,
+                    }
+                ],
+            }
+        ],
+    }
+    return yaml.safe_dump(cfg, sort_keys=False)

@@ -1,0 +1,236 @@
+"""PostgreSQL for the local environment: a primary and a hot-standby replica.
+
+The cluster is made once per machine and PostgreSQL version by ``initdb`` into a template
+(roles and the ``revenue`` database included) and copied for each environment, which saves
+a second or more per ``env up``. The replica is made by ``pg_basebackup -R`` (streaming
+replication). PostgreSQL refuses to run as root, so as root it runs as an unprivileged user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+from chaosdrill.environments.local.programs import Programs
+from chaosdrill.environments.local.supervisor import Program
+from chaosdrill.errors import ComponentStartError
+
+__all__ = [
+    "DB_NAME",
+    "DB_SUPERUSER",
+    "DB_USER",
+    "app_dsn",
+    "base_backup",
+    "db_os_user",
+    "dsn",
+    "ensure_template",
+    "postgres_program",
+]
+
+DB_NAME = "revenue"
+DB_USER = "revenue"
+DB_SUPERUSER = "chaosdrill"
+TEMPLATE_FORMAT = "1"
+
+
+def db_os_user() -> str | None:
+    """OS user the database runs as: None when not root, else an unprivileged account.
+
+    Uses ``postgres`` (made by Debian's postgresql package) when present, else creates a
+    system user ``chaosdrill``.
+    """
+    if os.geteuid() != 0:
+        return None
+    for candidate in ("postgres", "chaosdrill"):
+        try:
+            pwd.getpwnam(candidate)
+            return candidate
+        except KeyError:
+            continue
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "chaosdrill"],
+        check=True,
+        capture_output=True,
+    )
+    return "chaosdrill"
+
+
+def _run_as(user: str | None, argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    if user is not None:
+        pw = pwd.getpwnam(user)
+        kw.setdefault("user", pw.pw_uid)
+        kw.setdefault("group", pw.pw_gid)
+        kw.setdefault("extra_groups", [])
+    return subprocess.run(argv, check=False, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
+
+
+def _chown_tree(path: Path, user: str | None) -> None:
+    if user is None:
+        return
+    pw = pwd.getpwnam(user)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+
+
+def ensure_template(cache: Path, programs: Programs, user: str | None) -> Path:
+    """Return a ready template data directory, making it with initdb when missing."""
+    template = cache / f"pg{programs.pg_version}-template-v{TEMPLATE_FORMAT}"
+    if (template / "PG_VERSION").is_file() and (template / ".chaosdrill-ready").is_file():
+        return template
+    cache.mkdir(parents=True, exist_ok=True)
+    os.chmod(cache, 0o755)
+    staging = cache / (template.name + f".tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(mode=0o700)
+    _chown_tree(staging, user)
+    res = _run_as(
+        user,
+        [
+            str(programs.initdb),
+            "-D",
+            str(staging),
+            "-U",
+            DB_SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ],
+    )
+    if res.returncode != 0:
+        raise ComponentStartError("initdb", f"exit {res.returncode}", res.stderr[-2000:])
+    _bootstrap_roles(staging, programs, user)
+    (staging / ".chaosdrill-ready").write_text("ok\n")
+    try:
+        os.rename(staging, template)
+    except OSError:  # another process made it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return template
+
+
+def _bootstrap_roles(datadir: Path, programs: Programs, user: str | None) -> None:
+    """Create the service role and database in single-user mode (no server, no port)."""
+    sql = (
+        f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_USER}';\n"
+        f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n"
+    )
+    res = _run_as(
+        user,
+        [str(programs.postgres), "--single", "-D", str(datadir), "-j", "postgres"],
+        input=sql,
+    )
+    if res.returncode != 0:
+        raise ComponentStartError("postgres (bootstrap)", f"exit {res.returncode}", res.stderr)
+
+
+def copy_template(template: Path, datadir: Path, user: str | None) -> None:
+    """Copy the template into a new data directory owned by the database user."""
+    shutil.copytree(template, datadir, symlinks=True)
+    (datadir / ".chaosdrill-ready").unlink(missing_ok=True)
+    os.chmod(datadir, 0o700)
+    _chown_tree(datadir, user)
+
+
+def postgres_program(
+    name: str,
+    programs: Programs,
+    datadir: Path,
+    port: int,
+    log: Path,
+    user: str | None,
+    synchronous_standby: str | None = None,
+) -> Program:
+    """Supervisor program for one PostgreSQL server (primary or standby)."""
+    opts = {
+        "port": str(port),
+        "listen_addresses": "127.0.0.1",
+        "unix_socket_directories": "",
+        "wal_level": "replica",
+        "max_wal_senders": "10",
+        "hot_standby": "on",
+        "max_connections": "100",
+        "shared_buffers": "64MB",
+        "fsync": "on",
+        "synchronous_commit": "on",
+        "wal_keep_size": "256MB",
+        "logging_collector": "off",
+        "log_min_messages": "warning",
+        "cluster_name": name,
+    }
+    if synchronous_standby:
+        opts["synchronous_standby_names"] = synchronous_standby
+    cmd = [str(programs.postgres), "-D", str(datadir)]
+    for key, value in opts.items():
+        cmd += ["-c", f"{key}={value}"]
+    return Program(
+        name=name,
+        command=cmd,
+        log=log,
+        user=user,
+        autorestart=False,  # a crashed database stays down until a runbook acts
+        stopsignal="INT",  # fast shutdown: do not wait for clients
+        stopwaitsecs=10,
+    )
+
+
+def base_backup(
+    programs: Programs, source_port: int, datadir: Path, user: str | None, app_name: str
+) -> None:
+    """Make a standby data directory from the primary with ``pg_basebackup -R``."""
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(datadir, ignore_errors=True)
+    datadir.mkdir(mode=0o700)
+    _chown_tree(datadir, user)
+    res = _run_as(
+        user,
+        [
+            str(programs.pg_basebackup),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(source_port),
+            "-U",
+            DB_SUPERUSER,
+            "-D",
+            str(datadir),
+            "-R",
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+            "--no-sync",
+            "-d",
+            f"application_name={app_name}",
+        ],
+    )
+    if res.returncode != 0:
+        raise ComponentStartError("pg_basebackup", f"exit {res.returncode}", res.stderr[-2000:])
+    # -R writes primary_conninfo; make sure the standby reports our application_name
+    auto = datadir / "postgresql.auto.conf"
+    text = auto.read_text()
+    if "application_name" not in text:
+        text = text.replace(
+            "primary_conninfo = '", f"primary_conninfo = 'application_name={app_name} "
+        )
+        auto.write_text(text)
+
+
+def dsn(port: int, user: str = DB_SUPERUSER, dbname: str = "postgres") -> str:
+    """Libpq conninfo for one server."""
+    return f"host=127.0.0.1 port={port} dbname={dbname} user={user} connect_timeout=2"
+
+
+def app_dsn(ports: list[int]) -> str:
+    """The service's conninfo: every node listed, the writable one chosen by libpq."""
+    hosts = ",".join("127.0.0.1" for _ in ports)
+    port_list = ",".join(str(p) for p in ports)
+    return (
+        f"host={hosts} port={port_list} dbname={DB_NAME} user={DB_USER} password={DB_USER} "
+        "target_session_attrs=read-write connect_timeout=2"
+    )

@@ -1,0 +1,138 @@
+"""The on-disk state of one local environment: ports, replicas, revisions, database roles.
+
+Everything an operation needs to find the environment again lives in ``env.json`` under the
+environment's state directory, written atomically; mutating operations hold a file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EnvSettings", "EnvState", "Replica", "state_root"]
+
+STATE_FILE = "env.json"
+
+
+def state_root() -> Path:
+    """Directory holding every local environment (``$CHAOSDRILL_HOME`` overrides).
+
+    As root the default is ``/var/lib/chaosdrill`` so the unprivileged database user can
+    reach its data directory; otherwise ``$XDG_STATE_HOME/chaosdrill``.
+    """
+    env = os.environ.get("CHAOSDRILL_HOME")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/chaosdrill")
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "chaosdrill"
+
+
+@dataclass
+class Replica:
+    """One replica of the service: its supervisor program name and port."""
+
+    name: str
+    port: int
+    revision: int
+
+
+@dataclass
+class EnvSettings:
+    """Settings chosen at ``env up``."""
+
+    replicas: int = 2
+    scrape_interval_s: float = 5.0
+    evaluation_interval_s: float = 5.0
+    group_wait_s: float = 1.0
+    enrollments: int = 200_000
+    courses: int = 500
+    pool_size: int = 10
+    synchronous_replication: bool = False
+
+
+@dataclass
+class EnvState:
+    """Persistent state of one environment."""
+
+    name: str
+    root: Path
+    ports: dict[str, int]
+    settings: EnvSettings
+    db_user: str
+    replicas: list[Replica] = field(default_factory=list)
+    next_serial: int = 1
+    revisions: list[dict[str, Any]] = field(default_factory=list)
+    revision_history: list[int] = field(default_factory=list)
+    flag_overrides: dict[str, bool] = field(default_factory=dict)
+    pg_primary: str = "postgres-1"
+    pg_nodes: dict[str, int] = field(default_factory=dict)
+    created_at: str = ""
+
+    # paths -----------------------------------------------------------------
+    @property
+    def logs(self) -> Path:
+        """Directory of per-component log files."""
+        return self.root / "logs"
+
+    @property
+    def admin_token_file(self) -> Path:
+        """File holding the admin token (mode 0600)."""
+        return self.root / "admin_token"
+
+    @property
+    def pg_replica(self) -> str | None:
+        """The node that is not the primary, if any."""
+        others = [n for n in self.pg_nodes if n != self.pg_primary]
+        return others[0] if others else None
+
+    def revision(self, number: int) -> dict[str, Any]:
+        """The revision with this number."""
+        for rev in self.revisions:
+            if rev["revision"] == number:
+                return rev
+        raise KeyError(number)
+
+    @property
+    def current_revision(self) -> int:
+        """Revision number currently deployed."""
+        return self.revision_history[-1]
+
+    def revision_file(self, number: int) -> Path:
+        """Path of a revision's JSON file (what the service reads)."""
+        return self.root / "revisions" / f"{number}.json"
+
+    # persistence -------------------------------------------------------------
+    def save(self) -> None:
+        """Write env.json atomically."""
+        data = asdict(self)
+        data["root"] = str(self.root)
+        tmp = self.root / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        os.replace(tmp, self.root / STATE_FILE)
+
+    @classmethod
+    def load(cls, root: Path) -> EnvState:
+        """Read env.json of the environment at ``root``."""
+        data = json.loads((root / STATE_FILE).read_text())
+        data["root"] = Path(data["root"])
+        data["settings"] = EnvSettings(**data["settings"])
+        data["replicas"] = [Replica(**r) for r in data["replicas"]]
+        return cls(**data)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the environment's lock (one mutating operation at a time)."""
+        with open(self.root / "lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)

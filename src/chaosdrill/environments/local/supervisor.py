@@ -1,0 +1,234 @@
+"""The process supervisor of the local environment: supervisord, driven over XML-RPC.
+
+supervisord (a well-kept process manager) owns every component process: it restarts crashed
+service replicas, keeps one log file per component, stops process groups with SIGTERM then
+SIGKILL after a grace period, and lets programs be added and removed at runtime (scale,
+rolling restart). This module renders its configuration and wraps its XML-RPC API.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from chaosdrill.errors import ComponentStartError, OperationError
+
+__all__ = ["Program", "Supervisor"]
+
+
+def _escape(value: str) -> str:
+    """Escape supervisor's %-interpolation."""
+    return value.replace("%", "%%")
+
+
+@dataclass
+class Program:
+    """One supervised program."""
+
+    name: str
+    command: Sequence[str]
+    log: Path
+    directory: Path | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = None
+    autorestart: bool = True
+    stopsignal: str = "TERM"
+    stopwaitsecs: float = 5
+
+    def render(self) -> str:
+        """The ``[program:x]`` section."""
+        lines = [
+            f"[program:{self.name}]",
+            f"command={_escape(shlex.join(self.command))}",
+            "autostart=false",
+            f"autorestart={'true' if self.autorestart else 'false'}",
+            "startsecs=0",
+            "startretries=10",
+            f"stopsignal={self.stopsignal}",
+            f"stopwaitsecs={int(max(1, self.stopwaitsecs))}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            f"stdout_logfile={_escape(str(self.log))}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=1",
+        ]
+        if self.directory:
+            lines.append(f"directory={_escape(str(self.directory))}")
+        if self.user:
+            lines.append(f"user={self.user}")
+        if self.env:
+            pairs = ",".join(
+                f'{k}="{_escape(v).replace(chr(34), chr(92) + chr(34))}"'
+                for k, v in self.env.items()
+            )
+            lines.append(f"environment={pairs}")
+        return "\n".join(lines) + "\n"
+
+
+class Supervisor:
+    """A supervisord instance for one environment.
+
+    Args:
+        root: the environment's state directory; config, socket and pid live under it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.conf = root / "supervisord.conf"
+        self.conf_d = root / "supervisor.d"
+        self.sock = root / "supervisor.sock"
+        self.pidfile = root / "supervisord.pid"
+        self.log = root / "logs" / "supervisord.log"
+
+    # lifecycle -------------------------------------------------------------
+    def write_config(self) -> None:
+        """Write supervisord.conf (programs go in supervisor.d/*.conf)."""
+        self.conf_d.mkdir(parents=True, exist_ok=True)
+        user = "user=root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(
+            f"[unix_http_server]\nfile={self.sock}\nchmod=0700\n\n"
+            f"[supervisord]\nlogfile={self.log}\npidfile={self.pidfile}\nnodaemon=true\n"
+            f"loglevel=info\nminfds=1024\n{user}\n"
+            "[rpcinterface:supervisor]\n"
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
+            f"[supervisorctl]\nserverurl=unix://{self.sock}\n\n"
+            f"[include]\nfiles={self.conf_d}/*.conf\n"
+        )
+
+    def start(self, timeout: float = 10.0) -> int:
+        """Start supervisord in its own session; return its pid once its API answers."""
+        out = open(self.root / "logs" / "supervisord.out", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ComponentStartError("supervisord", f"exited with {proc.returncode}")
+            try:
+                if self.api.supervisor.getState()["statename"] == "RUNNING":
+                    return proc.pid
+            except (OSError, xmlrpc.client.Fault):
+                pass
+            time.sleep(0.02)
+        raise ComponentStartError("supervisord", f"API not answering after {timeout} s")
+
+    def pid(self) -> int | None:
+        """Pid of supervisord from its pid file, if it is alive."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def alive(self) -> bool:
+        """True when supervisord answers on its socket."""
+        try:
+            return bool(self.api.supervisor.getState()["statename"] == "RUNNING")
+        except (OSError, xmlrpc.client.Fault):
+            return False
+
+    def shutdown(self, timeout: float = 15.0) -> None:
+        """Stop every program and supervisord itself; wait until it is gone."""
+        pid = self.pid()
+        try:
+            self.api.supervisor.stopAllProcesses(True)
+            self.api.supervisor.shutdown()
+        except (OSError, xmlrpc.client.Fault):
+            pass
+        if pid is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.02)
+
+    # API -----------------------------------------------------------------------
+    @property
+    def api(self) -> Any:
+        """XML-RPC proxy over the unix socket."""
+        transport = SupervisorTransport(None, None, f"unix://{self.sock}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def add(self, program: Program) -> None:
+        """Write a program's config and load it into the running supervisord."""
+        (self.conf_d / f"{program.name}.conf").write_text(program.render())
+        if self.alive():
+            self.api.supervisor.reloadConfig()
+            try:
+                self.api.supervisor.addProcessGroup(program.name)
+            except xmlrpc.client.Fault as exc:
+                if "ALREADY_ADDED" not in exc.faultString:
+                    raise OperationError(f"supervisor: {exc.faultString}") from exc
+
+    def remove(self, name: str) -> None:
+        """Stop a program and remove it from supervisord."""
+        try:
+            self.api.supervisor.stopProcessGroup(name, True)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
+                raise OperationError(f"supervisor stop {name}: {exc.faultString}") from exc
+        try:
+            self.api.supervisor.removeProcessGroup(name)
+        except xmlrpc.client.Fault as exc:
+            if "BAD_NAME" not in exc.faultString:
+                raise OperationError(f"supervisor remove {name}: {exc.faultString}") from exc
+        (self.conf_d / f"{name}.conf").unlink(missing_ok=True)
+
+    def start_program(self, name: str) -> None:
+        """Start a program without waiting (readiness is checked by the caller)."""
+        try:
+            self.api.supervisor.startProcess(name, False)
+        except xmlrpc.client.Fault as exc:
+            if "ALREADY_STARTED" not in exc.faultString:
+                raise OperationError(f"supervisor start {name}: {exc.faultString}") from exc
+
+    def stop_program(self, name: str) -> None:
+        """Stop a program and wait until it has exited."""
+        try:
+            self.api.supervisor.stopProcess(name, True)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" not in exc.faultString:
+                raise OperationError(f"supervisor stop {name}: {exc.faultString}") from exc
+
+    def info(self, name: str) -> dict[str, Any]:
+        """Process info (pid, statename, ...) of one program."""
+        return cast(dict[str, Any], self.api.supervisor.getProcessInfo(name))
+
+    def all_info(self) -> list[dict[str, Any]]:
+        """Process info of every program."""
+        return cast(list[dict[str, Any]], self.api.supervisor.getAllProcessInfo())
+
+    def exited_reason(self, name: str) -> str | None:
+        """A reason string if the program is not running (for readiness aborts)."""
+        try:
+            info = self.info(name)
+        except (OSError, xmlrpc.client.Fault):
+            return None
+        if info["statename"] in ("EXITED", "FATAL", "BACKOFF", "STOPPED"):
+            return f"process {info['statename'].lower()} (exit status {info['exitstatus']})"
+        return None

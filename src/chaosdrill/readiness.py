@@ -1,0 +1,224 @@
+"""Readiness strategies: wait until a component answers, with a timeout and a poll interval.
+
+Modelled on testcontainers' ``WaitStrategy``: each strategy is one check (port open, HTTP
+status, SQL ``select 1``, log line); :class:`AllOf` composes them. Retrying is done by
+tenacity rather than a home-made loop.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+__all__ = [
+    "AllOf",
+    "HttpStatus",
+    "LogLine",
+    "NotReady",
+    "PortOpen",
+    "SqlReady",
+    "Strategy",
+    "port_is_free",
+    "wait_until",
+]
+
+
+class NotReady(Exception):
+    """Raised by a check that has not passed yet."""
+
+
+class Strategy:
+    """One readiness check; ``check()`` raises :class:`NotReady` until it passes."""
+
+    def check(self) -> None:
+        """Raise NotReady while the component is not ready."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One phrase for error messages."""
+        return type(self).__name__
+
+
+@dataclass
+class PortOpen(Strategy):
+    """A TCP port accepts connections."""
+
+    port: int
+    host: str = "127.0.0.1"
+
+    def check(self) -> None:
+        """Connect once."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5):
+                return
+        except OSError as exc:
+            raise NotReady(f"{self.host}:{self.port} refused: {exc}") from exc
+
+    def describe(self) -> str:
+        """Phrase for errors."""
+        return f"port {self.host}:{self.port} open"
+
+
+@dataclass
+class HttpStatus(Strategy):
+    """An HTTP GET answers with one of the expected status codes."""
+
+    url: str
+    statuses: tuple[int, ...] = (200,)
+
+    def check(self) -> None:
+        """GET once."""
+        try:
+            status = httpx.get(self.url, timeout=1.0).status_code
+        except httpx.HTTPError as exc:
+            raise NotReady(f"GET {self.url}: {exc!r}") from exc
+        if status not in self.statuses:
+            raise NotReady(f"GET {self.url} answered {status}")
+
+    def describe(self) -> str:
+        """Phrase for errors."""
+        return f"GET {self.url} -> {'/'.join(map(str, self.statuses))}"
+
+
+@dataclass
+class SqlReady(Strategy):
+    """A PostgreSQL server answers ``select 1`` (optionally: is or is not in recovery)."""
+
+    dsn: str
+    in_recovery: bool | None = None
+
+    def check(self) -> None:
+        """Connect and query once."""
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=1, autocommit=True) as conn:
+                row = conn.execute("select pg_is_in_recovery()").fetchone()
+        except psycopg.Error as exc:
+            raise NotReady(f"select 1 failed: {exc}".strip()) from exc
+        if self.in_recovery is not None and row is not None and row[0] != self.in_recovery:
+            raise NotReady(f"pg_is_in_recovery() is {row[0]}, waiting for {self.in_recovery}")
+
+    def describe(self) -> str:
+        """Phrase for errors."""
+        return "SQL select 1"
+
+
+@dataclass
+class LogLine(Strategy):
+    """A log file contains a line with the given text."""
+
+    path: Path
+    text: str
+
+    def check(self) -> None:
+        """Scan the file once."""
+        try:
+            content = self.path.read_text(errors="replace")
+        except OSError as exc:
+            raise NotReady(str(exc)) from exc
+        if self.text not in content:
+            raise NotReady(f"{self.text!r} not yet in {self.path}")
+
+    def describe(self) -> str:
+        """Phrase for errors."""
+        return f"log line {self.text!r}"
+
+
+@dataclass
+class AllOf(Strategy):
+    """Every strategy passes (checked in order)."""
+
+    parts: list[Strategy] = field(default_factory=list)
+
+    def check(self) -> None:
+        """Check each part."""
+        for part in self.parts:
+            part.check()
+
+    def describe(self) -> str:
+        """Phrase for errors."""
+        return " and ".join(p.describe() for p in self.parts)
+
+
+def wait_until(
+    strategy: Strategy,
+    timeout: float,
+    interval: float = 0.05,
+    abort: Callable[[], str | None] | None = None,
+) -> None:
+    """Poll ``strategy`` until it passes.
+
+    Args:
+        strategy: the check.
+        timeout: seconds before giving up.
+        interval: seconds between polls.
+        abort: called between polls; a non-empty string stops waiting (e.g. "process exited").
+
+    Raises:
+        TimeoutError: with the last reason the check gave.
+    """
+
+    def attempt() -> None:
+        if abort is not None:
+            reason = abort()
+            if reason:
+                raise _Aborted(reason)
+        strategy.check()
+
+    try:
+        for att in Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(interval),
+            retry=retry_if_exception_type(NotReady),
+            reraise=False,
+        ):
+            with att:
+                attempt()
+    except _Aborted as exc:
+        raise TimeoutError(f"{strategy.describe()}: {exc}") from None
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        raise TimeoutError(
+            f"{strategy.describe()} not reached in {timeout:.0f} s: {last}"
+        ) from None
+
+
+class _Aborted(Exception):
+    pass
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on ``host:port`` and it can be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, host: str = "127.0.0.1", avoid: Iterable[int] = ()) -> list[int]:
+    """Ask the kernel for ``count`` distinct free ports.
+
+    The sockets are held open until all are chosen, so the ports are distinct.
+    """
+    socks: list[socket.socket] = []
+    ports: list[int] = []
+    avoid_set = set(avoid)
+    try:
+        while len(ports) < count:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+            port = s.getsockname()[1]
+            if port not in avoid_set:
+                ports.append(port)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
