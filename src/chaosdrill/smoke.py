@@ -62,7 +62,7 @@ def smoke_drive(env: LocalEnvironment) -> list[SmokeStep]:
         def course() -> str:
             r = http.get(f"/api/courses/{made['course']}")
             r.raise_for_status()
-            return f"course {made['course']}: {r.json().get('enrollments')} enrollments"
+            return f"course {made['course']}: {r.json()['stats']['enrollments']} enrollments"
 
         def enroll() -> str:
             key = f"smoke-{secrets.token_hex(6)}"

@@ -188,6 +188,7 @@ def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None
         with ThreadPoolExecutor(max_workers=12) as pool:
             _wait_all(ctx, ["postgres-1", "redis"], pool)
             replicas = [_new_replica(ctx) for _ in range(st.settings.replicas)]
+            st.replicas.extend(replicas)
             for rep in replicas:
                 sup.add(components.app_program(ctx, rep))
                 sup.start_program(rep.name)
@@ -205,7 +206,6 @@ def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None
             )
         for rep in replicas:
             ctx.haproxy.add_server(rep.name, rep.port)
-            st.replicas.append(rep)
         for rep in replicas:
             ctx.haproxy.wait_up(rep.name)
         publish_targets(ctx)

@@ -117,16 +117,17 @@ def ensure_template(cache: Path, programs: Programs, user: str | None) -> Path:
 
 def _bootstrap_roles(datadir: Path, programs: Programs, user: str | None) -> None:
     """Create the service role and database in single-user mode (no server, no port)."""
+    # with -j a statement ends at a semicolon followed by an empty line
     sql = (
-        f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_USER}';\n"
-        f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n"
+        f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_USER}';\n\n"
+        f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n\n"
     )
     res = _run_as(
         user,
         [str(programs.postgres), "--single", "-D", str(datadir), "-j", "postgres"],
         input=sql,
     )
-    if res.returncode != 0:
+    if res.returncode != 0 or "ERROR:" in res.stderr or "FATAL:" in res.stderr:
         raise ComponentStartError("postgres (bootstrap)", f"exit {res.returncode}", res.stderr)
 
 
