@@ -8,8 +8,10 @@ rolling restart). This module renders its configuration and wraps its XML-RPC AP
 
 from __future__ import annotations
 
+import http.client
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -19,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from supervisor.xmlrpc import SupervisorTransport
-
 from chaosdrill.errors import ComponentStartError, OperationError
 
 __all__ = ["Program", "Supervisor"]
@@ -29,6 +29,42 @@ __all__ = ["Program", "Supervisor"]
 def _escape(value: str) -> str:
     """Escape supervisor's %-interpolation."""
     return value.replace("%", "%%")
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=30)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    """XML-RPC over supervisord's unix socket, one connection per call (nothing left open)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._path = path
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        self.close()
+        conn = _UnixConnection(self._path)
+        self._connection = (host, conn)
+        return conn
+
+    def request(self, host: Any, handler: Any, request_body: Any, verbose: bool = False) -> Any:
+        try:
+            return super().request(host, handler, request_body, verbose)
+        finally:
+            self.close()
 
 
 @dataclass
@@ -107,28 +143,31 @@ class Supervisor:
         )
 
     def start(self, timeout: float = 10.0) -> int:
-        """Start supervisord in its own session; return its pid once its API answers."""
-        out = open(self.root / "logs" / "supervisord.out", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-        out.close()
+        """Start supervisord detached (``setsid -f``); return its pid once its API answers.
+
+        Detached so that it outlives the command that started it and is never left as a
+        zombie child of a long-running caller.
+        """
+        out = self.root / "logs" / "supervisord.out"
+        with open(out, "ab") as fh:
+            subprocess.run(
+                ["setsid", "-f", sys.executable, "-m", "supervisor.supervisord", "-n", "-c",
+                 str(self.conf)],
+                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, check=True,
+                close_fds=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise ComponentStartError("supervisord", f"exited with {proc.returncode}")
             try:
                 if self.api.supervisor.getState()["statename"] == "RUNNING":
-                    return proc.pid
+                    pid = self.pid()
+                    if pid is not None:
+                        return pid
             except (OSError, xmlrpc.client.Fault):
                 pass
             time.sleep(0.02)
-        raise ComponentStartError("supervisord", f"API not answering after {timeout} s")
+        tail = out.read_text(errors="replace")[-2000:] if out.exists() else ""
+        raise ComponentStartError("supervisord", f"API not answering after {timeout} s", tail)
 
     def pid(self) -> int | None:
         """Pid of supervisord from its pid file, if it is alive."""
@@ -171,8 +210,7 @@ class Supervisor:
     @property
     def api(self) -> Any:
         """XML-RPC proxy over the unix socket."""
-        transport = SupervisorTransport(None, None, f"unix://{self.sock}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return xmlrpc.client.ServerProxy("http://localhost", transport=_UnixTransport(str(self.sock)))
 
     def add(self, program: Program) -> None:
         """Write a program's config and load it into the running supervisord."""

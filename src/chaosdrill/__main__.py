@@ -1,0 +1,5 @@
+"""``python -m chaosdrill`` runs the CLI."""
+
+from chaosdrill.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""Shared test configuration: integration tests start real environments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chaosdrill.environments.local import EnvSettings, LocalEnvironment
+
+_ENVS: list[LocalEnvironment] = []
+
+
+def unique_name(prefix: str) -> str:
+    """An environment name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def start_env(prefix: str, **settings: Any) -> LocalEnvironment:
+    """Bring a real local environment up with fast monitoring (for tests)."""
+    defaults: dict[str, Any] = {
+        "replicas": 2, "scrape_interval_s": 0.5, "evaluation_interval_s": 0.5,
+        "group_wait_s": 0.2,
+    }
+    env = LocalEnvironment.up(unique_name(prefix), EnvSettings(**{**defaults, **settings}))
+    _ENVS.append(env)
+    return env
+
+
+def stop_env(env: LocalEnvironment) -> None:
+    """Take an environment down (idempotent)."""
+    env.down()
+    if env in _ENVS:
+        _ENVS.remove(env)
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[LocalEnvironment]:
+    """A local environment shared by the tests of one module."""
+    environment = start_env("it")
+    try:
+        yield environment
+    finally:
+        stop_env(environment)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Attach the log tails of every running environment's components to a failing test."""
+    report = yield
+    if report.failed and call.when == "call":
+        for environment in _ENVS:
+            if not environment.root.exists():
+                continue
+            for name in environment.ctx.component_names():
+                tail = environment.ctx.tail(name, lines=15)
+                if tail:
+                    report.sections.append((f"{environment.name} {name} log", tail))
+    return report
