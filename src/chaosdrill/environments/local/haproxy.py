@@ -33,6 +33,7 @@ defaults
     timeout client 30s
     timeout server 30s
     timeout http-request 10s
+    timeout check 3s
     retries 2
     option redispatch
     option http-buffer-request
