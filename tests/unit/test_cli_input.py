@@ -1,0 +1,38 @@
+"""The CLI refuses bad input with exit code 2 before touching anything."""
+
+import pytest
+from click.testing import CliRunner
+
+from chaosdrill.cli import cli, main
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["env", "up", "--replicas", "0", "--name", "cli-bad"], "replicas"),
+    (["env", "up", "--replicas", "x"], "'x' is not a valid integer"),
+    (["env", "up", "--name", "Bad Name!"], "name"),
+    (["env", "up", "--scrape-interval", "0", "--name", "cli-bad"], "scrape_interval_s"),
+    (["ops", "flags", "set", "circuit_breaker", "maybe"], "'maybe' is not one of"),
+])
+def test_bad_arguments_exit_2(args: list[str], needle: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    out = capsys.readouterr()
+    assert needle in out.err + out.out
+
+
+def test_an_environment_that_is_not_up_is_a_runtime_failure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["env", "status", "--name", "never-started-here"])
+    assert info.value.code == 3
+    assert "no environment named 'never-started-here'" in capsys.readouterr().err
+
+
+def test_help_lists_the_command_groups() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for group in ("env", "ops"):
+        assert group in result.output

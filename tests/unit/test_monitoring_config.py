@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import yaml
+
+from chaosdrill.environments.local.monitoring import (
+    alertmanager_config,
+    fmt_duration,
+    prometheus_config,
+)
+
+
+def test_durations_are_prometheus_durations() -> None:
+    assert fmt_duration(5) == "5s"
+    assert fmt_duration(0.5) == "500ms"
+    assert fmt_duration(0.0001) == "1ms"
+    assert fmt_duration(1.25) == "1250ms"
+
+
+def test_prometheus_config_scrapes_replicas_by_file_and_the_rest_statically() -> None:
+    cfg = yaml.safe_load(prometheus_config(
+        scrape_interval_s=0.5, evaluation_interval_s=0.25, alertmanager_port=9093,
+        app_targets_file=Path("/x/app.json"), rules_glob="/x/rules/*.yml",
+        static={"haproxy": [(1, {})], "postgres": [(2, {"node": "postgres-1"})]},
+    ))
+    assert cfg["global"]["scrape_interval"] == "500ms"
+    assert cfg["global"]["evaluation_interval"] == "250ms"
+    assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "127.0.0.1:9093"]
+    jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+    assert jobs["app"]["file_sd_configs"][0]["files"] == ["/x/app.json"]
+    assert jobs["postgres"]["static_configs"][0]["labels"] == {"node": "postgres-1"}
+    # postgres_exporter needs ~1 s to report a dead server: its job is never scraped faster
+    assert jobs["postgres"]["scrape_interval"] == "2s"
+    assert jobs["postgres"]["scrape_timeout"] == "1600ms"
+    assert "scrape_interval" not in jobs["haproxy"]
+
+
+def test_alertmanager_groups_by_alert_name_and_sends_resolved_pages() -> None:
+    cfg = yaml.safe_load(alertmanager_config(pager_port=4000, group_wait_s=0.2))
+    assert cfg["route"]["group_by"] == ["alertname"]
+    assert cfg["route"]["group_wait"] == "200ms"
+    hook = cfg["receivers"][0]["webhook_configs"][0]
+    assert hook["url"] == "http://127.0.0.1:4000/webhook"
+    assert hook["send_resolved"] is True

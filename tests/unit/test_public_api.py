@@ -1,0 +1,17 @@
+import chaosdrill
+
+
+def test_exported_names_are_exactly_the_intended_ones() -> None:
+    assert sorted(chaosdrill.__all__) == sorted([
+        "DrillError", "Endpoints", "EnvSettings", "Environment", "LocalEnvironment",
+        "RuntimeFailure", "UsageError", "__version__",
+    ])
+    for name in chaosdrill.__all__:
+        assert hasattr(chaosdrill, name)
+
+
+def test_local_environment_satisfies_the_environment_protocol() -> None:
+    operations = [n for n in vars(chaosdrill.Environment) if not n.startswith("_")]
+    assert len(operations) >= 20
+    missing = [n for n in operations if not callable(getattr(chaosdrill.LocalEnvironment, n, None))]
+    assert missing == []

@@ -1,0 +1,22 @@
+import configparser
+from pathlib import Path
+
+from chaosdrill.environments.local.supervisor import Program
+
+
+def test_program_section_quotes_and_escapes() -> None:
+    prog = Program(
+        "app-1", ["/usr/bin/python", "-m", "x", "--arg", "a b%c"], Path("/l/app-1.log"),
+        env={"RE_DSN": "host=a,b port=1,2 password=p%w", "Q": 'say "hi"'}, user="postgres",
+        autorestart=False, stopsignal="INT",
+    )
+    parser = configparser.RawConfigParser()
+    parser.read_string(prog.render())
+    section = parser["program:app-1"]
+    assert section["command"] == "/usr/bin/python -m x --arg 'a b%%c'"
+    assert section["autostart"] == "false"
+    assert section["autorestart"] == "false"
+    assert section["stopsignal"] == "INT"
+    assert section["user"] == "postgres"
+    assert section["stopasgroup"] == "true" and section["killasgroup"] == "true"
+    assert section["environment"] == 'RE_DSN="host=a,b port=1,2 password=p%%w",Q="say \\"hi\\""'
