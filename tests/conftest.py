@@ -21,7 +21,9 @@ def unique_name(prefix: str) -> str:
 def start_env(prefix: str, **settings: Any) -> LocalEnvironment:
     """Bring a real local environment up with fast monitoring (for tests)."""
     defaults: dict[str, Any] = {
-        "replicas": 2, "scrape_interval_s": 0.5, "evaluation_interval_s": 0.5,
+        "replicas": 2,
+        "scrape_interval_s": 0.5,
+        "evaluation_interval_s": 0.5,
         "group_wait_s": 0.2,
     }
     env = LocalEnvironment.up(unique_name(prefix), EnvSettings(**{**defaults, **settings}))

@@ -26,8 +26,11 @@ def env() -> Iterator[LocalEnvironment]:
 
 
 def _pg_up(env: LocalEnvironment, node: str) -> float | None:
-    r = httpx.get(f"{env.endpoints().prometheus_url}/api/v1/query",
-                  params={"query": f'pg_up{{node="{node}"}}'}, timeout=5).json()
+    r = httpx.get(
+        f"{env.endpoints().prometheus_url}/api/v1/query",
+        params={"query": f'pg_up{{node="{node}"}}'},
+        timeout=5,
+    ).json()
     result = r["data"]["result"]
     return float(result[0]["value"][1]) if result else None
 
@@ -65,8 +68,9 @@ def test_crash_then_promote_then_rebuild(env: LocalEnvironment) -> None:
 
     _wait(write_ok, 15)
     assert httpx.get(f"{url}/health", timeout=5).status_code == 200
-    assert {r.name: r.pid for r in env.deployment_status().replicas} == app_pids, (
-        "the service must find the new primary without a restart")
+    assert {
+        r.name: r.pid for r in env.deployment_status().replicas
+    } == app_pids, "the service must find the new primary without a restart"
 
     rebuilt = env.rebuild_replica()
     assert rebuilt == "postgres-1"

@@ -26,17 +26,25 @@ def _marked(root: str) -> list[int]:
     return pids
 
 
+def _still_running(proc: psutil.Process) -> bool:
+    """True if this very process (not a reused pid) is still running (zombies have exited)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_env_down_leaves_no_process_no_port_no_state() -> None:
     env = start_env("down", replicas=1, enrollments=1000)
     root = env.root
     ports = {*env.state.ports.values(), *(r.port for r in env.state.replicas)}
-    pids = [c.pid for c in env.components() if c.pid]
-    assert len(pids) >= 11
+    procs = [psutil.Process(c.pid) for c in env.components() if c.pid]
+    assert len(procs) >= 11
     assert _marked(str(root)), "components carry the environment marker"
     assert listening_ports(ports) == ports
     stop_env(env)
     assert not root.exists()
-    assert [p for p in pids if psutil.pid_exists(p)] == []
+    assert [p for p in procs if _still_running(p)] == []
     assert _marked(str(root)) == []
     assert listening_ports(ports) == set()
     env.down()  # twice is fine

@@ -47,23 +47,29 @@ def test_health_is_200_through_haproxy(env: LocalEnvironment) -> None:
 
 def test_enrollment_written_through_service_is_readable_on_replica(env: LocalEnvironment) -> None:
     url = env.endpoints().service_url
-    r = httpx.post(f"{url}/api/enrollments", json={
-        "course_id": 7, "student_email": "replica@example.org", "client_key": "it-replica-1"},
-        timeout=5)
+    r = httpx.post(
+        f"{url}/api/enrollments",
+        json={"course_id": 7, "student_email": "replica@example.org", "client_key": "it-replica-1"},
+        timeout=5,
+    )
     assert r.status_code == 201, r.text
     enrollment = r.json()
     replica = env.state.pg_replica
     assert replica == "postgres-2"
-    rows = wait_for(lambda: env.sql(
-        f"select course_id, price_cents from enrollments where id = {enrollment['id']}",
-        node=replica), timeout=5)
+    rows = wait_for(
+        lambda: env.sql(
+            f"select course_id, price_cents from enrollments where id = {enrollment['id']}",
+            node=replica,
+        ),
+        timeout=5,
+    )
     assert rows == [(7, enrollment["price_cents"])]
     in_recovery = env.sql("select pg_is_in_recovery()", node=replica)
     assert in_recovery == [(True,)]
 
 
 def test_database_is_seeded_with_200k_enrollments(env: LocalEnvironment) -> None:
-    (count,), = env.sql("select count(*) from enrollments")
+    ((count,),) = env.sql("select count(*) from enrollments")
     assert count >= 200_000
 
 
@@ -77,8 +83,14 @@ def test_prometheus_has_every_target_up(env: LocalEnvironment) -> None:
 
     health = wait_for(all_up, timeout=20, interval=0.25)
     jobs = Counter(job for job, _ in health)
-    assert jobs == {"app": 2, "haproxy": 1, "postgres": 2, "redis": 1, "prometheus": 1,
-                    "alertmanager": 1}
+    assert jobs == {
+        "app": 2,
+        "haproxy": 1,
+        "postgres": 2,
+        "redis": 1,
+        "prometheus": 1,
+        "alertmanager": 1,
+    }
 
 
 def test_a_test_alert_reaches_the_pager(env: LocalEnvironment) -> None:
@@ -94,8 +106,18 @@ def test_status_json_reports_every_part_healthy(env: LocalEnvironment) -> None:
     res = cli("env", "status", "--name", env.name, "--json")
     assert res.returncode == 0, res.stderr
     rows = {r["name"]: r for r in json.loads(res.stdout)}
-    assert {"postgres-1", "postgres-2", "redis", "haproxy", "prometheus", "alertmanager",
-            "pager", "redis-exporter", "postgres-exporter-1", "supervisord"} <= set(rows)
+    assert {
+        "postgres-1",
+        "postgres-2",
+        "redis",
+        "haproxy",
+        "prometheus",
+        "alertmanager",
+        "pager",
+        "redis-exporter",
+        "postgres-exporter-1",
+        "supervisord",
+    } <= set(rows)
     assert all(r["health"] == "ok" for r in rows.values()), rows
     assert all(r["state"] == "RUNNING" for r in rows.values()), rows
 
@@ -117,9 +139,14 @@ class Traffic:
                 i += 1
                 try:
                     if i % 4 == 0:
-                        r = http.post("/api/enrollments", json={
-                            "course_id": 1 + i % 50, "student_email": f"t{i}@example.org",
-                            "client_key": f"traffic-{os.getpid()}-{time.time_ns()}"})
+                        r = http.post(
+                            "/api/enrollments",
+                            json={
+                                "course_id": 1 + i % 50,
+                                "student_email": f"t{i}@example.org",
+                                "client_key": f"traffic-{os.getpid()}-{time.time_ns()}",
+                            },
+                        )
                     else:
                         r = http.get(f"/api/courses/{1 + i % 50}" if i % 2 else "/api/courses")
                     key = str(r.status_code)
@@ -176,12 +203,17 @@ def test_killed_replica_is_restarted_by_the_supervisor(env: LocalEnvironment) ->
 def test_flags_reach_every_replica_and_need_the_admin_token(env: LocalEnvironment) -> None:
     url = env.endpoints().service_url
     body = {"course_id": 3, "student_email": "flag@example.org"}
-    assert httpx.put(f"{url}/admin/flags/circuit_breaker", json={"enabled": True},
-                     timeout=5).status_code == 401
+    assert (
+        httpx.put(
+            f"{url}/admin/flags/circuit_breaker", json={"enabled": True}, timeout=5
+        ).status_code
+        == 401
+    )
     env.set_flag("circuit_breaker", True)
     try:
-        codes = {httpx.post(f"{url}/api/enrollments", json=body, timeout=5).status_code
-                 for _ in range(6)}
+        codes = {
+            httpx.post(f"{url}/api/enrollments", json=body, timeout=5).status_code for _ in range(6)
+        }
         assert codes == {503}
         assert env.get_flags()["circuit_breaker"] is True
     finally:
@@ -194,8 +226,9 @@ def test_deploy_a_faulty_revision_then_roll_back(env: LocalEnvironment) -> None:
     body = {"course_id": 4, "student_email": "release@example.org"}
     number = env.deploy_revision("1.1.0", {"checkout_failure_rate": 1.0}, {"new_checkout": True})
     assert env.deployment_status().version == "1.1.0"
-    codes = Counter(httpx.post(f"{url}/api/enrollments", json=body, timeout=5).status_code
-                    for _ in range(6))
+    codes = Counter(
+        httpx.post(f"{url}/api/enrollments", json=body, timeout=5).status_code for _ in range(6)
+    )
     assert codes == {500: 6}
     back = env.rollback()
     assert back == 1 and back != number
@@ -204,8 +237,9 @@ def test_deploy_a_faulty_revision_then_roll_back(env: LocalEnvironment) -> None:
     history = env.rollout_history()
     assert [h.version for h in history] == ["1.0.0", "1.1.0"]
     assert [h.current for h in history] == [True, False]
-    metrics = httpx.get(f"http://127.0.0.1:{env.deployment_status().replicas[0].port}/metrics",
-                        timeout=5).text
+    metrics = httpx.get(
+        f"http://127.0.0.1:{env.deployment_status().replicas[0].port}/metrics", timeout=5
+    ).text
     assert 'build_info{revision="1",version="1.0.0"} 1.0' in metrics
 
 

@@ -6,15 +6,19 @@ from click.testing import CliRunner
 from chaosdrill.cli import cli, main
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["env", "up", "--replicas", "0", "--name", "cli-bad"], "replicas"),
-    (["env", "up", "--replicas", "x"], "'x' is not a valid integer"),
-    (["env", "up", "--name", "Bad Name!"], "name"),
-    (["env", "up", "--scrape-interval", "0", "--name", "cli-bad"], "scrape_interval_s"),
-    (["ops", "flags", "set", "circuit_breaker", "maybe"], "'maybe' is not one of"),
-])
-def test_bad_arguments_exit_2(args: list[str], needle: str,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["env", "up", "--replicas", "0", "--name", "cli-bad"], "replicas"),
+        (["env", "up", "--replicas", "x"], "'x' is not a valid integer"),
+        (["env", "up", "--name", "Bad Name!"], "name"),
+        (["env", "up", "--scrape-interval", "0", "--name", "cli-bad"], "scrape_interval_s"),
+        (["ops", "flags", "set", "circuit_breaker", "maybe"], "'maybe' is not one of"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(args)
     assert info.value.code == 2

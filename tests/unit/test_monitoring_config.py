@@ -17,15 +17,19 @@ def test_durations_are_prometheus_durations() -> None:
 
 
 def test_prometheus_config_scrapes_replicas_by_file_and_the_rest_statically() -> None:
-    cfg = yaml.safe_load(prometheus_config(
-        scrape_interval_s=0.5, evaluation_interval_s=0.25, alertmanager_port=9093,
-        app_targets_file=Path("/x/app.json"), rules_glob="/x/rules/*.yml",
-        static={"haproxy": [(1, {})], "postgres": [(2, {"node": "postgres-1"})]},
-    ))
+    cfg = yaml.safe_load(
+        prometheus_config(
+            scrape_interval_s=0.5,
+            evaluation_interval_s=0.25,
+            alertmanager_port=9093,
+            app_targets_file=Path("/x/app.json"),
+            rules_glob="/x/rules/*.yml",
+            static={"haproxy": [(1, {})], "postgres": [(2, {"node": "postgres-1"})]},
+        )
+    )
     assert cfg["global"]["scrape_interval"] == "500ms"
     assert cfg["global"]["evaluation_interval"] == "250ms"
-    assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
-        "127.0.0.1:9093"]
+    assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
     assert jobs["app"]["file_sd_configs"][0]["files"] == ["/x/app.json"]
     assert jobs["postgres"]["static_configs"][0]["labels"] == {"node": "postgres-1"}

@@ -17,8 +17,17 @@ def test_every_missing_program_is_listed_with_its_package(
         programs.find_programs()
     missing = info.value.missing
     assert set(missing) == {
-        "postgres", "initdb", "pg_basebackup", "pg_ctl", "redis-server", "haproxy",
-        "prometheus", "promtool", "alertmanager", "amtool", "postgres-exporter",
+        "postgres",
+        "initdb",
+        "pg_basebackup",
+        "pg_ctl",
+        "redis-server",
+        "haproxy",
+        "prometheus",
+        "promtool",
+        "alertmanager",
+        "amtool",
+        "postgres-exporter",
         "redis-exporter",
     }
     assert missing["alertmanager"][1] == "apt-get install prometheus-alertmanager"

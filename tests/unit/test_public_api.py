@@ -2,10 +2,18 @@ import chaosdrill
 
 
 def test_exported_names_are_exactly_the_intended_ones() -> None:
-    assert sorted(chaosdrill.__all__) == sorted([
-        "DrillError", "Endpoints", "EnvSettings", "Environment", "LocalEnvironment",
-        "RuntimeFailure", "UsageError", "__version__",
-    ])
+    assert sorted(chaosdrill.__all__) == sorted(
+        [
+            "DrillError",
+            "Endpoints",
+            "EnvSettings",
+            "Environment",
+            "LocalEnvironment",
+            "RuntimeFailure",
+            "UsageError",
+            "__version__",
+        ]
+    )
     for name in chaosdrill.__all__:
         assert hasattr(chaosdrill, name)
 

@@ -6,9 +6,13 @@ from chaosdrill.environments.local.supervisor import Program
 
 def test_program_section_quotes_and_escapes() -> None:
     prog = Program(
-        "app-1", ["/usr/bin/python", "-m", "x", "--arg", "a b%c"], Path("/l/app-1.log"),
-        env={"RE_DSN": "host=a,b port=1,2 password=p%w", "Q": 'say "hi"'}, user="postgres",
-        autorestart=False, stopsignal="INT",
+        "app-1",
+        ["/usr/bin/python", "-m", "x", "--arg", "a b%c"],
+        Path("/l/app-1.log"),
+        env={"RE_DSN": "host=a,b port=1,2 password=p%w", "Q": 'say "hi"'},
+        user="postgres",
+        autorestart=False,
+        stopsignal="INT",
     )
     parser = configparser.RawConfigParser()
     parser.read_string(prog.render())

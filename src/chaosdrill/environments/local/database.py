@@ -150,7 +150,7 @@ class DatabaseOps:
             with psycopg.connect(
                 postgres.dsn(port, dbname=postgres.DB_NAME), autocommit=True, connect_timeout=2
             ) as conn:
-                cur = conn.execute(statement)  # type: ignore[call-overload]
+                cur = conn.execute(statement)
                 return list(cur.fetchall()) if cur.description else []
         except psycopg.Error as exc:
             raise OperationError(f"SQL on {name}: {exc}".strip()) from exc

@@ -8,6 +8,7 @@ finish) and stopped.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -150,7 +151,7 @@ class DeploymentOps:
         if not isinstance(version, str) or not version.strip():
             raise InvalidInputError("expected a non-empty version string", field="version")
         with self._mutate() as st:
-            number = max(r["revision"] for r in st.revisions) + 1
+            number = max(int(r["revision"]) for r in st.revisions) + 1
             rev = {
                 "version": version,
                 "revision": number,
@@ -159,7 +160,7 @@ class DeploymentOps:
             }
             _validate_revision(rev)
             st.revisions.append(rev)
-            st.revision_file(number).write_text(__import__("json").dumps(rev, indent=2))
+            st.revision_file(number).write_text(json.dumps(rev, indent=2))
             st.revision_history.append(number)
             try:
                 self._replace_all(number)
@@ -173,7 +174,7 @@ class DeploymentOps:
         with self._mutate() as st:
             if len(st.revision_history) < 2:
                 raise OperationError("no previous revision to roll back to")
-            target = st.revision_history[-2]
+            target: int = st.revision_history[-2]
             st.revision_history.append(target)
             self._replace_all(target)
             return target

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.errors import EnvironmentNotFoundError
+
 __all__ = ["EnvSettings", "EnvState", "Replica", "state_root"]
 
 STATE_FILE = "env.json"
@@ -121,7 +123,12 @@ class EnvState:
     @classmethod
     def load(cls, root: Path) -> EnvState:
         """Read env.json of the environment at ``root``."""
-        data = json.loads((root / STATE_FILE).read_text())
+        try:
+            data = json.loads((root / STATE_FILE).read_text())
+        except FileNotFoundError:
+            raise EnvironmentNotFoundError(
+                f"the environment in {root} is not up (it was taken down, or never started)"
+            ) from None
         data["root"] = Path(data["root"])
         data["settings"] = EnvSettings(**data["settings"])
         data["replicas"] = [Replica(**r) for r in data["replicas"]]

@@ -8,9 +8,11 @@ rolling restart). This module renders its configuration and wraps its XML-RPC AP
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +31,20 @@ __all__ = ["Program", "Supervisor"]
 def _escape(value: str) -> str:
     """Escape supervisor's %-interpolation."""
     return value.replace("%", "%%")
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` no longer exists (or is a zombie); True if it went."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.01)
+    return False
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -151,9 +167,20 @@ class Supervisor:
         out = self.root / "logs" / "supervisord.out"
         with open(out, "ab") as fh:
             subprocess.run(
-                ["setsid", "-f", sys.executable, "-m", "supervisor.supervisord", "-n", "-c",
-                 str(self.conf)],
-                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, check=True,
+                [
+                    "setsid",
+                    "-f",
+                    sys.executable,
+                    "-m",
+                    "supervisor.supervisord",
+                    "-n",
+                    "-c",
+                    str(self.conf),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                check=True,
                 close_fds=True,
             )
         deadline = time.monotonic() + timeout
@@ -188,29 +215,49 @@ class Supervisor:
         except (OSError, xmlrpc.client.Fault):
             return False
 
-    def shutdown(self, timeout: float = 15.0) -> None:
-        """Stop every program and supervisord itself; wait until it is gone."""
-        pid = self.pid()
-        try:
-            self.api.supervisor.stopAllProcesses(True)
-            self.api.supervisor.shutdown()
-        except (OSError, xmlrpc.client.Fault):
-            pass
-        if pid is None:
-            return
+    def stop_all(self, timeout: float = 15.0) -> None:
+        """Stop every running program at once and wait until all have exited.
+
+        Each gets its stop signal, then SIGKILL after its ``stopwaitsecs`` (supervisord's
+        part); asking for all at once makes the total the slowest program's time rather
+        than a sum.
+        """
+        active = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
+        for info in self.all_info():
+            if info["statename"] in active:
+                with contextlib.suppress(xmlrpc.client.Fault):
+                    self.api.supervisor.stopProcess(f"{info['group']}:{info['name']}", False)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not any(i["statename"] in active for i in self.all_info()):
                 return
             time.sleep(0.02)
+
+    def shutdown(self, grace: float = 0.3) -> None:
+        """Stop every program, then supervisord itself; return once it is gone.
+
+        supervisord gets a shutdown request once its programs are stopped; its event loop can
+        take a second or two to notice, and with no program left there is nothing for it to
+        tidy, so after ``grace`` seconds it is sent SIGKILL.
+        """
+        pid = self.pid()
+        with contextlib.suppress(OSError, xmlrpc.client.Fault):
+            self.stop_all()
+            self.api.supervisor.shutdown()
+        if pid is None:
+            return
+        if not _wait_gone(pid, grace):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 5.0)
 
     # API -----------------------------------------------------------------------
     @property
     def api(self) -> Any:
         """XML-RPC proxy over the unix socket."""
-        return xmlrpc.client.ServerProxy("http://localhost", transport=_UnixTransport(str(self.sock)))
+        return xmlrpc.client.ServerProxy(
+            "http://localhost", transport=_UnixTransport(str(self.sock))
+        )
 
     def add(self, program: Program) -> None:
         """Write a program's config and load it into the running supervisord."""

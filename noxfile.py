@@ -1,0 +1,46 @@
+"""Developer sessions. They run in the project's .venv (made by scripts/bootstrap.sh).
+
+.venv/bin/nox -s tests       the whole test suite (the README's test command)
+.venv/bin/nox -s lint        ruff check + ruff format --check
+.venv/bin/nox -s typecheck   mypy --strict
+.venv/bin/nox -s drill       the main job: env up, smoke drive, env down
+.venv/bin/nox -s bench       benchmarks, JSON results under benchmarks/results/
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+ROOT = Path(__file__).parent
+PY = sys.executable
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.run(str(ROOT / "scripts" / "test.sh"), *session.posargs, external=True)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.run(PY, "-m", "mypy")
+
+
+@nox.session
+def drill(session: nox.Session) -> None:
+    session.run(str(ROOT / "scripts" / "main.sh"), *session.posargs, external=True)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.run(PY, str(ROOT / "benchmarks" / "bench_env.py"), *session.posargs)
