@@ -27,8 +27,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
-    session.run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "noxfile.py")
 
 
 @nox.session

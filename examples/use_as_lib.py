@@ -13,6 +13,7 @@ from chaosdrill import EnvSettings, LocalEnvironment
 
 
 def main() -> None:
+    """Bring an environment up, fail its database over, and take it down."""
     with LocalEnvironment.up("example", EnvSettings(replicas=2, enrollments=20_000)) as env:
         url = env.endpoints().service_url
         print("health:", httpx.get(f"{url}/health").json())

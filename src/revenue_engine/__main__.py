@@ -47,11 +47,11 @@ def _serve(args: argparse.Namespace) -> int:
     from revenue_engine.app import create_app
     from revenue_engine.config import Settings
 
-    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
-    logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
     settings = Settings.from_env(port=args.port)
     if args.replica:
         settings = dataclasses.replace(settings, replica=args.replica)
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
     app = create_app(settings)
     uvicorn.run(
         app,

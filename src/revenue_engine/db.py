@@ -17,9 +17,15 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-__all__ = ["Database", "DatabaseNotReadyError", "PoolStats", "build_conninfo"]
+__all__ = [
+    "Database",
+    "DatabaseNotReadyError",
+    "PoolExhaustedError",
+    "PoolStats",
+    "build_conninfo",
+]
 
 RECONNECT_TIMEOUT_S = 5.0
 """Give up a background reconnect after this long; the next request starts a fresh one.
@@ -31,6 +37,19 @@ replica is being promoted.
 
 class DatabaseNotReadyError(RuntimeError):
     """The pool has not been opened (the app's lifespan has not run) or is closed."""
+
+
+class PoolExhaustedError(PoolTimeout):
+    """No pooled connection became free in time.
+
+    Attributes:
+        detail: Why: every connection lent to requests, or none could be opened (the
+            database is unreachable), which call for different remedies.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -115,18 +134,29 @@ class Database:
 
         Raises:
             DatabaseNotReadyError: if the pool is not open.
-            psycopg_pool.PoolTimeout: if none is free within the timeout (the revision's
+            PoolExhaustedError: if none is free within the timeout (the revision's
                 ``pool_timeout_s`` unless ``timeout_s`` is given).
         """
         pool = self._pool
         if pool is None:
             raise DatabaseNotReadyError("database pool is not open")
-        async with pool.connection(timeout=timeout_s) as conn:
-            self._in_use += 1
-            try:
+        try:
+            conn = await pool.getconn(timeout_s)
+        except PoolTimeout as exc:
+            raise PoolExhaustedError(self._starvation_detail()) from exc
+        self._in_use += 1
+        try:
+            async with conn:  # the pooled connection is returned, not closed, on exit
                 yield conn
-            finally:
-                self._in_use -= 1
+        finally:
+            self._in_use -= 1
+            await pool.putconn(conn)
+
+    def _starvation_detail(self) -> str:
+        """Explain a pool timeout from the current occupancy."""
+        if self._in_use >= self._size:
+            return f"all {self._size} connections in use"
+        return "no connection could be opened (database unreachable or refusing)"
 
     async def ping(self, timeout_s: float) -> None:
         """Run ``SELECT 1`` through the pool, all within ``timeout_s`` seconds.

@@ -12,7 +12,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 from starlette.responses import JSONResponse
 
-from revenue_engine.db import DatabaseNotReadyError
+from revenue_engine.db import DatabaseNotReadyError, PoolExhaustedError
 
 __all__ = ["CheckoutFailureError", "error_response", "json_error", "short_reason"]
 
@@ -39,6 +39,8 @@ def json_error(status: int, message: str, **extra: object) -> JSONResponse:
 
 def error_response(exc: Exception) -> JSONResponse:
     """Map an exception escaping a route to its JSON response (503 or 500)."""
+    if isinstance(exc, PoolExhaustedError):
+        return json_error(503, "database pool exhausted", detail=exc.detail)
     if isinstance(exc, PoolTimeout):
         return json_error(503, "database pool exhausted")
     if isinstance(exc, DatabaseNotReadyError):

@@ -133,7 +133,6 @@ def seed(
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK_ID,))
         cur.execute("SET LOCAL statement_timeout = 0")
-        cur.execute("SET LOCAL synchronous_commit = off")
         cur.execute("SET LOCAL maintenance_work_mem = '128MB'")
         if reset:
             cur.execute("DROP TABLE IF EXISTS enrollments, courses CASCADE")
