@@ -17,6 +17,7 @@ from rich.table import Table
 
 from chaosdrill import __version__
 from chaosdrill.alerts import firing_alerts, pages, send_test_alert
+from chaosdrill.cli_load import integrity, load
 from chaosdrill.cli_ops import ops
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
@@ -210,6 +211,8 @@ def env_smoke(name: str) -> None:
 
 
 cli.add_command(ops)
+cli.add_command(load)
+ops.add_command(integrity)
 
 
 def _report(exc: DrillError) -> None:

@@ -101,25 +101,58 @@ class DatabaseOps:
             raise err from None
 
     def promote_replica(self) -> str:
-        """Promote the standby to primary; return its name."""
+        """Promote the standby to primary; return its name.
+
+        Records the promotion (time, the standby's last replayed WAL position and, when the
+        old primary's WAL can be read, how many bytes of it the standby never received) in
+        the environment's state for the integrity check's RPO.
+        """
         with self.ctx.state.locked():
             st = self.ctx.state = EnvState.load(self.ctx.root)
-            replica = st.pg_replica
+            replica, old = st.pg_replica, st.pg_primary
             if replica is None:
                 raise OperationError("there is no replica to promote")
             try:
                 with psycopg.connect(
                     postgres.dsn(st.pg_nodes[replica]), autocommit=True, connect_timeout=2
                 ) as conn:
+                    lsn_row = conn.execute("select pg_last_wal_replay_lsn()::text").fetchone()
                     row = conn.execute("select pg_promote(true, 30)").fetchone()
             except psycopg.Error as exc:
                 raise OperationError(f"promoting {replica}: {exc}") from exc
             if not row or not row[0]:
                 raise OperationError(f"{replica} did not finish promotion within 30 s")
             st.pg_primary = replica
+            st.promotions.append(self._promotion_record(old, replica, lsn_row))
             st.save()
         wait_until(SqlReady(postgres.dsn(st.pg_nodes[replica]), in_recovery=False), 30)
         return replica
+
+    def _promotion_record(
+        self, old: str, new: str, lsn_row: tuple[Any, ...] | None
+    ) -> dict[str, Any]:
+        replay_lsn = str(lsn_row[0]) if lsn_row and lsn_row[0] else None
+        record: dict[str, Any] = {
+            "old_primary": old,
+            "new_primary": new,
+            "at_wall": time.time(),
+            "at_monotonic": time.monotonic(),
+            "replay_lsn": replay_lsn,
+            "old_primary_wal_end": None,
+            "wal_gap_bytes": None,
+        }
+        if replay_lsn and self.ctx.supervisor.exited_reason(old):
+            end = postgres.wal_end(
+                self.ctx.programs,
+                self.ctx.root / "pg" / old,
+                replay_lsn,
+                self.ctx.state.db_user or None,
+            )
+            if end is not None:
+                record["old_primary_wal_end"] = end
+                gap = postgres.lsn_to_int(end) - postgres.lsn_to_int(replay_lsn)
+                record["wal_gap_bytes"] = max(0, gap)
+        return record
 
     def rebuild_replica(self) -> str:
         """Make the non-primary node a fresh standby of the current primary; return its name."""

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from chaosdrill.environments.base import ComponentStatus, Endpoints
 from chaosdrill.environments.local import components, lifecycle
@@ -22,6 +23,7 @@ from chaosdrill.errors import (
     EnvironmentNotFoundError,
     InvalidInputError,
 )
+from chaosdrill.load import LoadRun, LoadSpec, start_load
 from chaosdrill.readiness import NotReady
 
 __all__ = ["LocalEnvironment", "list_environments", "validate_name"]
@@ -162,6 +164,23 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
     def admin_token(self) -> str:
         """The environment's admin token (for the service's admin surface)."""
         return self.ctx.admin_token()
+
+    def start_load(self, spec: LoadSpec | None = None) -> LoadRun:
+        """Start user load against the service; ``env down`` also stops it."""
+        return start_load(
+            self.root / "load",
+            self.endpoints().service_url,
+            spec or LoadSpec(),
+            {lifecycle.ENV_MARKER: str(self.root)},
+        )
+
+    def last_promotion(self, since_monotonic: float | None = None) -> dict[str, Any] | None:
+        """The latest replica promotion (optionally: only if after ``since_monotonic``)."""
+        st = self.ctx.state = EnvState.load(self.ctx.root)
+        for promotion in reversed(st.promotions):
+            if since_monotonic is None or promotion["at_monotonic"] >= since_monotonic:
+                return promotion
+        return None
 
     # discovery -------------------------------------------------------------------
     def endpoints(self) -> Endpoints:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -235,3 +236,36 @@ def app_dsn(ports: list[int]) -> str:
         f"host={hosts} port={port_list} dbname={DB_NAME} user={DB_USER} password={DB_USER} "
         "target_session_attrs=read-write connect_timeout=2"
     )
+
+
+_LSN = re.compile(r"([0-9A-F]+/[0-9A-F]+)")
+
+
+def lsn_to_int(lsn: str) -> int:
+    """A PostgreSQL LSN ``'16/B374D848'`` as a byte position."""
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def wal_end(programs: Programs, datadir: Path, start_lsn: str, user: str | None) -> str | None:
+    """Where the valid WAL of a (stopped) server ends, scanning from ``start_lsn``.
+
+    ``pg_waldump`` reads records until the first invalid one and names its position: that
+    is the end of what the server wrote. Returns ``start_lsn`` when nothing valid follows
+    it, and None when the WAL cannot be read.
+    """
+    res = _run_as(
+        user, [str(programs.pg_waldump), "-p", str(datadir / "pg_wal"), "-s", start_lsn, "-q"]
+    )
+    err = res.stderr
+    if "could not find a valid record after" in err:
+        return start_lsn
+    match = re.search(
+        r"(?:invalid record length|invalid magic number|record with incorrect "
+        r"prev-link|invalid record offset|contrecord is requested) at "
+        r"([0-9A-F]+/[0-9A-F]+)",
+        err,
+    )
+    if match is None:
+        match = re.search(r"error in WAL record at ([0-9A-F]+/[0-9A-F]+)", err)
+    return match.group(1) if match else None

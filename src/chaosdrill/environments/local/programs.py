@@ -29,7 +29,7 @@ _WANTED: dict[str, tuple[tuple[str, ...], str]] = {
         "prometheus-redis-exporter",
     ),
 }
-_PG_TOOLS = ("postgres", "initdb", "pg_basebackup", "pg_ctl")
+_PG_TOOLS = ("postgres", "initdb", "pg_basebackup", "pg_ctl", "pg_waldump")
 _SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin")
 
 
@@ -41,6 +41,7 @@ class Programs:
     initdb: Path
     pg_basebackup: Path
     pg_ctl: Path
+    pg_waldump: Path
     redis_server: Path
     haproxy: Path
     prometheus: Path
@@ -111,6 +112,7 @@ def find_programs() -> Programs:
         initdb=found["initdb"],
         pg_basebackup=found["pg_basebackup"],
         pg_ctl=found["pg_ctl"],
+        pg_waldump=found["pg_waldump"],
         redis_server=found["redis-server"],
         haproxy=found["haproxy"],
         prometheus=found["prometheus"],

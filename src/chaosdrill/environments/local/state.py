@@ -74,6 +74,7 @@ class EnvState:
     revisions: list[dict[str, Any]] = field(default_factory=list)
     revision_history: list[int] = field(default_factory=list)
     flag_overrides: dict[str, bool] = field(default_factory=dict)
+    promotions: list[dict[str, Any]] = field(default_factory=list)
     pg_primary: str = "postgres-1"
     pg_nodes: dict[str, int] = field(default_factory=dict)
     created_at: str = ""

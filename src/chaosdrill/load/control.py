@@ -1,0 +1,220 @@
+"""Starting, watching and stopping load runs, without importing Locust.
+
+A run lives in its own directory (spec, per-process ledgers and SLI samples, the merged
+``sli.jsonl``, a log). The load process runs in a new session so the whole tree (master and
+workers) is one process group: stopping sends SIGTERM to the group, waits, then SIGKILLs it
+and sweeps any straggler carrying the run's marker variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from chaosdrill.errors import OperationError, UsageError
+from chaosdrill.load import sli
+from chaosdrill.load.ledger import read_ledger
+from chaosdrill.load.spec import LoadSpec
+from chaosdrill.readiness import free_ports
+
+__all__ = ["LoadRun", "LoadStatus", "active_run", "latest_run", "start_load"]
+
+RUN_MARKER = "CHAOSDRILL_LOAD_RUN"
+# load processes this process started, kept so they can be reaped (no zombie, no warning)
+_CHILDREN: dict[Path, subprocess.Popen[bytes]] = {}
+START_TIMEOUT_S = 40.0
+
+
+@dataclass(frozen=True)
+class LoadStatus:
+    """What a load run has done so far."""
+
+    run_id: str
+    running: bool
+    requests: int
+    failures: int
+    recent_rps: float
+    recent_p95_ms: float
+    writes_ok: int
+    writes_failed: int
+    writes_indeterminate: int
+
+
+class LoadRun:
+    """One load run, identified by its directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (also the prefix of every client key it sends)."""
+        return self.run_dir.name
+
+    @property
+    def spec(self) -> LoadSpec:
+        """The run's settings."""
+        return LoadSpec.from_file(self.run_dir / "spec.json")
+
+    def _pid(self) -> int | None:
+        try:
+            return int((self.run_dir / "pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process of the run (master, workers)."""
+        found = []
+        for proc in psutil.process_iter(["pid"]):
+            with contextlib.suppress(psutil.Error):
+                mine = proc.environ().get(RUN_MARKER) == str(self.run_dir)
+                if mine and proc.status() != psutil.STATUS_ZOMBIE:
+                    found.append(proc)
+        return found
+
+    def running(self) -> bool:
+        """True while the run's main process is alive."""
+        pid = self._pid()
+        if pid is None:
+            return False
+        try:
+            proc = psutil.Process(pid)
+            return proc.status() != psutil.STATUS_ZOMBIE and (
+                proc.environ().get(RUN_MARKER) == str(self.run_dir)
+            )
+        except psutil.Error:
+            return False
+
+    def stop(self, grace_s: float = 10.0) -> list[sli.SliPoint]:
+        """Stop the run (idempotent) and write its merged SLI series; return the series."""
+        pid = self._pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+        procs = self.processes()
+        _, alive = psutil.wait_procs(procs, timeout=grace_s)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        child = _CHILDREN.pop(self.run_dir, None)
+        if child is not None:
+            child.wait(timeout=5)
+        points = sli.merge(sorted(self.run_dir.glob("sli-*.jsonl")))
+        sli.write_series(points, self.run_dir / "sli.jsonl")
+        return points
+
+    def series(self) -> list[sli.SliPoint]:
+        """The SLI series so far (merged from the processes' files)."""
+        return sli.merge(sorted(self.run_dir.glob("sli-*.jsonl")))
+
+    def ledger_files(self) -> list[Path]:
+        """The run's ledger files, one per process."""
+        return sorted(self.run_dir.glob("ledger-*.db"))
+
+    def status(self, window_s: int = 10) -> LoadStatus:
+        """Totals, the recent request rate and p95, and the write outcomes."""
+        points = [p for p in self.series() if p.flow == sli.ALL]
+        recent = points[-window_s - 1 : -1] if len(points) > 1 else points
+        attempts = read_ledger(self.ledger_files())
+        outcomes = {
+            k: sum(1 for a in attempts if a.outcome == k) for k in ("ok", "failed", "indeterminate")
+        }
+        return LoadStatus(
+            run_id=self.run_id,
+            running=self.running(),
+            requests=sum(p.requests for p in points),
+            failures=sum(p.failures for p in points),
+            recent_rps=round(sum(p.requests for p in recent) / max(len(recent), 1), 1),
+            recent_p95_ms=max((p.p95_ms for p in recent), default=0.0),
+            writes_ok=outcomes["ok"],
+            writes_failed=outcomes["failed"],
+            writes_indeterminate=outcomes["indeterminate"],
+        )
+
+
+def _runs(base: Path) -> list[LoadRun]:
+    if not base.is_dir():
+        return []
+    return [LoadRun(p) for p in sorted(base.iterdir()) if (p / "spec.json").exists()]
+
+
+def latest_run(base: Path) -> LoadRun | None:
+    """The most recent run under ``base`` (run ids sort by start time)."""
+    runs = _runs(base)
+    return runs[-1] if runs else None
+
+
+def active_run(base: Path) -> LoadRun | None:
+    """The run under ``base`` that is still running, if any."""
+    return next((r for r in reversed(_runs(base)) if r.running()), None)
+
+
+def start_load(
+    base: Path, url: str, spec: LoadSpec, extra_env: dict[str, str] | None = None
+) -> LoadRun:
+    """Start a load run against ``url``; return once its users are running.
+
+    Refuses while another run under ``base`` is active. The load process starts in a new
+    session (its own process group) and stops by itself after ``spec.duration_s``.
+    """
+    running = active_run(base)
+    if running is not None:
+        raise UsageError(
+            f"load run {running.run_id} is still running; stop it first " "(`chaosdrill load stop`)"
+        )
+    run_id = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S") + secrets.token_hex(2)
+    run_dir = base / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "spec.json").write_text(spec.to_json())
+    role = "master" if spec.workers else "local"
+    cmd = [
+        sys.executable,
+        "-m",
+        "chaosdrill.load.runner",
+        "--run-dir",
+        str(run_dir),
+        "--url",
+        url,
+        "--role",
+        role,
+    ]
+    if spec.workers:
+        cmd += ["--master-port", str(free_ports(1)[0])]
+    env = {**os.environ, **(extra_env or {}), RUN_MARKER: str(run_dir)}
+    with open(run_dir / "load.log", "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    (run_dir / "pid").write_text(str(proc.pid))
+    run = LoadRun(run_dir)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (run_dir / "started.json").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            run.stop(grace_s=2)
+            proc.wait()
+            log_tail = (run_dir / "load.log").read_text(errors="replace")[-2000:]
+            err = OperationError(f"load run {run_id} did not start (exit {proc.returncode})")
+            err.add_note(log_tail)
+            raise err
+        time.sleep(0.05)
+    _CHILDREN[run_dir] = proc
+    return run
