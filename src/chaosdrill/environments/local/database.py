@@ -123,6 +123,9 @@ class DatabaseOps:
             if not row or not row[0]:
                 raise OperationError(f"{replica} did not finish promotion within 30 s")
             st.pg_primary = replica
+            if st.settings.synchronous_replication:
+                # no standby until the old primary is rebuilt: do not block every commit
+                postgres.set_synchronous_standby(st.pg_nodes[replica], False)
             st.promotions.append(self._promotion_record(old, replica, lsn_row))
             st.save()
         wait_until(SqlReady(postgres.dsn(st.pg_nodes[replica]), in_recovery=False), 30)
@@ -172,8 +175,7 @@ class DatabaseOps:
             self.ctx.supervisor.start_program(node)
             self._wait_ready(node)
             if st.settings.synchronous_replication:
-                self.sql("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (*)'")
-                self.sql("SELECT pg_reload_conf()")
+                postgres.set_synchronous_standby(st.pg_nodes[st.pg_primary], True)
         return node
 
     def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:

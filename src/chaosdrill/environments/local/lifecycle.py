@@ -204,6 +204,8 @@ def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None
                 [*early[2:], "postgres-2", "postgres-exporter-2", *[r.name for r in replicas]],
                 pool,
             )
+        if st.settings.synchronous_replication:
+            postgres.set_synchronous_standby(st.ports["postgres-1"], True)
         for rep in replicas:
             ctx.haproxy.add_server(rep.name, rep.port)
         for rep in replicas:
@@ -217,9 +219,6 @@ def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None
 
 def _pg_program(ctx: LocalContext, node: str) -> Program:
     st = ctx.state
-    sync = None
-    if st.settings.synchronous_replication and node == st.pg_primary:
-        sync = "FIRST 1 (*)"
     return postgres.postgres_program(
         node,
         ctx.programs,
@@ -227,7 +226,6 @@ def _pg_program(ctx: LocalContext, node: str) -> Program:
         st.pg_nodes[node],
         ctx.log_path(node),
         st.db_user or None,
-        synchronous_standby=sync,
     )
 
 

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import psycopg
+
 from chaosdrill.environments.local.programs import Programs
 from chaosdrill.environments.local.supervisor import Program
 from chaosdrill.errors import ComponentStartError
@@ -147,7 +149,6 @@ def postgres_program(
     port: int,
     log: Path,
     user: str | None,
-    synchronous_standby: str | None = None,
 ) -> Program:
     """Supervisor program for one PostgreSQL server (primary or standby)."""
     opts = {
@@ -166,8 +167,6 @@ def postgres_program(
         "log_min_messages": "warning",
         "cluster_name": name,
     }
-    if synchronous_standby:
-        opts["synchronous_standby_names"] = synchronous_standby
     cmd = [str(programs.postgres), "-D", str(datadir)]
     for key, value in opts.items():
         cmd += ["-c", f"{key}={value}"]
@@ -269,3 +268,14 @@ def wal_end(programs: Programs, datadir: Path, start_lsn: str, user: str | None)
     if match is None:
         match = re.search(r"error in WAL record at ([0-9A-F]+/[0-9A-F]+)", err)
     return match.group(1) if match else None
+
+
+def set_synchronous_standby(port: int, enabled: bool) -> None:
+    """Turn synchronous replication on (any one standby must confirm) or off, and reload.
+
+    Turned on only once a standby streams: with no standby, every commit would wait.
+    """
+    value = "'FIRST 1 (*)'" if enabled else "''"
+    with psycopg.connect(dsn(port), autocommit=True, connect_timeout=2) as conn:
+        conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = {value}")
+        conn.execute("SELECT pg_reload_conf()")
