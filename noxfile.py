@@ -43,4 +43,5 @@ def drill(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    session.run(PY, str(ROOT / "benchmarks" / "bench_env.py"), *session.posargs)
+    for script in ("bench_env.py", "bench_load.py"):
+        session.run(PY, str(ROOT / "benchmarks" / script), *session.posargs)

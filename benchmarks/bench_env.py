@@ -1,8 +1,9 @@
 """Benchmark of the local environment: ``env up`` / ``env down`` wall time and memory.
 
-Runs N cycles (default 5) of up -> measure resident memory of every process of the
-environment -> down, and writes median/min/max as JSON to benchmarks/results/env.json.
-Targets on a 2-core machine: up <= 8 s, down <= 3 s.
+Times scripts/bootstrap.sh with everything already installed, then runs N cycles
+(default 5) of up -> resident memory of every process of the environment -> down, and
+writes median/min/max as JSON to benchmarks/results/env.json.
+Targets on a 2-core machine: set-up <= 10 s, up <= 8 s, down <= 3 s.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -21,7 +23,8 @@ import psutil
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.environments.local.lifecycle import ENV_MARKER
 
-RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def environment_rss(root: Path) -> int:
@@ -48,6 +51,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--replicas", type=int, default=2)
     args = parser.parse_args()
+    t0 = time.perf_counter()
+    subprocess.run([str(ROOT / "scripts" / "bootstrap.sh")], check=True)
+    setup_seconds = time.perf_counter() - t0  # everything present: the idempotent path
     ups, downs, rss = [], [], []
     for i in range(args.runs):
         name = f"bench-{uuid.uuid4().hex[:6]}"
@@ -66,10 +72,11 @@ def main() -> None:
         "machine": {"cpus": psutil.cpu_count(), "python": platform.python_version()},
         "runs": args.runs,
         "replicas": args.replicas,
+        "setup_seconds_everything_present": round(setup_seconds, 3),
         "up_seconds": summary(ups),
         "down_seconds": summary(downs),
         "resident_memory_mib": summary(rss),
-        "targets": {"up_seconds": 8.0, "down_seconds": 3.0},
+        "targets": {"up_seconds": 8.0, "down_seconds": 3.0, "setup_seconds": 10.0},
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "env.json").write_text(json.dumps(result, indent=2) + "\n")
