@@ -21,6 +21,7 @@ def test_every_missing_program_is_listed_with_its_package(
         "initdb",
         "pg_basebackup",
         "pg_ctl",
+        "pg_waldump",
         "redis-server",
         "haproxy",
         "prometheus",

@@ -8,6 +8,7 @@ and database tools in the seed's runbooks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
@@ -137,6 +138,15 @@ class Environment(Protocol):
     name: str
 
     # lifecycle and discovery
+    @property
+    def root(self) -> Path:
+        """A directory of this environment where drills and faults keep their files."""
+        ...
+
+    def database_dsn(self, node: str | None = None) -> str:
+        """Superuser connection string of a database node (the primary by default)."""
+        ...
+
     def endpoints(self) -> Endpoints:
         """Where the service, Prometheus, Alertmanager and the pager answer."""
         ...

@@ -32,6 +32,11 @@ class DatabaseOps:
             )
         return name, st.pg_nodes[name]
 
+    def database_dsn(self, node: str | None = None) -> str:
+        """Superuser connection string of a node (the primary by default), database revenue."""
+        _, port = self._node(node)
+        return postgres.dsn(port, dbname=postgres.DB_NAME)
+
     def database_status(self) -> DatabaseStatus:
         """Role, liveness, recovery state and replay lag of each node."""
         st = self.ctx.state = EnvState.load(self.ctx.root)

@@ -1,0 +1,80 @@
+"""What every fault is: ``inject()``, an idempotent ``revert()``, and ``is_active()``.
+
+A fault is recorded in the fault ledger *before* it is applied, and ``revert()`` must work
+from the fault's parameters and the environment alone (the process that injected it may have
+been killed with -9), any number of times.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from chaosdrill.environments.base import Environment
+from chaosdrill.errors import InvalidInputError
+
+__all__ = ["REGISTRY", "Fault", "make_fault", "register"]
+
+
+class Fault(ABC):
+    """One concrete cause of a scenario, applied to a real environment.
+
+    Subclasses set ``kind`` (registry name), ``scenario`` and ``description``, declare their
+    parameters with defaults in ``defaults`` and implement the three operations.
+    """
+
+    kind: ClassVar[str]
+    scenario: ClassVar[str]
+    description: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))} for fault {self.kind!r}; "
+                f"expected: {', '.join(sorted(self.defaults)) or 'none'}",
+                field="fault.params",
+            )
+        self.params: dict[str, Any] = {**self.defaults, **params}
+        self.validate()
+
+    def validate(self) -> None:
+        """Check ``self.params``; raise InvalidInputError naming the field."""
+
+    @abstractmethod
+    def inject(self, env: Environment) -> None:
+        """Apply the fault."""
+
+    @abstractmethod
+    def revert(self, env: Environment) -> None:
+        """Undo the fault; idempotent, and works without anything ``inject`` remembered."""
+
+    @abstractmethod
+    def is_active(self, env: Environment) -> bool:
+        """True while the fault is still in effect."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Kind and parameters, for the ledger and reports."""
+        return {"kind": self.kind, "params": dict(self.params)}
+
+
+REGISTRY: dict[str, type[Fault]] = {}
+
+
+def register(cls: type[Fault]) -> type[Fault]:
+    """Class decorator adding a fault to the registry under its ``kind``."""
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+def make_fault(kind: str, params: dict[str, Any] | None = None) -> Fault:
+    """Build a registered fault; unknown kinds are a caller's mistake."""
+    from chaosdrill import faults  # noqa: F401 - registers the built-in faults
+
+    if kind not in REGISTRY:
+        raise InvalidInputError(
+            f"unknown fault {kind!r}; expected one of: {', '.join(sorted(REGISTRY))}",
+            field="fault.kind",
+        )
+    return REGISTRY[kind](**(params or {}))
