@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 
+from chaosdrill import rules
 from chaosdrill.environments.local import components, monitoring, postgres
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.haproxy import render_config
@@ -35,6 +36,9 @@ __all__ = [
     "new_state",
     "publish_targets",
     "sweep_processes",
+    "write_configs",
+    "write_monitoring",
+    "write_rules",
 ]
 
 ENV_MARKER = "CHAOSDRILL_ENV_ROOT"
@@ -102,23 +106,26 @@ def _layout(ctx: LocalContext) -> None:
 
 
 def write_configs(ctx: LocalContext) -> None:
-    """Write HAProxy, Prometheus and Alertmanager configuration and the rules."""
-    st, p, root = ctx.state, ctx.state.ports, ctx.root
+    """Write HAProxy's configuration, an empty replica list, and the monitoring config."""
+    p, root = ctx.state.ports, ctx.root
     (root / "haproxy" / "haproxy.cfg").write_text(
         render_config(root / "haproxy" / "admin.sock", p["haproxy"], p["haproxy-stats"])
     )
-    rules = root / "prometheus" / "rules"
-    rules.mkdir(exist_ok=True)
-    for f in sorted(RULES_DIR.glob("*.rules.yml")):
-        shutil.copy(f, rules / f.name)
     monitoring.write_app_targets(root / "prometheus" / "app-targets.json", [])
+    write_monitoring(ctx)
+
+
+def write_monitoring(ctx: LocalContext) -> None:
+    """Write prometheus.yml, alertmanager.yml and the (time-scaled) alert rules."""
+    st, p, root = ctx.state, ctx.state.ports, ctx.root
+    write_rules(ctx)
     (root / "prometheus" / "prometheus.yml").write_text(
         monitoring.prometheus_config(
             scrape_interval_s=st.settings.scrape_interval_s,
             evaluation_interval_s=st.settings.evaluation_interval_s,
             alertmanager_port=p["alertmanager"],
             app_targets_file=root / "prometheus" / "app-targets.json",
-            rules_glob=str(rules / "*.yml"),
+            rules_glob=str(root / "prometheus" / "rules" / "*.yml"),
             static={
                 "haproxy": [(p["haproxy-stats"], {})],
                 "postgres": [
@@ -134,6 +141,21 @@ def write_configs(ctx: LocalContext) -> None:
     (root / "alertmanager" / "alertmanager.yml").write_text(
         monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s)
     )
+
+
+def write_rules(ctx: LocalContext) -> None:
+    """Write the alert rules of probes/, scaled to the environment's time scale."""
+    st = ctx.state
+    dest = ctx.root / "prometheus" / "rules"
+    dest.mkdir(exist_ok=True)
+    k = st.settings.time_scale
+    files = rules.load_rule_files(sorted(RULES_DIR.glob("*.rules.yml")))
+    if k != 1:
+        min_window = 2 * st.settings.scrape_interval_s
+        files = [rules.scale_rules(f, k, min_window_s=min_window) for f in files]
+    for old in dest.glob("*.yml"):
+        old.unlink()
+    rules.write_rules(files, dest)
 
 
 def _wait_all(ctx: LocalContext, names: list[str], pool: ThreadPoolExecutor) -> None:

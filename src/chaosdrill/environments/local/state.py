@@ -58,6 +58,21 @@ class EnvSettings:
     courses: int = 500
     pool_size: int = 10
     synchronous_replication: bool = False
+    time_scale: float = 1.0  # alert rules' windows and `for:` are divided by this
+
+    @classmethod
+    def for_time_scale(cls, k: float, **overrides: Any) -> EnvSettings:
+        """Settings whose monitoring runs ``k`` times faster than production."""
+        from chaosdrill.timescale import TimeScale
+
+        ts = TimeScale(k)
+        values: dict[str, Any] = {
+            "scrape_interval_s": ts.scrape_interval_s,
+            "evaluation_interval_s": ts.evaluation_interval_s,
+            "group_wait_s": ts.group_wait_s,
+            "time_scale": float(k),
+        }
+        return cls(**{**values, **overrides})
 
 
 @dataclass
