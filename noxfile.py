@@ -43,5 +43,5 @@ def drill(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    for script in ("bench_env.py", "bench_load.py"):
+    for script in ("bench_env.py", "bench_load.py", "bench_drills.py"):
         session.run(PY, str(ROOT / "benchmarks" / script), *session.posargs)

@@ -57,8 +57,11 @@ def cpu_share(env: LocalEnvironment, seconds: float) -> dict[str, float]:
     time.sleep(seconds)
     after = sum(sum(p.cpu_times()[:2]) for p in procs)
     run.stop()
-    return {"rate_rps": spec.rate, "users": spec.users,
-            "cpu_share_of_one_core": round((after - before) / seconds, 3)}
+    return {
+        "rate_rps": spec.rate,
+        "users": spec.users,
+        "cpu_share_of_one_core": round((after - before) / seconds, 3),
+    }
 
 
 def main() -> None:

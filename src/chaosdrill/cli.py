@@ -19,6 +19,7 @@ from chaosdrill import __version__
 from chaosdrill.alerts import firing_alerts, pages, send_test_alert
 from chaosdrill.cli_load import integrity, load
 from chaosdrill.cli_ops import ops
+from chaosdrill.cli_run import run
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
 from chaosdrill.errors import DrillError, InvalidInputError
@@ -193,6 +194,28 @@ def env_alerts(name: str, as_json: bool, test: bool) -> None:
     console.print(pt)
 
 
+@env.command("recover")
+@NAME
+def env_recover(name: str) -> None:
+    """Revert every fault the ledger holds open (after a crash or kill -9 of a drill)."""
+    from chaosdrill.faults.ledger import recover_environment
+
+    from chaosdrill.load import active_run
+
+    environment = LocalEnvironment.attach(name)
+    reverted = recover_environment(environment)
+    for entry in reverted:
+        state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
+        console.print(f"{entry.kind} {entry.params}: {state}")
+    console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
+    stale = active_run(environment.root / "load")
+    if stale is not None:
+        stale.stop(grace_s=3)
+        console.print(f"stopped load run {stale.run_id}")
+    if any(e.error for e in reverted):
+        sys.exit(1)
+
+
 @env.command("smoke")
 @NAME
 def env_smoke(name: str) -> None:
@@ -212,6 +235,7 @@ def env_smoke(name: str) -> None:
 
 cli.add_command(ops)
 cli.add_command(load)
+cli.add_command(run)
 ops.add_command(integrity)
 
 

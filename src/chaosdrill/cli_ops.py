@@ -198,7 +198,7 @@ def db_check(name: str) -> None:
 # cache ---------------------------------------------------------------------------------
 @ops.group()
 def cache() -> None:
-    """The cache: status, flush, stop/start, check."""
+    """The cache: status, flush, stop/start, freeze/thaw/restart, check."""
 
 
 @cache.command("status")
@@ -229,6 +229,30 @@ def cache_start(name: str) -> None:
     LocalEnvironment.attach(name).start_cache()
 
 
+@cache.command("freeze")
+@NAME
+def cache_freeze(name: str) -> None:
+    """Make Redis unresponsive (SIGSTOP): connections hang until thawed."""
+    LocalEnvironment.attach(name).freeze_cache()
+    console.print("redis frozen")
+
+
+@cache.command("thaw")
+@NAME
+def cache_thaw(name: str) -> None:
+    """Let a frozen Redis answer again (SIGCONT)."""
+    LocalEnvironment.attach(name).thaw_cache()
+    console.print("redis thawed")
+
+
+@cache.command("restart")
+@NAME
+def cache_restart(name: str) -> None:
+    """Thaw, stop and start Redis (its keys are lost)."""
+    LocalEnvironment.attach(name).restart_cache()
+    console.print("redis restarted")
+
+
 @cache.command("check")
 @NAME
 def cache_check(name: str) -> None:
@@ -256,3 +280,11 @@ def flags_get(name: str) -> None:
 def flags_set(flag: str, state: str, name: str) -> None:
     """Turn FLAG on or off on every replica."""
     click.echo(json.dumps(LocalEnvironment.attach(name).set_flag(flag, state == "on"), indent=2))
+
+
+@flags.command("clear")
+@click.argument("flag")
+@NAME
+def flags_clear(flag: str, name: str) -> None:
+    """Remove FLAG's runtime override: every replica goes back to its revision's value."""
+    click.echo(json.dumps(LocalEnvironment.attach(name).clear_flag(flag), indent=2))

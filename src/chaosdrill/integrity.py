@@ -18,6 +18,7 @@ promoted replica never received, where the old primary's WAL could be read.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,12 +92,18 @@ def check_integrity(
         raise InvalidInputError(
             f"expected a run id of letters and digits, got {run.run_id!r}", field="run"
         )
-    attempts = read_ledger(run.ledger_files())
+    # The database first, the ledger second: every attempt is in the ledger before its
+    # request is sent, so any row read here has its ledger entry by the time the ledger is
+    # read. Attempts begun after the database was read are left out (the load may still run).
+    snapshot = time.monotonic()
     rows = env.sql(
         "select client_key, count(*) from enrollments "
         f"where client_key like '{run.run_id}.%' group by client_key"
     )
     present = {str(key): int(n) for key, n in rows}
+    everything = read_ledger(run.ledger_files())
+    attempted = {a.client_key for a in everything}
+    attempts = [a for a in everything if a.sent_monotonic < snapshot]
     by_key = {a.client_key: a for a in attempts}
     report = IntegrityReport(
         run_id=run.run_id,
@@ -106,11 +113,11 @@ def check_integrity(
         ok=sum(1 for a in attempts if a.outcome == "ok"),
         failed=sum(1 for a in attempts if a.outcome == "failed"),
         indeterminate=sum(1 for a in attempts if a.outcome == "indeterminate"),
-        present=len(present),
+        present=sum(1 for a in attempts if a.client_key in present),
         lost=[a.client_key for a in attempts if a.outcome == "ok" and a.client_key not in present],
         recovered=[k for k, a in by_key.items() if a.outcome == "indeterminate" and k in present],
         failed_but_present=[k for k, a in by_key.items() if a.outcome == "failed" and k in present],
-        unexpected=sorted(k for k in present if k not in by_key),
+        unexpected=sorted(k for k in present if k not in attempted),
         duplicates=sorted(k for k, n in present.items() if n > 1),
     )
     acked = [a.done_monotonic for a in attempts if a.outcome == "ok" and a.done_monotonic]

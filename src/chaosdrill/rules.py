@@ -291,7 +291,7 @@ def _scale_expr(expr: str, k: float, min_window_s: float | None) -> str:
                 token.start,
             )
         pieces.append(expr[done : token.start])
-        pieces.append(format_duration(scaled))
+        pieces.append(token.text if scaled == original else format_duration(scaled))
         done = token.end
     pieces.append(expr[done:])
     return "".join(pieces)
@@ -687,7 +687,7 @@ def _scale_field(value: str | None, k: float, where: _Where, key: str, rule: Rul
     scaled = _divide(original, k)
     if original and not scaled:
         raise where.error(f"{value} divided by K={k:g} rounds to 0 ms", key, rule.lines.get(key))
-    return format_duration(scaled)
+    return value if scaled == original else format_duration(scaled)
 
 
 def _scale_rule(rule: Rule, k: float, min_window_s: float | None, where: _Where) -> Rule:
@@ -734,10 +734,14 @@ def scale_rules(rule_file: RuleFile, k: float, min_window_s: float | None = None
         where = replace(base, group=group.name, line=group.line)
         interval = group.interval
         if interval is not None:
-            scaled_ms = _divide(parse_duration(interval), k)
-            if scaled_ms == 0:
-                raise where.error(f"interval {interval} divided by K={k:g} rounds to 0 ms")
-            interval = format_duration(scaled_ms)
+            original = parse_duration(interval)
+            scaled_ms = _divide(original, k)
+            if original and not scaled_ms:
+                raise where.error(
+                    f"{interval} divided by K={k:g} rounds to 0 ms", "interval", group.line
+                )
+            if scaled_ms != original:
+                interval = format_duration(scaled_ms)
         rules = tuple(_scale_rule(rule, k, min_window_s, where) for rule in group.rules)
         groups.append(replace(group, rules=rules, interval=interval))
     return replace(rule_file, groups=tuple(groups), time_scale=rule_file.time_scale * k)

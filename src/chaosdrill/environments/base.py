@@ -214,6 +214,10 @@ class Environment(Protocol):
         """Promote the standby; return the new primary's name."""
         ...
 
+    def rebuild_replica(self) -> str:
+        """Re-make the non-primary node as a fresh standby of the primary; return its name."""
+        ...
+
     def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:
         """Run SQL on a node (the primary by default) and return the rows."""
         ...
@@ -239,6 +243,18 @@ class Environment(Protocol):
         """Start the cache."""
         ...
 
+    def freeze_cache(self) -> None:
+        """Make the cache unresponsive without stopping it (it accepts, but never answers)."""
+        ...
+
+    def thaw_cache(self) -> None:
+        """Let a frozen cache answer again; nothing happens if it is not running."""
+        ...
+
+    def restart_cache(self) -> None:
+        """Thaw, stop and start the cache, and wait until it is ready (its data is lost)."""
+        ...
+
     def check_cache(self) -> str:
         """The seed's ``test:redis``: a write and a read."""
         ...
@@ -250,4 +266,8 @@ class Environment(Protocol):
 
     def set_flag(self, name: str, enabled: bool) -> dict[str, bool]:
         """Set a feature flag on every replica (and on replicas started later)."""
+        ...
+
+    def clear_flag(self, name: str) -> dict[str, bool]:
+        """Remove a flag set at runtime: every replica goes back to its revision's value."""
         ...

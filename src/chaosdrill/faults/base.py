@@ -39,7 +39,7 @@ class Fault(ABC):
         self.params: dict[str, Any] = {**self.defaults, **params}
         self.validate()
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: B027 - an optional hook
         """Check ``self.params``; raise InvalidInputError naming the field."""
 
     @abstractmethod

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-__all__ = ["ALL", "SliPoint", "SliRecorder", "merge", "percentile", "write_series"]
+__all__ = ["ALL", "SliPoint", "SliRecorder", "SliTail", "merge", "percentile", "write_series"]
 
 ALL = "all"
 
@@ -128,3 +128,45 @@ def write_series(points: list[SliPoint], path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(asdict(p)) + "\n" for p in points))
     tmp.replace(path)
+
+
+class SliTail:
+    """Reads the samples a running load appends, incrementally (for live decisions).
+
+    Keeps per-second totals of requests, failures and raw latencies for every process file
+    under ``run_dir``; call :meth:`poll` to read what was appended since the last call.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._offsets: dict[Path, int] = {}
+        self.seconds: dict[int, list[float]] = defaultdict(list)
+        self.failures: dict[int, int] = defaultdict(int)
+
+    def poll(self) -> None:
+        """Read new complete lines from every sample file."""
+        for path in sorted(self.run_dir.glob("sli-*.jsonl")):
+            offset = self._offsets.get(path, 0)
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+            end = data.rfind(b"\n") + 1
+            self._offsets[path] = offset + end
+            for raw in data[:end].splitlines():
+                try:
+                    line = json.loads(raw)
+                except json.JSONDecodeError:
+                    continue
+                second = int(line["second"])
+                self.seconds[second].extend(line["ms"])
+                self.failures[second] += int(line["failures"])
+
+    def window(self, start: float, end: float) -> tuple[int, int, float]:
+        """Requests, failures and p95 (ms) over whole seconds in [start, end)."""
+        values: list[float] = []
+        failures = 0
+        for second in range(math.ceil(start), math.floor(end)):
+            values.extend(self.seconds.get(second, ()))
+            failures += self.failures.get(second, 0)
+        values.sort()
+        return len(values), failures, percentile(values, 95)

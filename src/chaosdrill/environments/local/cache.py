@@ -1,8 +1,9 @@
-"""Cache operations: status, flush, stop/start, the seed's ``test:redis`` check."""
+"""Cache operations: status, flush, stop/start, freeze/thaw/restart, the ``test:redis`` check."""
 
 from __future__ import annotations
 
 import secrets
+import xmlrpc.client
 
 import redis
 
@@ -57,6 +58,40 @@ class CacheOps:
             wait_until(components.readiness(self.ctx, "redis"), 15)
         except TimeoutError as exc:
             raise OperationError(f"redis not ready: {exc}") from None
+
+    def _signal_cache(self, sig: str) -> bool:
+        """Send a signal to Redis through supervisord; False if Redis is not running."""
+        try:
+            self.ctx.supervisor.api.supervisor.signalProcess("redis", sig)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" in exc.faultString:
+                return False
+            raise OperationError(f"signal {sig} to redis: {exc.faultString}") from exc
+        except OSError as exc:
+            raise OperationError(f"signal {sig} to redis: {exc}") from exc
+        return True
+
+    def freeze_cache(self) -> None:
+        """Make Redis unresponsive without closing it (SIGSTOP).
+
+        Its port stays open and connections are accepted by the kernel, but no command is
+        answered: clients wait for their socket timeouts, as with a hung cache server.
+
+        Raises:
+            OperationError: if Redis is not running.
+        """
+        if not self._signal_cache("STOP"):
+            raise OperationError("redis is not running; there is nothing to freeze")
+
+    def thaw_cache(self) -> None:
+        """Let a frozen Redis run again (SIGCONT); nothing happens if it is not running."""
+        self._signal_cache("CONT")
+
+    def restart_cache(self) -> None:
+        """Thaw, stop and start Redis, and wait until it accepts connections (data is lost)."""
+        self.thaw_cache()
+        self.stop_cache()
+        self.start_cache()
 
     def check_cache(self) -> str:
         """The seed's ``test:redis``: write a key, read it back, delete it."""

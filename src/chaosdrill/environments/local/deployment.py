@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -54,16 +55,27 @@ class DeploymentOps:
                 self.ctx.state.save()
 
     # replicas ------------------------------------------------------------------
-    def _start_replica(self, revision: int) -> Replica:
+    def _start_replicas(self, revision: int, count: int) -> list[Replica]:
+        """Start ``count`` replicas at once; return when all are UP in HAProxy.
+
+        Starting them together (a surge) rather than one by one keeps a rollout of N
+        replicas at about the time of one. If any fails, every new one is removed again.
+        """
         st, sup = self.ctx.state, self.ctx.supervisor
-        used = set(st.ports.values()) | {r.port for r in st.replicas}
-        rep = Replica(
-            name=f"app-{st.next_serial}", port=free_ports(1, avoid=used)[0], revision=revision
-        )
-        st.next_serial += 1
-        sup.add(components.app_program(self.ctx, rep))
-        sup.start_program(rep.name)
-        try:
+        new: list[Replica] = []
+        for _ in range(count):
+            used = set(st.ports.values()) | {r.port for r in [*st.replicas, *new]}
+            rep = Replica(
+                name=f"app-{st.next_serial}",
+                port=free_ports(1, avoid=used)[0],
+                revision=revision,
+            )
+            st.next_serial += 1
+            sup.add(components.app_program(self.ctx, rep))
+            sup.start_program(rep.name)
+            new.append(rep)
+
+        def ready(rep: Replica) -> None:
             wait_until(
                 HttpStatus(f"http://127.0.0.1:{rep.port}/health", (200, 503)),
                 REPLICA_READY_TIMEOUT,
@@ -71,18 +83,24 @@ class DeploymentOps:
             )
             self.ctx.haproxy.add_server(rep.name, rep.port)
             self.ctx.haproxy.wait_up(rep.name)
-        except (TimeoutError, OperationError) as exc:
-            tail = self.ctx.tail(rep.name)
-            self.ctx.haproxy.remove_server(rep.name)
-            sup.remove(rep.name)
-            err = OperationError(f"replica {rep.name} (revision {revision}) not ready: {exc}")
+
+        with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
+            futures = {rep.name: pool.submit(ready, rep) for rep in new}
+        failed = {n: f.exception() for n, f in futures.items() if f.exception() is not None}
+        if failed:
+            name, exc = next(iter(failed.items()))
+            tail = self.ctx.tail(name)
+            for rep in new:
+                self.ctx.haproxy.remove_server(rep.name)
+                sup.remove(rep.name)
+            err = OperationError(f"replica {name} (revision {revision}) not ready: {exc}")
             if tail:
-                err.add_note(f"last lines of the {rep.name} log:\n{tail}")
-            raise err from None
-        st.replicas.append(rep)
+                err.add_note(f"last lines of the {name} log:\n{tail}")
+            raise err
+        st.replicas.extend(new)
         publish_targets(self.ctx)
         st.save()
-        return rep
+        return new
 
     def _retire_replica(self, rep: Replica) -> None:
         st = self.ctx.state
@@ -94,9 +112,11 @@ class DeploymentOps:
         st.save()
 
     def _replace_all(self, revision: int) -> None:
-        for old in list(self.ctx.state.replicas):
-            self._start_replica(revision)
-            self._retire_replica(old)
+        """Every replica replaced: the new ones UP first, then the old ones drained."""
+        old = list(self.ctx.state.replicas)
+        self._start_replicas(revision, len(old))
+        for rep in old:
+            self._retire_replica(rep)
 
     # operations ------------------------------------------------------------------
     def deployment_status(self) -> DeploymentStatus:
@@ -136,8 +156,8 @@ class DeploymentOps:
                 f"expected an integer from 0 to {MAX_REPLICAS}, got {replicas!r}", field="replicas"
             )
         with self._mutate() as st:
-            while len(st.replicas) < replicas:
-                self._start_replica(st.current_revision)
+            if len(st.replicas) < replicas:
+                self._start_replicas(st.current_revision, replicas - len(st.replicas))
             while len(st.replicas) > replicas:
                 self._retire_replica(st.replicas[-1])
 
@@ -218,6 +238,33 @@ class DeploymentOps:
                     ).raise_for_status()
                 except httpx.HTTPError as exc:
                     raise OperationError(f"setting flag {name} on {rep.name}: {exc}") from exc
+        return self.get_flags()
+
+    def clear_flag(self, name: str) -> dict[str, bool]:
+        """Remove a flag set at runtime: each replica goes back to its revision's value.
+
+        The override leaves the state and every replica's runtime revision file (so a
+        replica restarted by the supervisor starts with the revision's value), and the
+        revision's value is set on each running replica through its admin API. Clearing a
+        flag that has no override is fine.
+        """
+        if not isinstance(name, str) or not _FLAG_NAME.match(name):
+            raise InvalidInputError("expected a flag name of a-z, 0-9 and _", field="flag")
+        with self._mutate() as st:
+            st.flag_overrides.pop(name, None)
+            headers = {"Authorization": f"Bearer {self.ctx.admin_token()}"}
+            for rep in st.replicas:
+                components.write_runtime_revision(self.ctx, rep)
+                enabled = bool(st.revision(rep.revision)["flags"].get(name, False))
+                try:
+                    httpx.put(
+                        f"http://127.0.0.1:{rep.port}/admin/flags/{name}",
+                        json={"enabled": enabled},
+                        headers=headers,
+                        timeout=2.0,
+                    ).raise_for_status()
+                except httpx.HTTPError as exc:
+                    raise OperationError(f"clearing flag {name} on {rep.name}: {exc}") from exc
         return self.get_flags()
 
     def logs(self, query: LogQuery) -> list[str]:

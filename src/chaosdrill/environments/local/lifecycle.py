@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from chaosdrill import rules
+from chaosdrill.paths import PROBES_DIR
 from chaosdrill.environments.local import components, monitoring, postgres
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.haproxy import render_config
@@ -55,7 +56,7 @@ PORT_NAMES = (
     "redis-exporter",
     "pager",
 )
-RULES_DIR = Path(__file__).resolve().parents[4] / "probes"
+RULES_DIR = PROBES_DIR
 READY_TIMEOUT = 30.0
 
 

@@ -1,0 +1,188 @@
+"""``chaosdrill runbook ...``: list, render and run runbooks (parse and call, nothing else)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from chaosdrill.environments.local import LocalEnvironment
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.models import Runbook, load_runbooks, load_scenarios
+from chaosdrill.runbooks import (
+    RunbookResult,
+    StepResult,
+    render_markdown,
+    render_scenarios_markdown,
+    run_runbook,
+)
+
+__all__ = ["runbook"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def _default_dir(name: str) -> Path:
+    """``./NAME`` if it exists, else the one next to the installed sources (a checkout)."""
+    here = Path(name)
+    return here if here.is_dir() else _REPO / name
+
+
+DIR = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory of runbook files [default: ./runbooks].",
+)
+
+
+def _runbooks(directory: Path | None) -> dict[str, Runbook]:
+    return load_runbooks(directory or _default_dir("runbooks"))
+
+
+@click.group()
+def runbook() -> None:
+    """Executable runbooks: list them, render them for people, run them against an env."""
+
+
+@runbook.command("list")
+@DIR
+def list_runbooks(directory: Path | None) -> None:
+    """Every runbook with its steps and parameters."""
+    table = Table(title="runbooks")
+    for col in ("name", "title", "steps", "params"):
+        table.add_column(col)
+    for rb in _runbooks(directory).values():
+        params = ", ".join(f"{p.name}={p.default}" for p in rb.params)
+        table.add_row(rb.name, rb.title, str(len(rb.steps)), params or "-")
+    console.print(table)
+
+
+@runbook.command("render")
+@DIR
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where runbook pages go [default: docs/runbooks].",
+)
+@click.option(
+    "--scenarios",
+    "scenarios_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory of scenario files [default: ./scenarios].",
+)
+@click.option(
+    "--scenarios-out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The scenarios page [default: docs/scenarios.md next to --out].",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a page is out of date.")
+def render(
+    directory: Path | None,
+    out: Path | None,
+    scenarios_dir: Path | None,
+    scenarios_out: Path | None,
+    check: bool,
+) -> None:
+    """Write docs/runbooks/NAME.md for every runbook and docs/scenarios.md."""
+    runbooks = _runbooks(directory)
+    scenarios = load_scenarios(scenarios_dir or _default_dir("scenarios"))
+    out = out or _default_dir("docs") / "runbooks"
+    pages = {out / f"{name}.md": render_markdown(rb) for name, rb in runbooks.items()}
+    pages[scenarios_out or out.parent / "scenarios.md"] = render_scenarios_markdown(
+        scenarios, runbooks
+    )
+    stale = [p for p, text in pages.items() if not p.exists() or p.read_text() != text]
+    if check:
+        for path in stale:
+            err_console.print(f"out of date: {path}")
+        if stale:
+            sys.exit(1)
+        console.print(f"{len(pages)} pages up to date")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for path in stale:
+        path.write_text(pages[path])
+    console.print(f"{len(pages)} pages, {len(stale)} written")
+
+
+def _params(values: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"expected NAME=VALUE, got {item!r}", field="--param")
+        params[key] = value
+    return params
+
+
+def _print_step(step: StepResult) -> None:
+    state = "skipped" if step.skipped else "ok" if step.ok else "FAILED"
+    err_console.print(f"{step.index}. {step.name}: {state} ({step.duration_s:.1f} s)")
+
+
+def _table(result: RunbookResult) -> Table:
+    table = Table(title=f"runbook {result.runbook} on {result.env_name}")
+    for col in ("#", "step", "result", "s", "output / error"):
+        table.add_column(col)
+    for s in result.steps:
+        state = "skipped" if s.skipped else "ok" if s.ok else "FAILED"
+        detail = s.error or s.output
+        table.add_row(str(s.index), s.name, state, f"{s.duration_s:.2f}", detail[:160])
+    start = len(result.steps) + 1
+    for i, name in enumerate(result.not_run, start=start):
+        table.add_row(str(i), name, "not run", "", "")
+    return table
+
+
+@runbook.command("run")
+@click.argument("name_of_runbook", metavar="RUNBOOK")
+@click.option("--name", default="default", show_default=True, help="Environment name.")
+@click.option("--param", "params", multiple=True, help="NAME=VALUE for a runbook parameter.")
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Drill time scale (divides PromQL windows only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@DIR
+def run(
+    name_of_runbook: str,
+    name: str,
+    params: tuple[str, ...],
+    time_scale: float,
+    as_json: bool,
+    directory: Path | None,
+) -> None:
+    """Run RUNBOOK against environment --name; exit 1 if a step failed."""
+    runbooks = _runbooks(directory)
+    rb = runbooks.get(name_of_runbook)
+    if rb is None:
+        raise InvalidInputError(
+            f"no runbook named {name_of_runbook!r}; expected one of: {', '.join(runbooks)}",
+            field="RUNBOOK",
+        )
+    values = rb.resolve_params(_params(params))
+    env = LocalEnvironment.attach(name)
+    result = run_runbook(rb, env, values, time_scale, on_step=None if as_json else _print_step)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        console.print(_table(result))
+        failed = result.failed_step
+        verdict = "ok" if result.ok else f"FAILED at step {failed.name!r}" if failed else "FAILED"
+        console.print(f"{verdict} in {result.duration_s:.1f} s")
+    if not result.ok:
+        sys.exit(1)

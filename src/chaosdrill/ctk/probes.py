@@ -1,0 +1,43 @@
+"""Chaos Toolkit probes: steady state, the page, recovery, the seed's verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaosdrill.drill import phases
+from chaosdrill.drill.context import current
+
+__all__ = ["steady_state_met", "verify", "wait_for_page", "wait_for_recovery"]
+
+
+def steady_state_met() -> bool:
+    """True when SLOs hold for a window under load and no critical alert fires."""
+    ctx = current()
+    if ctx.timeline.first("t_inject") is not None:
+        ok, _ = phases.slo_met(ctx)  # after the method: a quick look, no waiting
+        return bool(ok)
+    return phases.steady_state(ctx)
+
+
+def wait_for_page(alert: str) -> dict[str, Any]:
+    """Wait for the expected alert at the pager; return MTTD and Prometheus' view."""
+    ctx = current()
+    phases.detect(ctx, alert)
+    result: dict[str, Any] = ctx.measurements["detection"]
+    return result
+
+
+def wait_for_recovery(alert: str) -> dict[str, Any]:
+    """Wait until SLOs are met and hold for the hold period; return MTTR."""
+    ctx = current()
+    phases.recover(ctx, alert)
+    result: dict[str, Any] = ctx.measurements["recovery"]
+    return result
+
+
+def verify() -> dict[str, Any]:
+    """The seed's five verification checks."""
+    ctx = current()
+    phases.verify(ctx)
+    result: dict[str, Any] = ctx.measurements["verification"]
+    return result

@@ -1,0 +1,368 @@
+"""The drill's phases: steady -> inject -> detect -> respond -> recover -> verify -> revert.
+
+Each phase marks the timeline and stores what it measured in ``ctx.measurements``. A phase
+that does not reach its goal records why in ``ctx.failures`` and returns False; the drill
+goes on (a late page still tells us something) and the fault is always reverted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from chaosdrill.alerts import firing_alerts
+from chaosdrill.drill.context import DrillContext
+from chaosdrill.errors import DrillError
+from chaosdrill.faults import make_fault
+from chaosdrill.integrity import check_integrity
+from chaosdrill.pager import PagerStore
+from chaosdrill.smoke import smoke_drive
+
+__all__ = [
+    "detect",
+    "inject",
+    "recover",
+    "respond",
+    "revert",
+    "slo_met",
+    "steady_state",
+    "verify",
+]
+
+ERROR_SLO = 0.05  # the seed's "error rate > 5 %"
+LATENCY_SLO_MS = 1000.0  # p95 above 1 s is high latency
+POLL_S = 0.1
+
+
+SAMPLE_LAG_S = 1.5  # a second's samples reach the files within ~1.25 s of its end
+
+
+def slo_met(ctx: DrillContext, now: float | None = None) -> tuple[bool | None, str]:
+    """Whether the last SLO window meets the SLOs, from the users' side and /health.
+
+    Returns None (not False) when the window holds no request yet: no data is not a breach.
+    """
+    now = (time.monotonic() if now is None else now) - SAMPLE_LAG_S
+    if ctx.sli is None:
+        return False, "no load is running"
+    ctx.sli.poll()
+    requests, failures, p95 = ctx.sli.window(now - ctx.config.slo_window_s, now)
+    if requests == 0:
+        return None, "no requests completed in the window"
+    share = failures / requests
+    try:
+        health = httpx.get(f"{ctx.env.endpoints().service_url}/health", timeout=2).status_code
+    except httpx.HTTPError:
+        health = 0
+    ok = share <= ERROR_SLO and p95 <= LATENCY_SLO_MS and health == 200
+    return ok, f"{requests} req, errors {share:.1%}, p95 {p95:.0f} ms, /health {health}"
+
+
+def _wait(pred: Callable[[], tuple[bool | None, str]], timeout: float) -> tuple[bool, str]:
+    deadline = time.monotonic() + timeout
+    ok, why = pred()
+    while not ok and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        ok, why = pred()
+    return bool(ok), why
+
+
+def _critical_alerts(ctx: DrillContext) -> list[str]:
+    return sorted(
+        {
+            a.name
+            for a in firing_alerts(ctx.env.endpoints())
+            if a.state == "firing" and a.labels.get("severity") == "critical"
+        }
+    )
+
+
+def steady_state(ctx: DrillContext, timeout: float | None = None) -> bool:
+    """Wait until the SLOs hold for a whole window and no critical alert fires."""
+    ctx.phase = "steady state"
+    window = ctx.config.slo_window_s
+    budget = timeout if timeout is not None else max(30.0, 6 * window)
+
+    def holds() -> tuple[bool | None, str]:
+        ok, why = slo_met(ctx)
+        if not ok:
+            return ok, why
+        firing = _critical_alerts(ctx)
+        return (not firing, f"critical alerts firing: {', '.join(firing)}" if firing else why)
+
+    time.sleep(window)  # a full window of traffic first
+    ok, why = _wait(holds, budget)
+    ctx.timeline.mark("steady_state_verified" if ok else "steady_state_not_met", detail=why)
+    ctx.measurements["steady_state"] = {"met": ok, "detail": why}
+    if not ok:
+        ctx.failures.append(f"steady state not met before the fault: {why}")
+    return ok
+
+
+def inject(ctx: DrillContext, kind: str, params: dict[str, Any] | None = None) -> str:
+    """Write the fault to the ledger, then apply it (``t_inject``)."""
+    ctx.phase = "inject"
+    fault = make_fault(kind, params)
+    entry = ctx.ledger.open(fault, drill_id=ctx.config.experiment)
+    ctx.fault_entries.append(entry)
+    ctx.timeline.mark("t_inject", fault=fault.to_dict())
+    fault.inject(ctx.env)
+    ctx.timeline.mark("fault_applied")
+    return entry
+
+
+def detect(ctx: DrillContext, alert: str) -> bool:
+    """Wait for the expected alert to page; record MTTD and Prometheus' view of it."""
+    ctx.phase = "detect"
+    t_inject = ctx.timeline.first("t_inject")
+    assert t_inject is not None, "detect before inject"
+    store = PagerStore(ctx.env.root / "pager" / "pager.db")
+    deadline = t_inject.t + ctx.config.detection_timeout_s
+    seen_pending = seen_firing = None
+    while time.monotonic() < deadline:
+        for a in firing_alerts(ctx.env.endpoints()):
+            if a.name != alert:
+                continue
+            if seen_pending is None:
+                seen_pending = a.active_at
+            if a.state == "firing" and seen_firing is None:
+                seen_firing = time.monotonic()
+                ctx.timeline.mark("t_alert_firing", alert=alert, active_at=a.active_at)
+        pages = [
+            p
+            for p in store.pages(alertname=alert, since_monotonic=t_inject.t)
+            if p.status == "firing"
+        ]
+        if pages:
+            page = pages[0]
+            ctx.timeline.mark(
+                "t_page", t=page.received_monotonic, alert=alert, starts_at=page.starts_at
+            )
+            ctx.measurements["detection"] = {
+                "alert": alert,
+                "paged": True,
+                "mttd_s": round(page.received_monotonic - t_inject.t, 3),
+                "prometheus_active_at": seen_pending,
+                "webhook_starts_at": page.starts_at,
+            }
+            return True
+        time.sleep(POLL_S)
+    ctx.measurements["detection"] = {
+        "alert": alert,
+        "paged": False,
+        "mttd_s": None,
+        "prometheus_active_at": seen_pending,
+    }
+    ctx.failures.append(
+        f"{alert} did not page within {ctx.config.detection_timeout_s:.0f} s of the fault "
+        f"(Prometheus {'saw it ' + str(seen_pending) if seen_pending else 'never saw it'})"
+    )
+    ctx.timeline.mark("detection_failed", alert=alert)
+    return False
+
+
+def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = None) -> bool:
+    """Run the runbook (auto mode) and time each step."""
+    from chaosdrill.models import load_runbook
+    from chaosdrill.paths import RUNBOOKS_DIR
+    from chaosdrill.runbooks import run_runbook
+
+    ctx.phase = f"respond: {runbook}"
+    if ctx.timeline.first("t_response_start") is None:
+        ctx.timeline.mark("t_response_start", runbook=runbook)
+    book = load_runbook(RUNBOOKS_DIR / f"{runbook}.yaml")
+
+    def on_step(step: Any) -> None:
+        ctx.timeline.mark(
+            "runbook_step",
+            runbook=runbook,
+            step=step.name,
+            ok=step.ok,
+            duration_s=round(step.duration_s, 3),
+        )
+
+    result = run_runbook(
+        book, ctx.env, params=params, time_scale=ctx.config.time_scale.k, on_step=on_step
+    )
+    steps = [
+        {
+            "name": s.name,
+            "ok": s.ok,
+            "duration_s": round(s.duration_s, 3),
+            "output": s.output,
+            "error": s.error,
+        }
+        for s in result.steps
+    ]
+    ok = all(s["ok"] for s in steps) and len(steps) >= sum(
+        1 for st in book.steps if getattr(st, "when", None) is None
+    )
+    ctx.measurements.setdefault("runbooks", []).append({"name": runbook, "ok": ok, "steps": steps})
+    ctx.timeline.mark("t_response_end", runbook=runbook, ok=ok)
+    if not ok:
+        failed = next((s for s in steps if not s["ok"]), None)
+        ctx.failures.append(
+            f"runbook {runbook} failed at step "
+            f"{failed['name'] if failed else '?'}: "
+            f"{failed['error'] if failed else 'not every step ran'}"
+        )
+    return ok
+
+
+def recover(ctx: DrillContext, alert: str) -> bool:
+    """Wait until the SLOs are met (mitigated) and hold for the hold period (recovered)."""
+    ctx.phase = "recover"
+    t_inject = ctx.timeline.first("t_inject")
+    assert t_inject is not None
+    deadline = time.monotonic() + ctx.config.recovery_timeout_s
+    hold_start: float | None = None
+    why = "no measurement yet"
+    while time.monotonic() < deadline:
+        ok, why = slo_met(ctx)
+        now = time.monotonic()
+        if ok is None:
+            time.sleep(POLL_S)  # no sample yet: neither a breach nor a success
+            continue
+        if ok:
+            if ctx.timeline.first("t_mitigated") is None:
+                ctx.timeline.mark("t_mitigated", t=now - SAMPLE_LAG_S, detail=why)
+            if hold_start is None:
+                hold_start = now - SAMPLE_LAG_S  # the end of the first window that met the SLOs
+            if now - hold_start >= ctx.config.hold_s:
+                ctx.timeline.mark("t_recovered", t=hold_start, hold_s=ctx.config.hold_s)
+                break
+        else:
+            hold_start = None
+        time.sleep(POLL_S)
+    recovered = ctx.timeline.first("t_recovered")
+    resolved = _resolved_page(ctx, alert, t_inject.t)
+    ctx.measurements["recovery"] = {
+        "recovered": recovered is not None,
+        "mttr_s": round(recovered.t - t_inject.t, 3) if recovered else None,
+        "time_to_mitigate_s": ctx.timeline.since("t_inject", "t_mitigated"),
+        "resolved_page": resolved,
+        "hold_s": ctx.config.hold_s,
+    }
+    if recovered is None:
+        ctx.failures.append(
+            f"steady state did not return and hold for {ctx.config.hold_s:.0f} s within "
+            f"{ctx.config.recovery_timeout_s:.0f} s of the fault: {why}"
+        )
+        ctx.timeline.mark("recovery_failed", detail=why)
+    return recovered is not None
+
+
+def _resolved_page(ctx: DrillContext, alert: str, since: float) -> bool:
+    store = PagerStore(ctx.env.root / "pager" / "pager.db")
+    deadline = time.monotonic() + max(2.0, 2 * ctx.config.time_scale.group_wait_s)
+    while True:
+        pages = [
+            p for p in store.pages(alertname=alert, since_monotonic=since) if p.status == "resolved"
+        ]
+        if pages:
+            ctx.timeline.mark("t_resolved", t=pages[0].received_monotonic, alert=alert)
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_S)
+
+
+def verify(ctx: DrillContext) -> bool:
+    """The seed's five verification checks."""
+    ctx.phase = "verify"
+    checks: dict[str, dict[str, Any]] = {}
+    url = ctx.env.endpoints().service_url
+    try:
+        status = httpx.get(f"{url}/health", timeout=5).status_code
+        checks["service_responding"] = {"ok": status == 200, "detail": f"/health {status}"}
+    except httpx.HTTPError as exc:
+        checks["service_responding"] = {"ok": False, "detail": repr(exc)}
+    ok, why = slo_met(ctx)
+    checks["error_rate_normal"] = {"ok": bool(ok), "detail": why}
+    if ctx.load is not None:
+        promotion = ctx.env.last_promotion(since_monotonic=ctx.timeline.origin)
+        report = check_integrity(ctx.env, ctx.load, promotion)
+        checks["data_integrity"] = {
+            "ok": report.passed,
+            "detail": report.summary(),
+            "lost": len(report.lost),
+            "rpo_s": report.rpo_seconds,
+        }
+        ctx.measurements["integrity"] = {
+            "attempts": report.attempts,
+            "ok": report.ok,
+            "failed": report.failed,
+            "indeterminate": report.indeterminate,
+            "lost": report.lost,
+            "recovered": len(report.recovered),
+            "unexpected": report.unexpected,
+            "duplicates": report.duplicates,
+            "rpo_s": report.rpo_seconds,
+            "wal_gap_bytes": report.wal_gap_bytes,
+        }
+    steps = smoke_drive(ctx.env, include_page=False)
+    checks["critical_flows"] = {
+        "ok": all(s.ok for s in steps),
+        "detail": "; ".join(f"{s.name}: {s.detail}" for s in steps if not s.ok)
+        or f"{len(steps)} flows ok",
+    }
+    if ctx.config.scenario == "memory-leak":
+        checks["memory_flat"] = _memory_flat(ctx)
+    held = ctx.timeline.first("t_recovered") is not None
+    checks["monitored_hold"] = {
+        "ok": held,
+        "detail": f"held {ctx.config.hold_s:.1f} s" if held else "steady state did not hold",
+    }
+    ctx.measurements["verification"] = checks
+    passed = all(c["ok"] for c in checks.values())
+    ctx.timeline.mark("verification_done", passed=passed)
+    for name, c in checks.items():
+        if not c["ok"]:
+            ctx.failures.append(f"verification {name} failed: {c['detail']}")
+    return passed
+
+
+def _rss(ctx: DrillContext) -> dict[str, int]:
+    return {u.name: u.rss_bytes for u in ctx.env.top()}
+
+
+def _memory_flat(ctx: DrillContext) -> dict[str, Any]:
+    """Memory of every replica stays flat under load after the fix (< 20 MiB growth)."""
+    window = max(3.0, ctx.config.slo_window_s)
+    before = _rss(ctx)
+    time.sleep(window)
+    after = _rss(ctx)
+    growth = {n: after[n] - before[n] for n in after if n in before}
+    worst = max(growth.values(), default=0)
+    return {
+        "ok": bool(growth) and worst < 20 * 2**20,
+        "detail": f"largest RSS growth over {window:.0f} s: {worst / 2**20:.1f} MiB",
+        "growth_bytes": growth,
+    }
+
+
+def revert(ctx: DrillContext) -> bool:
+    """Revert every fault this drill opened (idempotent); True when none is left active."""
+    ctx.phase = "revert"
+    reverted = ctx.ledger.recover(ctx.env, include_live=True)
+    still = []
+    for entry in reverted:
+        try:
+            if make_fault(entry.kind, entry.params).is_active(ctx.env):
+                still.append(entry.kind)
+        except DrillError as exc:
+            still.append(f"{entry.kind} ({exc})")
+    open_left = [e.kind for e in ctx.ledger.open_entries()]
+    ok = not still and not open_left
+    ctx.timeline.mark("t_reverted", faults=[e.kind for e in reverted], ok=ok)
+    ctx.measurements["revert"] = {
+        "reverted": [e.kind for e in reverted],
+        "still_active": still + open_left,
+        "ok": ok,
+    }
+    if not ok:
+        ctx.failures.append(f"fault(s) still active after revert: {', '.join(still + open_left)}")
+    return ok

@@ -1,0 +1,331 @@
+"""The fault ledger: every fault is written down before it is applied, and closed after revert.
+
+A drill can die at any moment (Ctrl-C, SIGTERM, kill -9, a power cut). So each fault is
+recorded in an append-only JSON-lines file *before* it is injected, and closed once it has
+been reverted; whatever is still open afterwards is a fault that may still be in effect,
+and :meth:`FaultLedger.recover` reverts it from its kind and parameters alone.
+
+Each line is one event, written with a single ``write`` under an exclusive lock, flushed
+and fsync'ed::
+
+    {"event": "open", "id": ..., "kind": ..., "params": {...}, "drill_id": ..., "wall": ..., "pid": ...}
+    {"event": "close", "id": ..., "outcome": "reverted", "wall": ..., "pid": ...}
+
+A line torn by a crash is skipped when reading, and the next writer starts a new line.
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psutil
+
+from chaosdrill.environments.base import Environment
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.faults.base import Fault, make_fault
+
+__all__ = [
+    "LEDGER_FILE",
+    "FaultLedger",
+    "LedgerEntry",
+    "applied",
+    "default_ledger_path",
+    "exit_signals",
+    "recover_environment",
+]
+
+logger = logging.getLogger(__name__)
+
+LEDGER_FILE = "faults.jsonl"
+SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
+
+
+@dataclass
+class LedgerEntry:
+    """One fault as the ledger knows it.
+
+    Attributes:
+        id: the entry's id (``open`` returns it).
+        kind: the fault's registry name.
+        params: the fault's parameters as recorded before injection.
+        opened_at: wall-clock time of the ``open`` event (a label, not for durations).
+        pid: the process that opened it.
+        drill_id: the drill it belongs to, if any.
+        outcome: how it was closed (None while open).
+        closed_at: wall-clock time of the ``close`` event.
+        error: why a recovery could not revert it (set by :meth:`FaultLedger.recover`).
+    """
+
+    id: str
+    kind: str
+    params: dict[str, Any]
+    opened_at: float
+    pid: int
+    drill_id: str | None = None
+    outcome: str | None = None
+    closed_at: float | None = None
+    error: str | None = field(default=None, compare=False)
+
+    @property
+    def is_open(self) -> bool:
+        """True until the entry is closed."""
+        return self.outcome is None
+
+    def fault(self) -> Fault:
+        """The fault this entry records, rebuilt from its kind and parameters."""
+        return make_fault(self.kind, self.params)
+
+
+class FaultLedger:
+    """An append-only JSON-lines file of fault events (see the module's docstring).
+
+    Several processes may append to the same ledger: each event is one ``write`` under an
+    exclusive ``flock``.
+
+    Args:
+        path: the ledger file; it and its directory are created on first write.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    # writing ---------------------------------------------------------------------------
+    def _append(self, event: dict[str, Any]) -> None:
+        line = (json.dumps(event, sort_keys=True, default=str) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a torn line before us stays a line of its own
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def open(self, fault: Fault, drill_id: str | None = None) -> str:
+        """Record a fault that is about to be applied; return the entry's id.
+
+        Call it *before* ``inject``: an entry for a fault that was never applied only costs
+        a no-op revert, a fault applied without an entry could be left behind.
+        """
+        entry_id = uuid.uuid4().hex
+        self._append(
+            {
+                "event": "open",
+                "id": entry_id,
+                "kind": fault.kind,
+                "params": dict(fault.params),
+                "drill_id": drill_id,
+                "wall": time.time(),
+                "pid": os.getpid(),
+            }
+        )
+        return entry_id
+
+    def close(self, entry_id: str, outcome: str = "reverted") -> None:
+        """Record that a fault has been reverted (``outcome`` says how).
+
+        Raises:
+            InvalidInputError: if no entry has this id.
+        """
+        if not any(e.id == entry_id for e in self.entries()):
+            raise InvalidInputError(f"no ledger entry {entry_id!r} in {self.path}", field="id")
+        self._append(
+            {
+                "event": "close",
+                "id": entry_id,
+                "outcome": outcome,
+                "wall": time.time(),
+                "pid": os.getpid(),
+            }
+        )
+
+    # reading ---------------------------------------------------------------------------
+    def _events(self) -> Iterator[dict[str, Any]]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            if not raw.strip():
+                continue
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                logger.warning("%s:%d: skipping a torn or unreadable line", self.path, number)
+                continue
+            if isinstance(event, dict) and isinstance(event.get("id"), str):
+                yield event
+
+    def entries(self) -> list[LedgerEntry]:
+        """Every entry, oldest first, with its outcome if it was closed."""
+        entries: dict[str, LedgerEntry] = {}
+        for event in self._events():
+            kind = event.get("event")
+            if kind == "open" and event["id"] not in entries:
+                entries[event["id"]] = LedgerEntry(
+                    id=event["id"],
+                    kind=str(event.get("kind")),
+                    params=dict(event.get("params") or {}),
+                    opened_at=float(event.get("wall") or 0.0),
+                    pid=int(event.get("pid") or 0),
+                    drill_id=event.get("drill_id"),
+                )
+            elif kind == "close" and event["id"] in entries:
+                entry = entries[event["id"]]
+                entry.outcome = str(event.get("outcome") or "closed")
+                entry.closed_at = float(event.get("wall") or 0.0)
+        return list(entries.values())
+
+    def open_entries(self) -> list[LedgerEntry]:
+        """Entries opened and not closed, oldest first."""
+        return [e for e in self.entries() if e.is_open]
+
+    # recovery --------------------------------------------------------------------------
+    def recover(self, env: Environment, *, include_live: bool = False) -> list[LedgerEntry]:
+        """Revert every open entry, newest first, and close each one that reverts.
+
+        A revert that raises is logged and its entry stays open (``error`` says why), so
+        the next recovery tries again. Entries opened by a process that is still running
+        (a drill in progress elsewhere) are left alone unless ``include_live``.
+
+        Returns:
+            The open entries that were handled, newest first; those with ``error`` set are
+            still open.
+        """
+        handled = []
+        for entry in reversed(self.open_entries()):
+            if not include_live and _opened_by_live_process(entry):
+                entry.error = f"opened by process {entry.pid}, which is still running"
+                logger.warning("ledger entry %s (%s): %s", entry.id, entry.kind, entry.error)
+                handled.append(entry)
+                continue
+            try:
+                entry.fault().revert(env)
+            except Exception as exc:
+                entry.error = f"{type(exc).__name__}: {exc}"
+                logger.warning(
+                    "ledger entry %s (%s) could not be reverted: %s", entry.id, entry.kind, exc
+                )
+            else:
+                entry.outcome = "reverted by recovery"
+                self.close(entry.id, entry.outcome)
+            handled.append(entry)
+        return handled
+
+
+def _opened_by_live_process(entry: LedgerEntry) -> bool:
+    """True if the process that opened ``entry`` still runs (and is not a reused pid)."""
+    if entry.pid == os.getpid():
+        return False
+    try:
+        proc = psutil.Process(entry.pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= entry.opened_at + 1
+    except psutil.Error:
+        return False
+
+
+def default_ledger_path(env: Environment) -> Path:
+    """Where an environment's ledger lives: ``<env root>/faults.jsonl``."""
+    return env.root / LEDGER_FILE
+
+
+def recover_environment(env: Environment) -> list[LedgerEntry]:
+    """Revert the faults left open in the environment's ledger (``chaosdrill env recover``)."""
+    return FaultLedger(default_ledger_path(env)).recover(env)
+
+
+# applying a fault ------------------------------------------------------------------------
+@contextlib.contextmanager
+def applied(
+    ledger: FaultLedger, fault: Fault, env: Environment, drill_id: str | None = None
+) -> Iterator[Fault]:
+    """Record, inject, and always revert and close a fault.
+
+    The entry is written before ``inject``; on leaving the block for any reason (an
+    exception, KeyboardInterrupt, SystemExit from :func:`exit_signals`) the fault is
+    reverted and the entry closed with the reason in its outcome. While the revert runs,
+    SIGINT and SIGTERM are held back and re-delivered afterwards, so a second Ctrl-C cannot
+    cut a revert short. If the revert itself fails the entry stays open for ``recover``.
+
+    Yields:
+        The fault, injected.
+    """
+    entry_id = ledger.open(fault, drill_id)
+    reason: BaseException | None = None
+    try:
+        fault.inject(env)
+        yield fault
+    except BaseException as exc:
+        reason = exc
+        raise
+    finally:
+        with _signals_held():
+            fault.revert(env)
+            outcome = "reverted" if reason is None else f"reverted after {type(reason).__name__}"
+            ledger.close(entry_id, outcome)
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back during the block; re-raise the first one afterwards.
+
+    Only the main thread can handle signals; elsewhere the block just runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in _HELD}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            signal.raise_signal(received[0])  # to the handler that was there before
+
+
+def _raise_for(signum: int, frame: FrameType | None) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    logger.warning("SIGTERM received: stopping and reverting")
+    raise SystemExit(SIGTERM_EXIT_CODE)
+
+
+@contextlib.contextmanager
+def exit_signals() -> Iterator[None]:
+    """Turn SIGINT into KeyboardInterrupt and SIGTERM into SystemExit(143) inside the block.
+
+    Python's default for SIGTERM is to die at once, skipping every ``finally``; inside this
+    block it unwinds instead, so :func:`applied` reverts. The previous handlers are put
+    back on leaving (as Chaos Toolkit's ``exit_signals`` does). Main thread only.
+    """
+    previous = {sig: signal.signal(sig, _raise_for) for sig in _HELD}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,230 @@
+"""The fault ledger's file handling, recovery order and signal handling (no processes).
+
+Recovery and ``applied`` are exercised here with a *fake* fault that records calls instead
+of touching a system; tests/integration/test_faults.py runs them against real faults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+import pytest
+
+from chaosdrill.environments.base import Environment
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.faults import REGISTRY, Fault, FaultLedger, applied, exit_signals, make_fault
+from chaosdrill.faults.ledger import LEDGER_FILE, default_ledger_path
+
+CALLS: list[tuple[str, str]] = []
+ENV = cast(Environment, object())
+
+
+class FakeFault(Fault):
+    """A fake fault: records inject/revert; ``fail`` makes revert raise."""
+
+    kind = "fake-recorder"
+    scenario = "test"
+    description = "records calls, touches nothing"
+    defaults: ClassVar[dict[str, Any]] = {"label": "", "fail": False, "signal": 0}
+
+    def inject(self, env: Environment) -> None:
+        CALLS.append(("inject", self.params["label"]))
+
+    def revert(self, env: Environment) -> None:
+        if self.params["signal"]:
+            os.kill(os.getpid(), self.params["signal"])
+        if self.params["fail"]:
+            raise RuntimeError(f"cannot revert {self.params['label']}")
+        CALLS.append(("revert", self.params["label"]))
+
+    def is_active(self, env: Environment) -> bool:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def fake_registered() -> Iterator[None]:
+    make_fault("missing-index")  # the built-ins first, so ours is not overwritten
+    REGISTRY[FakeFault.kind] = FakeFault
+    CALLS.clear()
+    try:
+        yield
+    finally:
+        REGISTRY.pop(FakeFault.kind, None)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> FaultLedger:
+    return FaultLedger(tmp_path / "sub" / LEDGER_FILE)
+
+
+def fake(label: str, **params: Any) -> Fault:
+    return make_fault(FakeFault.kind, {"label": label, **params})
+
+
+def test_open_then_close(ledger: FaultLedger) -> None:
+    assert ledger.open_entries() == []
+    first = ledger.open(fake("a"), drill_id="drill-1")
+    second = ledger.open(fake("b"))
+    (a, b) = ledger.open_entries()
+    assert (a.id, a.kind, a.params["label"], a.drill_id, a.pid) == (
+        first,
+        "fake-recorder",
+        "a",
+        "drill-1",
+        os.getpid(),
+    )
+    assert a.opened_at > 0 and a.is_open and b.id == second
+    ledger.close(first, "reverted")
+    assert [e.id for e in ledger.open_entries()] == [second]
+    closed = ledger.entries()[0]
+    assert (closed.outcome, closed.is_open) == ("reverted", False)
+    assert closed.closed_at is not None and closed.closed_at >= closed.opened_at
+
+
+def test_every_event_is_one_json_line(ledger: FaultLedger) -> None:
+    entry_id = ledger.open(fake("a"))
+    ledger.close(entry_id)
+    lines = ledger.path.read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events] == ["open", "close"]
+    assert events[0]["params"] == {"label": "a", "fail": False, "signal": 0}
+    assert {"kind", "wall", "pid", "drill_id"} <= set(events[0])
+    assert events[1]["outcome"] == "reverted"
+
+
+def test_a_new_ledger_object_reads_what_another_wrote(ledger: FaultLedger) -> None:
+    entry_id = ledger.open(fake("a"))
+    again = FaultLedger(ledger.path)
+    assert [e.id for e in again.open_entries()] == [entry_id]
+    again.close(entry_id, "reverted")
+    assert ledger.open_entries() == []
+
+
+def test_a_torn_last_line_is_skipped_and_the_next_event_starts_a_new_line(
+    ledger: FaultLedger,
+) -> None:
+    kept = ledger.open(fake("kept"))
+    with open(ledger.path, "ab") as fh:
+        fh.write(b'{"event": "open", "id": "torn", "kind": "fake-rec')  # a crash mid-write
+    assert [e.id for e in ledger.open_entries()] == [kept]
+    after = ledger.open(fake("after"))
+    assert [e.id for e in ledger.open_entries()] == [kept, after]
+    assert ledger.path.read_bytes().count(b"\n") == 3
+
+
+def test_unreadable_lines_and_unknown_ids_are_ignored(ledger: FaultLedger) -> None:
+    ledger.path.parent.mkdir(parents=True)
+    ledger.path.write_text(
+        "not json\n[1, 2]\n"
+        + json.dumps({"event": "close", "id": "never-opened", "outcome": "x"})
+        + "\n\n"
+    )
+    assert ledger.entries() == []
+    entry_id = ledger.open(fake("a"))
+    assert [e.id for e in ledger.open_entries()] == [entry_id]
+
+
+def test_closing_an_unknown_entry_is_refused(ledger: FaultLedger) -> None:
+    with pytest.raises(InvalidInputError, match="no ledger entry 'nope'"):
+        ledger.close("nope")
+
+
+def test_recover_reverts_newest_first_and_closes(ledger: FaultLedger) -> None:
+    ids = [ledger.open(fake(label)) for label in ("first", "second", "third")]
+    ledger.close(ids[1])
+    recovered = ledger.recover(ENV)
+    assert CALLS == [("revert", "third"), ("revert", "first")]
+    assert [(e.id, e.outcome, e.error) for e in recovered] == [
+        (ids[2], "reverted by recovery", None),
+        (ids[0], "reverted by recovery", None),
+    ]
+    assert ledger.open_entries() == []
+    assert ledger.recover(ENV) == []
+
+
+def test_a_revert_that_fails_is_reported_and_left_open(ledger: FaultLedger) -> None:
+    bad = ledger.open(fake("bad", fail=True))
+    good = ledger.open(fake("good"))
+    recovered = ledger.recover(ENV)
+    assert [(e.id, e.error) for e in recovered] == [
+        (good, None),
+        (bad, "RuntimeError: cannot revert bad"),
+    ]
+    assert [e.id for e in ledger.open_entries()] == [bad]
+
+
+def test_an_entry_of_an_unknown_kind_is_left_open(ledger: FaultLedger) -> None:
+    entry_id = ledger.open(fake("x"))
+    REGISTRY.pop(FakeFault.kind)
+    (entry,) = ledger.recover(ENV)
+    assert entry.id == entry_id and entry.error and "unknown fault" in entry.error
+    assert [e.id for e in ledger.open_entries()] == [entry_id]
+
+
+def test_entries_of_a_live_process_are_left_alone(ledger: FaultLedger) -> None:
+    entry_id = ledger.open(fake("theirs"))
+    lines = ledger.path.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {os.getppid()}')
+    ledger.path.write_text(lines)  # as if our parent process (alive) had opened it
+    (entry,) = ledger.recover(ENV)
+    assert entry.error == f"opened by process {os.getppid()}, which is still running"
+    assert CALLS == []
+    assert [e.id for e in ledger.open_entries()] == [entry_id]
+    (forced,) = ledger.recover(ENV, include_live=True)
+    assert forced.outcome == "reverted by recovery"
+
+
+def test_default_path_is_under_the_environment_root(tmp_path: Path) -> None:
+    class Rooted:
+        root = tmp_path
+
+    assert default_ledger_path(cast(Environment, Rooted())) == tmp_path / "faults.jsonl"
+
+
+def test_applied_injects_then_reverts_and_closes(ledger: FaultLedger) -> None:
+    with applied(ledger, fake("ok"), ENV, drill_id="d") as fault:
+        assert fault.params["label"] == "ok"
+        assert CALLS == [("inject", "ok")]
+        (entry,) = ledger.open_entries()
+    assert CALLS == [("inject", "ok"), ("revert", "ok")]
+    assert ledger.entries()[0].outcome == "reverted"
+    assert entry.drill_id == "d"
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt(), SystemExit(3)])
+def test_applied_reverts_whatever_ends_the_block(ledger: FaultLedger, error: BaseException) -> None:
+    with pytest.raises(type(error)), applied(ledger, fake("x"), ENV):
+        raise error
+    assert CALLS[-1] == ("revert", "x")
+    assert ledger.entries()[0].outcome == f"reverted after {type(error).__name__}"
+
+
+def test_applied_leaves_the_entry_open_when_revert_fails(ledger: FaultLedger) -> None:
+    with (
+        pytest.raises(RuntimeError, match="cannot revert"),
+        applied(ledger, fake("x", fail=True), ENV),
+    ):
+        pass
+    assert len(ledger.open_entries()) == 1
+
+
+def test_exit_signals_raise_and_restore_the_handlers() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(SystemExit) as info, exit_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert info.value.code == 143
+    with pytest.raises(KeyboardInterrupt), exit_signals():
+        os.kill(os.getpid(), signal.SIGINT)
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_a_signal_during_revert_waits_until_the_revert_is_done(ledger: FaultLedger) -> None:
+    fault = fake("slow", signal=signal.SIGTERM)  # SIGTERM arrives while reverting
+    with pytest.raises(SystemExit), exit_signals(), applied(ledger, fault, ENV):
+        pass
+    assert CALLS == [("inject", "slow"), ("revert", "slow")]
+    assert ledger.open_entries() == []
