@@ -20,6 +20,7 @@ from chaosdrill.alerts import firing_alerts, pages, send_test_alert
 from chaosdrill.cli_load import integrity, load
 from chaosdrill.cli_ops import ops
 from chaosdrill.cli_run import run
+from chaosdrill.cli_runbook import runbook
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
 from chaosdrill.errors import DrillError, InvalidInputError
@@ -236,6 +237,7 @@ def env_smoke(name: str) -> None:
 cli.add_command(ops)
 cli.add_command(load)
 cli.add_command(run)
+cli.add_command(runbook)
 ops.add_command(integrity)
 
 

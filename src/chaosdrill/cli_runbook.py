@@ -12,7 +12,8 @@ from rich.table import Table
 
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.models import Runbook, load_runbooks, load_scenarios
+from chaosdrill.models import Runbook, check_references, load_runbooks, load_scenarios
+from chaosdrill.rules import alert_names
 from chaosdrill.runbooks import (
     RunbookResult,
     StepResult,
@@ -94,9 +95,14 @@ def render(
     scenarios_out: Path | None,
     check: bool,
 ) -> None:
-    """Write docs/runbooks/NAME.md for every runbook and docs/scenarios.md."""
+    """Write docs/runbooks/NAME.md for every runbook and docs/scenarios.md.
+
+    The scenarios must name only runbooks that exist and alerts of probes/*.rules.yml.
+    """
     runbooks = _runbooks(directory)
     scenarios = load_scenarios(scenarios_dir or _default_dir("scenarios"))
+    probes = _default_dir("probes")
+    check_references(scenarios, set(runbooks), alert_names([probes]) if probes.is_dir() else None)
     out = out or _default_dir("docs") / "runbooks"
     pages = {out / f"{name}.md": render_markdown(rb) for name, rb in runbooks.items()}
     pages[scenarios_out or out.parent / "scenarios.md"] = render_scenarios_markdown(
@@ -105,7 +111,7 @@ def render(
     stale = [p for p, text in pages.items() if not p.exists() or p.read_text() != text]
     if check:
         for path in stale:
-            err_console.print(f"out of date: {path}")
+            click.echo(f"out of date: {path}", err=True)
         if stale:
             sys.exit(1)
         console.print(f"{len(pages)} pages up to date")

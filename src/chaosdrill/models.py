@@ -833,7 +833,7 @@ def _yaml_files(directory: str | Path) -> Iterator[Path]:
         raise InvalidInputError(
             "not a directory; expected a directory of .yaml files", source=str(d), field="<dir>"
         )
-    files = sorted([*d.glob("*.yaml"), *d.glob("*.yml")])
+    files = sorted(d.glob("*.yaml"))
     if not files:
         raise InvalidInputError(
             "holds no .yaml file; expected at least one", source=str(d), field="<dir>"

@@ -22,8 +22,8 @@ from chaosdrill.paths import EXPERIMENTS_DIR
 from ..conftest import start_env, stop_env
 
 pytestmark = pytest.mark.e2e
-K = 60  # drills run 60x faster than production: MTTD target 5 s, MTTR target 30 s
-HOLD = 600  # production seconds of hold (10 s at K)
+K = 30  # drills run 30x faster than production: MTTD target 10 s, MTTR target 60 s
+HOLD = 300  # production seconds of hold (10 s at K)
 CAUSES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.json"))
 
 

@@ -495,6 +495,14 @@ def test_every_probe_alert_has_severity_scenario_and_annotations() -> None:
         assert " " not in rule.annotations["runbook"], where
 
 
+def test_every_probe_runbook_exists() -> None:
+    runbooks = {path.stem for path in (PROBES.parent / "runbooks").glob("*.yaml")}
+    if not runbooks:
+        pytest.skip("no runbooks/ in this checkout")
+    for file_name, rule in _probe_alerts():
+        assert rule.annotations["runbook"] in runbooks, f"{file_name} {rule.name}"
+
+
 def test_probes_scale_for_fast_drills() -> None:
     for k in (10, 60, 120):
         for rule_file in load_rule_files([PROBES]):

@@ -102,7 +102,7 @@ def start_drill(cfg: DrillConfig) -> DrillContext:
     ledger = FaultLedger(env.root / "faults.jsonl")
     ctx = DrillContext(config=cfg, env=env, owns_env=owns, ledger=ledger)
     try:
-        leftovers = ledger.recover(env)
+        leftovers = [e for e in ledger.recover(env) if not e.error]
         if leftovers:
             ctx.timeline.mark("leftover_faults_reverted", faults=[e.kind for e in leftovers])
         stale = active_run(env.root / "load")

@@ -12,6 +12,7 @@ The holder module is imported where it is used, not with this package: otherwise
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -28,6 +29,8 @@ from chaosdrill.faults.params import (
 )
 
 __all__ = ["ConnectionLimit", "PoolExhaustion"]
+
+logger = logging.getLogger(__name__)
 
 SERVICE_BACKENDS = "revenue_engine %"
 """``application_name`` pattern of the service's own connections."""
@@ -56,7 +59,7 @@ class _HolderFault(Fault):
         from chaosdrill.faults import holder  # on use: see the note at the top
 
         try:
-            return holder.spawn(
+            report = holder.spawn(
                 env.root,
                 self.kind,
                 dsn,
@@ -71,6 +74,8 @@ class _HolderFault(Fault):
             )
         except RuntimeError as exc:
             raise OperationError(f"fault {self.kind!r}: {exc}") from exc
+        logger.info("fault %s: holder %s", self.kind, report)
+        return report
 
     def revert(self, env: Environment) -> None:
         """Kill the holder processes, then terminate any backend they left; idempotent."""

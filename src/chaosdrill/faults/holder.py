@@ -234,18 +234,35 @@ class _Flood:
         rows = (
             self.conns[0]
             .execute(
-                "select count(*) filter (where pg_terminate_backend(pid)) from pg_stat_activity "
-                "where application_name like %s and pid <> pg_backend_pid()",
+                "select count(*) filter (where pg_terminate_backend(pid, 2000))"
+                " from pg_stat_activity"
+                " where application_name like %s and pid <> pg_backend_pid()",
                 (self.args.terminate_like,),
             )
             .fetchall()
         )
         return int(rows[0][0]) if rows else 0
 
+    def free_slots(self) -> int:
+        """Connection slots a non-superuser could still take (without trying to connect)."""
+        if not self.conns:
+            return 1
+        row = (
+            self.conns[0]
+            .execute(
+                "select current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int - count(*)"
+                " from pg_stat_activity where backend_type = 'client backend'"
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else 1
+
     def tick(self) -> int:
         """Take free slots, evict the others, take their slots; return how many evicted."""
         self.prune()
-        self.fill()
+        if self.free_slots() > 0:
+            self.fill()
         evicted = self.evict()
         if evicted:
             self.fill()
@@ -294,7 +311,7 @@ def _parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--limit", type=int, default=500, help="most connections to open")
             s.add_argument("--terminate-like", default="", help="application_name LIKE pattern")
-            s.add_argument("--interval", type=float, default=0.2, help="seconds between top-ups")
+            s.add_argument("--interval", type=float, default=0.5, help="seconds between top-ups")
     return p
 
 
