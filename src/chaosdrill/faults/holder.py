@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -203,22 +204,37 @@ class _Flood:
         self.args = args
         self.conns: list[psycopg.Connection[TupleRow]] = []
 
+    def _connect(self) -> psycopg.Connection[TupleRow]:
+        return psycopg.connect(
+            os.environ[DSN_VARIABLE],
+            application_name=self.args.application_name,
+            autocommit=True,
+            connect_timeout=2,
+        )
+
     def fill(self) -> bool:
-        """Open connections until refused; False if the limit stopped us first."""
-        while len(self.conns) < self.args.limit:
-            try:
-                conn = psycopg.connect(
-                    os.environ[DSN_VARIABLE],
-                    application_name=self.args.application_name,
-                    autocommit=True,
-                    connect_timeout=2,
-                )
-            except psycopg.OperationalError as exc:
-                if _refused(exc):
-                    return True
-                raise
-            self.conns.append(conn)
-        return False
+        """Open connections until refused; False if the limit stopped us first.
+
+        Connections are opened 16 at a time: one by one, ninety of them take seconds.
+        """
+        want = self.args.limit - len(self.conns)
+        refused = False
+        error: psycopg.OperationalError | None = None
+        if want <= 0:
+            return False
+        with ThreadPoolExecutor(max_workers=min(16, want)) as pool:
+            futures = [pool.submit(self._connect) for _ in range(want)]
+            for future in futures:
+                try:
+                    self.conns.append(future.result())
+                except psycopg.OperationalError as exc:
+                    if _refused(exc):
+                        refused = True
+                    else:
+                        error = exc
+        if error is not None and not refused:
+            raise error
+        return refused
 
     def prune(self) -> None:
         """Drop connections the server has closed (their slots are free again)."""
