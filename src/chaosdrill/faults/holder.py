@@ -217,11 +217,21 @@ class _Flood:
 
         Connections are opened 16 at a time: one by one, ninety of them take seconds.
         """
-        want = self.args.limit - len(self.conns)
-        refused = False
+        if not self.conns:
+            try:
+                self.conns.append(self._connect())
+            except psycopg.OperationalError as exc:
+                if _refused(exc):
+                    return True
+                raise
+        # as many as there are free slots (asking costs one query; a refused attempt costs
+        # the server a backend start)
+        free = self.free_slots()
+        want = min(self.args.limit - len(self.conns), free)
+        refused = free <= 0
         error: psycopg.OperationalError | None = None
         if want <= 0:
-            return False
+            return refused
         with ThreadPoolExecutor(max_workers=min(16, want)) as pool:
             futures = [pool.submit(self._connect) for _ in range(want)]
             for future in futures:
@@ -250,7 +260,7 @@ class _Flood:
         rows = (
             self.conns[0]
             .execute(
-                "select count(*) filter (where pg_terminate_backend(pid, 2000))"
+                "select count(*) filter (where pg_terminate_backend(pid))"
                 " from pg_stat_activity"
                 " where application_name like %s and pid <> pg_backend_pid()",
                 (self.args.terminate_like,),
@@ -291,12 +301,9 @@ def _flood(args: argparse.Namespace, report: _Report) -> None:
     full = flood.fill()
     if not flood.conns:
         raise RuntimeError("could not open a single connection")
-    evicted = 0
-    for _ in range(20):  # until nobody else gets a slot back between eviction and refill
-        n = flood.tick()
-        evicted += n
-        if n == 0:
-            break
+    # One round of evicting and refilling, then report: the loop below keeps evicting
+    # whoever takes a slot back, so the injector need not wait for the service to give up.
+    evicted = flood.tick()
     report.send(
         f"ready: {len(flood.conns)} connections held "
         f"({'server full' if full else 'limit reached'}), {evicted} backends evicted"
@@ -327,7 +334,7 @@ def _parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--limit", type=int, default=500, help="most connections to open")
             s.add_argument("--terminate-like", default="", help="application_name LIKE pattern")
-            s.add_argument("--interval", type=float, default=0.5, help="seconds between top-ups")
+            s.add_argument("--interval", type=float, default=0.05, help="seconds between top-ups")
     return p
 
 
