@@ -27,8 +27,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
-    session.run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+    paths = ["src", "tests", "benchmarks", "examples", "noxfile.py"]
+    session.run(PY, "-m", "ruff", "check", *paths)
+    session.run(PY, "-m", "ruff", "format", "--check", *paths)
 
 
 @nox.session

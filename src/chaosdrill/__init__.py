@@ -10,6 +10,14 @@ from chaosdrill.errors import DrillError, RuntimeFailure, UsageError
 
 __version__ = "0.1.0"
 
+
+def discover(discover_system: bool = True) -> dict[str, object]:
+    """Chaos Toolkit's entry point: ``chaos discover chaosdrill`` lists the activities."""
+    from chaosdrill.ctk import discover as _discover
+
+    return _discover(discover_system)
+
+
 __all__ = [
     "DrillError",
     "Endpoints",
@@ -19,4 +27,5 @@ __all__ = [
     "RuntimeFailure",
     "UsageError",
     "__version__",
+    "discover",
 ]

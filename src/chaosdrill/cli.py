@@ -200,7 +200,6 @@ def env_alerts(name: str, as_json: bool, test: bool) -> None:
 def env_recover(name: str) -> None:
     """Revert every fault the ledger holds open (after a crash or kill -9 of a drill)."""
     from chaosdrill.faults.ledger import recover_environment
-
     from chaosdrill.load import active_run
 
     environment = LocalEnvironment.attach(name)

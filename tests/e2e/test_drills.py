@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -114,4 +113,43 @@ def test_drill(env: LocalEnvironment, cause: str, tmp_path: Path) -> None:
     names = [e["name"] for e in result["timeline"]]
     for mark in ("t_inject", "t_page", "t_mitigated", "t_recovered", "t_reverted"):
         assert mark in names, names
+    # the page came within one evaluation interval plus Alertmanager's group wait of the
+    # moment Prometheus fired (the webhook's startsAt), with 1 s for delivery
+    page = next(e for e in result["timeline"] if e["name"] == "t_page")
+    starts_at = datetime.fromisoformat(result["measurements"]["detection"]["webhook_starts_at"])
+    received = datetime.fromisoformat(page["wall"])
+    lag = (received - starts_at).total_seconds()
+    settings = env.state.settings
+    assert -0.5 <= lag <= settings.evaluation_interval_s + settings.group_wait_s + 1.0, lag
+    assert_healthy(env)
+
+
+def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path: Path) -> None:
+    chaos = Path(sys.executable).parent / "chaos"
+    cmd = [
+        str(chaos),
+        "--log-file",
+        str(tmp_path / "chaostoolkit.log"),
+        "run",
+        "--journal-path",
+        str(tmp_path / "journal.json"),
+        "--var",
+        f"chaosdrill_env={env.name}",
+        "--var",
+        f"chaosdrill_time_scale={K}",
+        "--var",
+        f"chaosdrill_hold_s={HOLD}",
+        "--var",
+        f"chaosdrill_reports={tmp_path}",
+        str(EXPERIMENTS_DIR / "primary-crash.json"),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "completed"
+    [ext] = [e for e in journal.get("extensions", []) if e.get("name") == "chaosdrill"]
+    result = json.loads(Path(ext["result"]).read_text())
+    assert result["chaosdrill_result_version"] == 1 and result["cause"] == "primary-crash"
+    assert result["verdict"]["passed"], result["verdict"]
+    assert result["journal"]["status"] == "completed"
     assert_healthy(env)

@@ -12,6 +12,7 @@ def test_exported_names_are_exactly_the_intended_ones() -> None:
             "RuntimeFailure",
             "UsageError",
             "__version__",
+            "discover",
         ]
     )
     for name in chaosdrill.__all__:
@@ -23,3 +24,11 @@ def test_local_environment_satisfies_the_environment_protocol() -> None:
     assert len(operations) >= 20
     missing = [n for n in operations if not hasattr(chaosdrill.LocalEnvironment, n)]
     assert missing == []
+
+
+def test_the_chaos_toolkit_extension_discovers_its_activities() -> None:
+    found = chaosdrill.discover(discover_system=False)
+    names = {a["name"] for a in found["activities"]}
+    assert {"inject_fault", "run_runbook", "revert_faults", "steady_state_met",
+            "wait_for_page", "wait_for_recovery", "verify"} <= names
+    assert found["extension"]["name"] == "chaosdrill"
