@@ -20,10 +20,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from chaosdrill.alerts import firing_alerts
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
-from chaosdrill.errors import EnvironmentNotFoundError, InvalidInputError
+from chaosdrill.errors import DrillError, EnvironmentNotFoundError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
 
 __all__ = ["run"]
@@ -37,6 +38,19 @@ class _LiveView:
 
     def __init__(self) -> None:
         self.ctx: DrillContext | None = None
+        self._alerts = ""
+        self._alerts_at = 0.0
+
+    def _firing(self, ctx: DrillContext) -> str:
+        """Alerts pending or firing in Prometheus (asked at most once a second)."""
+        if time.monotonic() - self._alerts_at > 1.0:
+            self._alerts_at = time.monotonic()
+            try:
+                alerts = firing_alerts(ctx.env.endpoints())
+                self._alerts = ", ".join(sorted(f"{a.name} ({a.state})" for a in alerts))
+            except DrillError:
+                self._alerts = "Prometheus not answering"
+        return self._alerts
 
     def __rich__(self) -> Any:
         ctx = self.ctx
@@ -50,6 +64,7 @@ class _LiveView:
         table.add_column("phase")
         table.add_column("elapsed")
         table.add_column("users' view (last window)")
+        table.add_column("alerts")
         table.add_column("events")
         sli = ""
         if ctx.sli is not None:
@@ -57,7 +72,7 @@ class _LiveView:
             n, failed, p95 = ctx.sli.window(now - ctx.config.slo_window_s, now)
             sli = f"{n} req, {failed} failed, p95 {p95:.0f} ms"
         marks = [e.name for e in ctx.timeline.events if e.name.startswith("t_")]
-        table.add_row(ctx.phase, elapsed, sli, ", ".join(marks[-4:]))
+        table.add_row(ctx.phase, elapsed, sli, self._firing(ctx), ", ".join(marks[-4:]))
         return Group(table, Text("; ".join(ctx.failures[-2:]), style="red"))
 
 

@@ -54,7 +54,7 @@ def test_a_runbook_that_does_not_fix_the_cause_is_a_recovery_failure(
     env: LocalEnvironment, tmp_path: Path
 ) -> None:
     exp = experiment_copy(tmp_path, "bad-release", runbook="scale-service")
-    code, result = drill(env, exp, tmp_path, "--recovery-timeout", "900")
+    code, result = drill(env, exp, tmp_path, "--recovery-timeout", "300")
     assert code == 1
     checks = result["verdict"]["checks"]
     assert checks["detected"] and not checks["recovered"]

@@ -21,8 +21,8 @@ from chaosdrill.paths import EXPERIMENTS_DIR
 from ..conftest import start_env, stop_env
 
 pytestmark = pytest.mark.e2e
-K = 30  # drills run 30x faster than production: MTTD target 10 s, MTTR target 60 s
-HOLD = 300  # production seconds of hold (10 s at K)
+K = 20  # drills run 20x faster than production: MTTD target 15 s, MTTR target 90 s
+HOLD = 200  # production seconds of hold (10 s at K)
 CAUSES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.json"))
 
 

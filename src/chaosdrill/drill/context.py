@@ -47,7 +47,7 @@ class DrillConfig:
     @property
     def detection_timeout_s(self) -> float:
         """How long to wait for the page before calling detection failed."""
-        return max(3 * self.time_scale.mttd_target_s, 20.0)
+        return max(3 * self.time_scale.mttd_target_s, 10.0)
 
     @property
     def recovery_timeout_s(self) -> float:

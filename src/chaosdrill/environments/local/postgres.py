@@ -13,6 +13,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -279,3 +280,11 @@ def set_synchronous_standby(port: int, enabled: bool) -> None:
     with psycopg.connect(dsn(port), autocommit=True, connect_timeout=2) as conn:
         conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = {value}")
         conn.execute("SELECT pg_reload_conf()")
+        # the reload is asynchronous: wait until the walsender reports the new mode
+        want = "sync" if enabled else "async"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            rows = conn.execute("SELECT sync_state FROM pg_stat_replication").fetchall()
+            if not rows or any(r[0] == want for r in rows):
+                return
+            time.sleep(0.05)
