@@ -43,6 +43,8 @@ def test_alertmanager_groups_by_alert_name_and_sends_resolved_pages() -> None:
     cfg = yaml.safe_load(alertmanager_config(pager_port=4000, group_wait_s=0.2))
     assert cfg["route"]["group_by"] == ["alertname"]
     assert cfg["route"]["group_wait"] == "200ms"
+    # a re-fired alert's existing group must not hold its page back for long
+    assert cfg["route"]["group_interval"] == "200ms"
     hook = cfg["receivers"][0]["webhook_configs"][0]
     assert hook["url"] == "http://127.0.0.1:4000/webhook"
     assert hook["send_resolved"] is True

@@ -84,7 +84,9 @@ def alertmanager_config(pager_port: int, group_wait_s: float) -> str:
             "receiver": "pager",
             "group_by": ["alertname"],
             "group_wait": fmt_duration(group_wait_s),
-            "group_interval": fmt_duration(max(group_wait_s, 1.0) * 5),
+            # a page for an alert whose group already exists (it fired and resolved before)
+            # waits for the group_interval tick: keep it as short as group_wait
+            "group_interval": fmt_duration(group_wait_s),
             "repeat_interval": "4h",
         },
         "receivers": [
