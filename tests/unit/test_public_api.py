@@ -29,6 +29,13 @@ def test_local_environment_satisfies_the_environment_protocol() -> None:
 def test_the_chaos_toolkit_extension_discovers_its_activities() -> None:
     found = chaosdrill.discover(discover_system=False)
     names = {a["name"] for a in found["activities"]}
-    assert {"inject_fault", "run_runbook", "revert_faults", "steady_state_met",
-            "wait_for_page", "wait_for_recovery", "verify"} <= names
+    assert {
+        "inject_fault",
+        "run_runbook",
+        "revert_faults",
+        "steady_state_met",
+        "wait_for_page",
+        "wait_for_recovery",
+        "verify",
+    } <= names
     assert found["extension"]["name"] == "chaosdrill"
