@@ -11,7 +11,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -226,19 +226,25 @@ class DeploymentOps:
             raise InvalidInputError(f"expected true or false, got {enabled!r}", field="enabled")
         with self._mutate() as st:
             st.flag_overrides[name] = enabled
-            headers = {"Authorization": f"Bearer {self.ctx.admin_token()}"}
-            for rep in st.replicas:
-                components.write_runtime_revision(self.ctx, rep)
-                try:
-                    httpx.put(
-                        f"http://127.0.0.1:{rep.port}/admin/flags/{name}",
-                        json={"enabled": enabled},
-                        headers=headers,
-                        timeout=2.0,
-                    ).raise_for_status()
-                except httpx.HTTPError as exc:
-                    raise OperationError(f"setting flag {name} on {rep.name}: {exc}") from exc
+            self._push_flag(st, name, lambda _rep: enabled, "setting")
         return self.get_flags()
+
+    def _push_flag(
+        self, st: EnvState, name: str, value: Callable[[Replica], bool], verb: str
+    ) -> None:
+        """Rewrite each replica's runtime revision and set the flag through its admin API."""
+        headers = {"Authorization": f"Bearer {self.ctx.admin_token()}"}
+        for rep in st.replicas:
+            components.write_runtime_revision(self.ctx, rep)
+            try:
+                httpx.put(
+                    f"http://127.0.0.1:{rep.port}/admin/flags/{name}",
+                    json={"enabled": value(rep)},
+                    headers=headers,
+                    timeout=2.0,
+                ).raise_for_status()
+            except httpx.HTTPError as exc:
+                raise OperationError(f"{verb} flag {name} on {rep.name}: {exc}") from exc
 
     def clear_flag(self, name: str) -> dict[str, bool]:
         """Remove a flag set at runtime: each replica goes back to its revision's value.
@@ -252,19 +258,12 @@ class DeploymentOps:
             raise InvalidInputError("expected a flag name of a-z, 0-9 and _", field="flag")
         with self._mutate() as st:
             st.flag_overrides.pop(name, None)
-            headers = {"Authorization": f"Bearer {self.ctx.admin_token()}"}
-            for rep in st.replicas:
-                components.write_runtime_revision(self.ctx, rep)
-                enabled = bool(st.revision(rep.revision)["flags"].get(name, False))
-                try:
-                    httpx.put(
-                        f"http://127.0.0.1:{rep.port}/admin/flags/{name}",
-                        json={"enabled": enabled},
-                        headers=headers,
-                        timeout=2.0,
-                    ).raise_for_status()
-                except httpx.HTTPError as exc:
-                    raise OperationError(f"clearing flag {name} on {rep.name}: {exc}") from exc
+            self._push_flag(
+                st,
+                name,
+                lambda rep: bool(st.revision(rep.revision)["flags"].get(name, False)),
+                "clearing",
+            )
         return self.get_flags()
 
     def logs(self, query: LogQuery) -> list[str]:
