@@ -7,6 +7,7 @@ environment, brought up here if it is not up yet.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from rich.text import Text
 from chaosdrill.alerts import firing_alerts
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
+from chaosdrill.drill.phases import SAMPLE_LAG_S
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.errors import DrillError, EnvironmentNotFoundError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
@@ -68,7 +70,7 @@ class _LiveView:
         table.add_column("events")
         sli = ""
         if ctx.sli is not None:
-            now = time.monotonic()
+            now = time.monotonic() - SAMPLE_LAG_S  # the samples of a second arrive after it
             n, failed, p95 = ctx.sli.window(now - ctx.config.slo_window_s, now)
             sli = f"{n} req, {failed} failed, p95 {p95:.0f} ms"
         marks = [e.name for e in ctx.timeline.events if e.name.startswith("t_")]
@@ -108,17 +110,13 @@ def _run_one(
     def attach(ctx: DrillContext) -> None:
         view.ctx = ctx
 
-    if quiet or not console.is_terminal:
-        return run_drill(
-            path,
-            env_name=env,
-            time_scale=k,
-            hold_production_s=hold,
-            reports=reports,
-            recovery_timeout_production_s=recovery_timeout,
-            on_context=attach,
-        )
-    with Live(view, console=console, refresh_per_second=4, transient=True):
+    plain = quiet or not console.is_terminal
+    shown = (
+        contextlib.nullcontext()
+        if plain
+        else Live(view, console=console, refresh_per_second=4, transient=True)
+    )
+    with shown:
         return run_drill(
             path,
             env_name=env,
