@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
@@ -16,6 +18,29 @@ _ENVS: list[LocalEnvironment] = []
 def unique_name(prefix: str) -> str:
     """An environment name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met in {timeout} s (last value {last!r})")
+
+
+def pg_up(env: LocalEnvironment, node: str) -> float | None:
+    """Prometheus' current ``pg_up`` for a database node (None when it has no sample)."""
+    r = httpx.get(
+        f"{env.endpoints().prometheus_url}/api/v1/query",
+        params={"query": f'pg_up{{node="{node}"}}'},
+        timeout=5,
+    ).json()
+    result = r["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
 
 
 def start_env(prefix: str, **settings: Any) -> LocalEnvironment:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import OperationError
 
-from ..conftest import start_env, stop_env
+from ..conftest import pg_up, start_env, stop_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,34 +24,14 @@ def env() -> Iterator[LocalEnvironment]:
         stop_env(environment)
 
 
-def _pg_up(env: LocalEnvironment, node: str) -> float | None:
-    r = httpx.get(
-        f"{env.endpoints().prometheus_url}/api/v1/query",
-        params={"query": f'pg_up{{node="{node}"}}'},
-        timeout=5,
-    ).json()
-    result = r["data"]["result"]
-    return float(result[0]["value"][1]) if result else None
-
-
-def _wait(predicate, timeout: float):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not reached in {timeout} s")
-
-
 def test_crash_then_promote_then_rebuild(env: LocalEnvironment) -> None:
     url = env.endpoints().service_url
     body = {"course_id": 11, "student_email": "failover@example.org"}
-    _wait(lambda: _pg_up(env, "postgres-1") == 1.0, 20)
+    wait_for(lambda: pg_up(env, "postgres-1") == 1.0, 20)
     app_pids = {r.name: r.pid for r in env.deployment_status().replicas}
 
     env.crash_primary()
-    _wait(lambda: _pg_up(env, "postgres-1") == 0.0, 20)
+    wait_for(lambda: pg_up(env, "postgres-1") == 0.0, 20)
     health = httpx.get(f"{url}/health", timeout=5)
     assert health.status_code == 503
     assert health.json()["checks"]["database"] != "ok"
@@ -66,7 +45,7 @@ def test_crash_then_promote_then_rebuild(env: LocalEnvironment) -> None:
     def write_ok() -> bool:
         return httpx.post(f"{url}/api/enrollments", json=body, timeout=10).status_code == 201
 
-    _wait(write_ok, 15)
+    wait_for(write_ok, 15)
     assert httpx.get(f"{url}/health", timeout=5).status_code == 200
     assert {
         r.name: r.pid for r in env.deployment_status().replicas
@@ -80,4 +59,6 @@ def test_crash_then_promote_then_rebuild(env: LocalEnvironment) -> None:
     r = httpx.post(f"{url}/api/enrollments", json=body, timeout=10)
     assert r.status_code == 201
     new_id = r.json()["id"]
-    _wait(lambda: env.sql(f"select 1 from enrollments where id = {new_id}", node="postgres-1"), 10)
+    wait_for(
+        lambda: env.sql(f"select 1 from enrollments where id = {new_id}", node="postgres-1"), 10
+    )

@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import psycopg
@@ -30,7 +29,7 @@ from chaosdrill.faults.holder import find_holders
 from chaosdrill.faults.ledger import recover_environment
 from chaosdrill.faults.memory import leaked_bytes
 
-from ..conftest import start_env, stop_env
+from ..conftest import pg_up, start_env, stop_env, wait_for
 
 pytestmark = pytest.mark.integration
 COURSE_STATS = (
@@ -55,17 +54,6 @@ HTTP = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
 def client() -> Iterator[httpx.Client]:
     yield HTTP
     HTTP.close()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout} s (last value {last!r})")
 
 
 _serial = iter(range(1_000_000))
@@ -415,21 +403,13 @@ def test_sigterm_inside_applied_reverts(env: LocalEnvironment) -> None:
 
 
 # destructive: last ---------------------------------------------------------------------
-def _pg_up(env: LocalEnvironment, node: str) -> float | None:
-    r = HTTP.get(
-        f"{env.endpoints().prometheus_url}/api/v1/query",
-        params={"query": f'pg_up{{node="{node}"}}'},
-        timeout=5,
-    ).json()
-    result = r["data"]["result"]
-    return float(result[0]["value"][1]) if result else None
 
 
 def test_primary_crash_takes_the_database_down_and_revert_restarts_it(
     env: LocalEnvironment,
 ) -> None:
     url = env.endpoints().service_url
-    wait_for(lambda: _pg_up(env, "postgres-1") == 1.0, 20)
+    wait_for(lambda: pg_up(env, "postgres-1") == 1.0, 20)
     fault = make_fault("primary-crash")
 
     def effect() -> None:
@@ -437,11 +417,11 @@ def test_primary_crash_takes_the_database_down_and_revert_restarts_it(
         health = HTTP.get(f"{url}/health", timeout=5)
         assert health.status_code == 503
         assert health.json()["checks"]["database"] != "ok"
-        wait_for(lambda: _pg_up(env, "postgres-1") == 0.0, 20)
+        wait_for(lambda: pg_up(env, "postgres-1") == 0.0, 20)
 
     check_cycle(env, fault, effect)
     assert env.database_status().primary == "postgres-1"
-    wait_for(lambda: _pg_up(env, "postgres-1") == 1.0, 20)
+    wait_for(lambda: pg_up(env, "postgres-1") == 1.0, 20)
 
 
 def test_primary_crash_after_a_failover_rebuilds_the_old_primary(env: LocalEnvironment) -> None:

@@ -20,23 +20,14 @@ from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.errors import EnvironmentExistsError, InvalidInputError, UnknownComponentError
 
+from ..conftest import wait_for
+
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "chaosdrill"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, check=False)
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout} s (last value {last!r})")
 
 
 def test_health_is_200_through_haproxy(env: LocalEnvironment) -> None:
