@@ -104,6 +104,7 @@ def _run_one(
     reports: Path | None,
     recovery_timeout: float | None,
     quiet: bool,
+    targets: tuple[float | None, float | None] = (None, None),
 ) -> DrillOutcome:
     view = _LiveView()
 
@@ -124,6 +125,8 @@ def _run_one(
             hold_production_s=hold,
             reports=reports,
             recovery_timeout_production_s=recovery_timeout,
+            mttd_target_s=targets[0],
+            mttr_target_s=targets[1],
             on_context=attach,
         )
 
@@ -157,6 +160,18 @@ def _run_one(
     help="Give up waiting for recovery after this many production seconds "
     "(default: twice the MTTR target).",
 )
+@click.option(
+    "--mttd-target",
+    type=float,
+    default=None,
+    help="MTTD target in production seconds (default: the seed's 300).",
+)
+@click.option(
+    "--mttr-target",
+    type=float,
+    default=None,
+    help="MTTR target in production seconds (default: the seed's 1800).",
+)
 @click.option("--quiet", is_flag=True, help="No live view.")
 def run(
     experiments: tuple[Path, ...],
@@ -166,6 +181,8 @@ def run(
     hold: float | None,
     reports: Path | None,
     recovery_timeout: float | None,
+    mttd_target: float | None,
+    mttr_target: float | None,
     quiet: bool,
 ) -> None:
     """Run drills: inject the fault, wait for the page, run the runbook, verify, revert."""
@@ -175,7 +192,16 @@ def run(
     if not paths:
         raise InvalidInputError("expected experiment files or --all", field="experiments")
     if len(paths) == 1:
-        outcome = _run_one(paths[0], env_name, time_scale, hold, reports, recovery_timeout, quiet)
+        outcome = _run_one(
+            paths[0],
+            env_name,
+            time_scale,
+            hold,
+            reports,
+            recovery_timeout,
+            quiet,
+            (mttd_target, mttr_target),
+        )
         console.print(_summary([outcome.result]))
         console.print(f"result: {outcome.result_path}")
         print(f"{RESULT_PREFIX}{outcome.result_path}", file=sys.stderr)

@@ -77,6 +77,8 @@ def run_drill(
     hold_production_s: float | None = None,
     reports: Path | None = None,
     recovery_timeout_production_s: float | None = None,
+    mttd_target_s: float | None = None,
+    mttr_target_s: float | None = None,
     on_context: Any = None,
 ) -> DrillOutcome:
     """Run one experiment file as a drill; return its result (always reverted)."""
@@ -89,6 +91,9 @@ def run_drill(
         "chaosdrill_time_scale": time_scale,
         "chaosdrill_hold_s": hold_production_s,
         "chaosdrill_reports": str(reports) if reports else None,
+        "chaosdrill_recovery_timeout_s": recovery_timeout_production_s,
+        "chaosdrill_mttd_target_s": mttd_target_s,
+        "chaosdrill_mttr_target_s": mttr_target_s,
     }
     configuration.update({k: v for k, v in overrides.items() if v is not None})
     experiment["configuration"] = configuration

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.context import DrillContext
+from chaosdrill.errors import DrillError
 from chaosdrill.load.sli import ALL
 
 __all__ = ["RESULT_VERSION", "build_result", "first_impact", "write_result"]
@@ -115,8 +117,29 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> dict[str,
             "run_id": ctx.load.run_id if ctx.load else None,
             "sli": [p.__dict__ for p in series if p.flow == ALL],
         },
+        "series": _series(ctx),
         "journal": journal,
     }
+
+
+def _series(ctx: DrillContext) -> dict[str, Any]:
+    """Prometheus' series over the drill (for the report's charts); never raises."""
+    from chaosdrill.drill.series import capture_series
+
+    start, inject = ctx.timeline.first("drill_start"), ctx.timeline.first("t_inject")
+    if start is None or inject is None:
+        return {"errors": ["the drill ended before the fault: no series"]}
+    offset = time.time() - time.monotonic()
+    try:
+        return capture_series(
+            ctx.env.endpoints().prometheus_url,
+            start.t + offset,
+            time.monotonic() + offset,
+            inject.t + offset,
+            ctx.env.state.settings.scrape_interval_s,
+        )
+    except DrillError as exc:
+        return {"errors": [str(exc)]}
 
 
 def write_result(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:

@@ -9,6 +9,7 @@ still open and take down an environment the drill brought up itself.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,20 @@ def config_from_experiment(
         if timeout in (None, "")
         else _number(timeout, "configuration.chaosdrill_recovery_timeout_s", source)
     )
+    targets = {}
+    for key, name in (
+        ("mttd_target_s", "chaosdrill_mttd_target_s"),
+        ("mttr_target_s", "chaosdrill_mttr_target_s"),
+    ):
+        if conf.get(name) not in (None, ""):
+            value = _number(conf[name], f"configuration.{name}", source)
+            if value <= 0:
+                raise InvalidInputError(
+                    f"expected a positive number of production seconds, got {value:g}",
+                    source=source,
+                    field=f"configuration.{name}",
+                )
+            targets[key] = value
     load = ext.get("load") or {}
     if not isinstance(load, dict):
         raise InvalidInputError(
@@ -79,7 +94,7 @@ def config_from_experiment(
         runbook=ext["runbook"],
         runbook_params=dict(ext.get("runbook_params") or {}),
         env_name=str(conf.get("chaosdrill_env") or "drill"),
-        time_scale=TimeScale(k),
+        time_scale=TimeScale(k, production=dataclasses.replace(PRODUCTION, **targets)),
         reports_dir=Path(conf.get("chaosdrill_reports") or reports_dir()),
         hold_production_s=hold,
         load=dict(load),
@@ -123,10 +138,22 @@ def start_drill(cfg: DrillConfig) -> DrillContext:
 
 def finish_drill(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
     """Stop the load (after verification) and write the result file."""
+    ctx.measurements["alerts_at_end"] = _alerts_at_end(ctx)
     if ctx.load is not None and ctx.load.running():
         ctx.load.stop()
         ctx.timeline.mark("load_stopped")
     return write_result(ctx, journal)
+
+
+def _alerts_at_end(ctx: DrillContext) -> list[str] | None:
+    """Alerts still firing when the drill ends (None when Prometheus cannot be asked)."""
+    from chaosdrill.alerts import firing_alerts
+    from chaosdrill.errors import DrillError
+
+    try:
+        return sorted({a.name for a in firing_alerts(ctx.env.endpoints()) if a.state == "firing"})
+    except DrillError:
+        return None
 
 
 def cleanup_drill(ctx: DrillContext) -> None:

@@ -1,0 +1,360 @@
+"""report.json: one drill or a plan's drills, scored, with severity, escalation and series.
+
+``build_report`` turns drill results (what ``chaosdrill run`` writes) into the report every
+writer renders. Times in a report are seconds relative to the fault (``t_inject``) in drill
+seconds, each with its production-equivalent. A result that lacks parts (an interrupted or
+killed drill) still makes a report: what is known, marked ``complete: false`` with why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chaosdrill.errors import DrillError
+from chaosdrill.scoring import Scoring, aggregate, drill_impact, score_drill
+from chaosdrill.severity import LEVELS, Revenue, classify, escalation
+
+__all__ = [
+    "MARKERS",
+    "REPORT_VERSION",
+    "ReportSettings",
+    "build_report",
+    "drill_report",
+]
+
+REPORT_VERSION = 1
+
+#: chart markers: report name -> timeline event
+MARKERS: dict[str, str] = {
+    "inject": "t_inject",
+    "first_impact": "t_first_impact",
+    "page": "t_page",
+    "mitigated": "t_mitigated",
+    "recovered": "t_recovered",
+    "resolved": "t_resolved",
+}
+
+_LABELS = {
+    "drill_start": "drill started",
+    "load_started": "load started",
+    "steady_state_verified": "steady state verified",
+    "steady_state_not_met": "steady state NOT met",
+    "t_inject": "fault injected",
+    "fault_applied": "fault applied",
+    "t_first_impact": "first impact seen by users",
+    "t_alert_firing": "alert firing in Prometheus",
+    "t_page": "page received",
+    "detection_failed": "no page: detection failed",
+    "t_response_start": "response started",
+    "runbook_step": "runbook step",
+    "t_response_end": "response finished",
+    "t_mitigated": "mitigated (SLOs met)",
+    "t_recovered": "recovered (steady state held)",
+    "recovery_failed": "recovery failed",
+    "t_resolved": "resolved notification",
+    "verification_done": "verification done",
+    "t_reverted": "fault reverted",
+    "load_stopped": "load stopped",
+    "leftover_faults_reverted": "faults left by an earlier run reverted",
+}
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What a plan adds to a report: its name, scoring, revenue model and people."""
+
+    name: str = "ad hoc"
+    source: str | None = None
+    mode: str = "auto"
+    scoring: Scoring = field(default_factory=Scoring)
+    revenue: Revenue = field(default_factory=Revenue)
+    roles: Mapping[str, str] = field(default_factory=dict)
+    service: str = "Education Revenue Engine"
+
+
+def _rel(result: Mapping[str, Any], name: str) -> float | None:
+    t0 = _t(result, "t_inject")
+    t = _t(result, name)
+    return None if t0 is None or t is None else round(t - t0, 3)
+
+
+def _t(result: Mapping[str, Any], name: str) -> float | None:
+    return next((e["t"] for e in result.get("timeline") or [] if e.get("name") == name), None)
+
+
+def _pair(value: float | None, k: float) -> dict[str, float | None]:
+    return {"drill_s": value, "production_s": None if value is None else round(value * k, 3)}
+
+
+def _timeline(result: Mapping[str, Any], k: float) -> list[dict[str, Any]]:
+    t0 = _t(result, "t_inject")
+    base = t0 if t0 is not None else (_t(result, "drill_start") or 0.0)
+    out = []
+    for e in result.get("timeline") or []:
+        name = e.get("name", "")
+        if name == "activity":
+            continue
+        detail = dict(e.get("detail") or {})
+        label = _LABELS.get(name, name.replace("_", " "))
+        if name == "runbook_step":
+            label = f"{detail.get('step')} ({'ok' if detail.get('ok') else 'FAILED'})"
+        rel = round(float(e["t"]) - base, 3)
+        out.append(
+            {
+                "name": name,
+                "label": label,
+                "t_s": rel,
+                "production_s": round(rel * k, 3),
+                "wall": e.get("wall"),
+                "detail": detail,
+            }
+        )
+    return out
+
+
+def _client_series(result: Mapping[str, Any]) -> dict[str, Any]:
+    t0 = _t(result, "t_inject") or _t(result, "drill_start") or 0.0
+    sli = (result.get("load") or {}).get("sli") or []
+    errors, p95 = [], []
+    for p in sli:
+        if not p.get("requests"):
+            continue
+        t = round(p["second"] + 0.5 - t0, 3)
+        errors.append([t, round(p["failures"] / p["requests"], 4)])
+        p95.append([t, p["p95_ms"]])
+    return {
+        "error_rate": {"unit": "ratio", "series": [{"label": "users", "points": errors}]},
+        "p95_latency_ms": {"unit": "ms", "series": [{"label": "users", "points": p95}]},
+    }
+
+
+def _incomplete(result: Mapping[str, Any]) -> list[str]:
+    why = []
+    names = {e.get("name") for e in result.get("timeline") or []}
+    if "t_inject" not in names:
+        why.append("the fault was never injected")
+    m = result.get("measurements") or {}
+    for key, what in (
+        ("detection", "detection"),
+        ("recovery", "recovery"),
+        ("verification", "verification"),
+        ("revert", "the revert"),
+    ):
+        if key not in m:
+            why.append(f"{what} did not run")
+    if not result.get("complete", False) and "t_reverted" not in names:
+        why.append("the drill ended before the fault was reverted")
+    journal = result.get("journal") or {}
+    if journal and journal.get("status") not in (None, "completed"):
+        why.append(f"Chaos Toolkit status: {journal.get('status')}")
+    return list(dict.fromkeys(why))
+
+
+def _improvements(d: Mapping[str, Any]) -> list[str]:
+    out = []
+    alert, books = d.get("alert") or "the alert", [b["name"] for b in d.get("runbooks") or []]
+    book = ", ".join(books) or "the runbook"
+    for part in d["score"]["parts"]:
+        for reason in part["reasons"]:
+            name = part["name"]
+            if name == "detection" and "never paged" in reason:
+                out.append(
+                    f"Detection: {reason}. Check that the {alert} rule can fire for this cause "
+                    "and that Alertmanager routes it to the pager (`chaosdrill validate`)."
+                )
+            elif name == "detection":
+                out.append(
+                    f"Detection: {reason}. Shorten the {alert} detection budget (rule window, "
+                    "`for:`, group_wait) or add an alert closer to the cause."
+                )
+            elif name == "recovery":
+                out.append(
+                    f"Recovery: {reason}. Review {book}: does it fix this cause, and can its "
+                    "slow steps be made faster?"
+                )
+            elif name == "impact" and "lost" in reason:
+                out.append(f"Data: {reason}. Review replication (synchronous commit) and failover.")
+            elif name == "impact":
+                out.append(
+                    f"Impact: {reason}. Shorten the time to mitigate, or limit the blast radius "
+                    "(retries, a circuit breaker, a canary for releases)."
+                )
+            elif name == "verification":
+                out.append(f"Verification: {reason}.")
+            elif name == "hygiene":
+                out.append(f"Hygiene: {reason}.")
+    return out
+
+
+def drill_report(
+    result: Mapping[str, Any],
+    settings: ReportSettings | None = None,
+    result_path: str | None = None,
+) -> dict[str, Any]:
+    """One drill's part of a report (see the JSON Schema in schemas/report.schema.json)."""
+    from chaosdrill.models import load_scenario
+    from chaosdrill.paths import SCENARIOS_DIR
+
+    st = settings or ReportSettings()
+    k = float(result.get("time_scale") or 1.0)
+    impact = drill_impact(result)
+    score = score_drill(result, st.scoring)
+    model = None
+    with contextlib.suppress(DrillError, OSError):
+        model = load_scenario(SCENARIOS_DIR / f"{result.get('scenario')}.yaml").severity
+    severity = classify(result, impact, model, st.revenue)
+    end = _t(result, "t_mitigated")
+    t0 = _t(result, "t_inject")
+    duration = None if end is None or t0 is None else round((end - t0) * k, 3)
+    esc = escalation(severity.level, duration, st.roles)
+    m = result.get("measurements") or {}
+    incomplete = _incomplete(result)
+    targets = result.get("targets") or {}
+    d: dict[str, Any] = {
+        "id": str(result.get("cause") or Path(str(result.get("experiment", "drill"))).stem),
+        "experiment": result.get("experiment"),
+        "title": result.get("title", ""),
+        "scenario": result.get("scenario", ""),
+        "cause": result.get("cause", ""),
+        "alert": (m.get("detection") or {}).get("alert")
+        or next(
+            (
+                e["detail"].get("alert")
+                for e in result.get("timeline") or []
+                if e["name"] == "detection_failed"
+            ),
+            None,
+        ),
+        "environment": result.get("environment") or {},
+        "written_at": result.get("written_at"),
+        "started_at": next(
+            (e.get("wall") for e in result.get("timeline") or [] if e.get("name") == "t_inject"),
+            None,
+        ),
+        "result_path": result_path,
+        "time_scale": k,
+        "complete": not incomplete,
+        "incomplete_reasons": incomplete,
+        "targets": {
+            "mttd": _pair(targets.get("mttd_s"), k),
+            "mttr": _pair(targets.get("mttr_s"), k),
+            "hold": _pair(targets.get("hold_s"), k),
+        },
+        "times": {
+            "mttd": _pair(result.get("mttd_s"), k),
+            "mttr": _pair(result.get("mttr_s"), k),
+            "time_to_mitigate": _pair(_rel(result, "t_mitigated"), k),
+            "time_to_first_impact": _pair(_rel(result, "t_first_impact"), k),
+        },
+        "verdict": result.get("verdict") or {"passed": False, "checks": {}, "reasons": []},
+        "failures": list(result.get("failures") or []),
+        "score": score.to_dict(),
+        "impact": impact.to_dict(),
+        "severity": severity.to_dict(),
+        "escalation": esc.to_dict(),
+        "markers": {name: _rel(result, ev) for name, ev in MARKERS.items()},
+        "timeline": _timeline(result, k),
+        "runbooks": [
+            {
+                "name": b.get("name"),
+                "ok": bool(b.get("ok")),
+                "steps": [
+                    {
+                        "name": s.get("name"),
+                        "ok": bool(s.get("ok")),
+                        "duration_s": s.get("duration_s"),
+                        "error": s.get("error"),
+                        "output": (s.get("output") or "")[:500],
+                    }
+                    for s in b.get("steps") or []
+                ],
+            }
+            for b in m.get("runbooks") or []
+        ],
+        "verification": {
+            n: {"ok": bool(c.get("ok")), "detail": str(c.get("detail", ""))}
+            for n, c in (m.get("verification") or {}).items()
+        },
+        "integrity": m.get("integrity"),
+        "alerts_at_end": m.get("alerts_at_end"),
+        "series": {
+            "prometheus": {n: v for n, v in (result.get("series") or {}).items() if n != "errors"},
+            "series_errors": list((result.get("series") or {}).get("errors") or []),
+            "client": _client_series(result),
+        },
+    }
+    d["improvements"] = _improvements(d)
+    return d
+
+
+def build_report(
+    results: Sequence[tuple[Mapping[str, Any], str | None]],
+    *,
+    run_id: str,
+    settings: ReportSettings | None = None,
+    kind: str | None = None,
+    interrupted: str | None = None,
+) -> dict[str, Any]:
+    """The report of one run: every drill, the plan's score and distribution.
+
+    Args:
+        results: (drill result, path of its result file) pairs, in run order.
+        run_id: the run's id (the directory under reports/).
+        settings: the plan's scoring, revenue model and roles.
+        kind: "drill" or "plan" (default: "drill" for one result, else "plan").
+        interrupted: why the run stopped early, if it did (marks the report incomplete).
+    """
+    st = settings or ReportSettings()
+    drills = [drill_report(r, st, p) for r, p in results]
+    ids: dict[str, int] = {}
+    for d in drills:  # the same cause twice (random picks) gets -2, -3 ...
+        n = ids[d["id"]] = ids.get(d["id"], 0) + 1
+        if n > 1:
+            d["id"] = f"{d['id']}-{n}"
+    plan_score = aggregate(
+        [r for r, _ in results],
+        [d["score"]["points"] for d in drills],
+        [d["score"]["passed"] for d in drills],
+    )
+    levels = [d["severity"]["level"] for d in drills]
+    worst = min(levels) if levels else None  # "P1" < "P2"
+    incomplete = [d["id"] for d in drills if not d["complete"]]
+    reasons = [f"{d['id']}: {r}" for d in drills for r in d["score"]["reasons"]]
+    if interrupted:
+        reasons.insert(0, interrupted)
+    return {
+        "chaosdrill_report_version": REPORT_VERSION,
+        "run_id": run_id,
+        "kind": kind or ("drill" if len(drills) == 1 else "plan"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "plan": {
+            "name": st.name,
+            "source": st.source,
+            "mode": st.mode,
+            "service": st.service,
+            "roles": dict(st.roles),
+            "scoring": {
+                "weights": dict(st.scoring.weights.__dict__),
+                "pass_mark": st.scoring.pass_mark,
+                "lost_write_cap": st.scoring.lost_write_cap,
+                "error_budget_limit_pct": st.scoring.error_budget_limit_pct,
+            },
+            "revenue": dict(st.revenue.__dict__),
+        },
+        "complete": not incomplete and not interrupted,
+        "interrupted": interrupted,
+        "summary": {
+            **plan_score.to_dict(),
+            "passed": plan_score.passed and not interrupted,
+            "worst_severity": worst,
+            "worst_severity_name": LEVELS[worst].name if worst else None,
+            "incomplete_drills": incomplete,
+            "reasons": reasons,
+        },
+        "drills": drills,
+    }
