@@ -204,9 +204,18 @@ def drill_report(
     k = float(result.get("time_scale") or 1.0)
     impact = drill_impact(result)
     score = score_drill(result, st.scoring)
-    model = None
+    scenario = None
     with contextlib.suppress(DrillError, OSError):
-        model = load_scenario(SCENARIOS_DIR / f"{result.get('scenario')}.yaml").severity
+        scenario = load_scenario(SCENARIOS_DIR / f"{result.get('scenario')}.yaml")
+    model = scenario.severity if scenario else None
+    cause = next(
+        (c for c in (scenario.common_causes if scenario else ()) if c.id == result.get("cause")),
+        None,
+    )
+    fault = next(
+        (e["detail"].get("fault") for e in result.get("timeline") or [] if e["name"] == "t_inject"),
+        None,
+    )
     severity = classify(result, impact, model, st.revenue)
     end = _t(result, "t_mitigated")
     t0 = _t(result, "t_inject")
@@ -230,6 +239,10 @@ def drill_report(
             ),
             None,
         ),
+        "scenario_title": scenario.title if scenario else result.get("scenario", ""),
+        "cause_description": cause.description if cause else "",
+        "seed_cause": cause.seed if cause else "",
+        "fault": fault,
         "environment": result.get("environment") or {},
         "written_at": result.get("written_at"),
         "started_at": next(

@@ -1,0 +1,119 @@
+"""junit.xml: one test case per drill, for CI systems (schema: schemas/junit.xsd).
+
+A drill that did not pass is a ``<failure>`` whose message says which target was missed and
+by how much ("MTTD 412 s; target 300 s (112 s over)"); a drill that did not finish is an
+``<error>``. MTTD, MTTR, score, grade and severity ride along as properties. Gate checks
+(``chaosdrill gate``) add their own failures to the drill they concern, or to a
+``plan gates`` test case when they concern the whole plan.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["drill_failures", "render_junit"]
+
+
+def drill_failures(d: Mapping[str, Any]) -> list[str]:
+    """Sentences for each way a drill fell short (empty when it passed)."""
+    out: list[str] = []
+    t, tg = d["times"], d["targets"]
+    for key, name in (("mttd", "MTTD"), ("mttr", "MTTR")):
+        got, want = t[key]["production_s"], tg[key]["production_s"]
+        if got is None:
+            out.append(f"{name}: not measured ({'no page' if key == 'mttd' else 'not recovered'})")
+        elif want is not None and got > want:
+            out.append(f"{name} {got:.0f} s; target {want:.0f} s ({got - want:.0f} s over)")
+    for reason in d["score"]["reasons"]:
+        if reason not in out:
+            out.append(reason)
+    if d["score"]["passed"] and not out:
+        return []
+    out += [r for r in d["failures"] if r not in out]
+    return out
+
+
+def _case(
+    suite: ET.Element, classname: str, d: Mapping[str, Any], extra: Sequence[str]
+) -> tuple[bool, bool]:
+    span = [e["t_s"] for e in d["timeline"]]
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        name=d["id"],
+        classname=classname,
+        time=f"{(max(span) - min(span)) if span else 0.0:.3f}",
+    )
+    props = ET.SubElement(case, "properties")
+    for name, value in (
+        ("scenario", d["scenario"]),
+        ("cause", d["cause"]),
+        ("mttd_production_s", d["times"]["mttd"]["production_s"]),
+        ("mttr_production_s", d["times"]["mttr"]["production_s"]),
+        ("score", d["score"]["points"]),
+        ("grade", d["score"]["grade"]),
+        ("severity", d["severity"]["level"]),
+        ("time_scale", d["time_scale"]),
+    ):
+        ET.SubElement(props, "property", name=name, value="" if value is None else str(value))
+    problems = [*drill_failures(d), *extra]
+    failed = bool(problems) and d["complete"]
+    errored = not d["complete"]
+    if errored:
+        err = ET.SubElement(case, "error", message="drill incomplete", type="incomplete")
+        err.text = "\n".join(d["incomplete_reasons"] + problems)
+    elif failed:
+        fail = ET.SubElement(case, "failure", message=problems[0], type="drill")
+        fail.text = "\n".join(problems)
+    out = ET.SubElement(case, "system-out")
+    out.text = "\n".join(f"{e['t_s']:+.1f} s  {e['label']}" for e in d["timeline"])
+    return failed, errored
+
+
+def render_junit(
+    report: Mapping[str, Any],
+    extra: Mapping[str, Sequence[str]] | None = None,
+    plan_failures: Sequence[str] = (),
+) -> str:
+    """junit.xml for a run.
+
+    Args:
+        report: the run's report.
+        extra: more failures per drill id (the gate's checks and regressions).
+        plan_failures: failures of the plan as a whole (a ``plan gates`` test case).
+    """
+    name = str(report["plan"]["name"])
+    root = ET.Element("testsuites", name=f"chaosdrill {name}")
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=f"chaosdrill.{name}",
+        timestamp=str(report["generated_at"])[:19],
+        hostname="localhost",
+        id="0",
+        package="chaosdrill",
+    )
+    failures = errors = 0
+    for d in report["drills"]:
+        f, e = _case(suite, f"chaosdrill.{name}.{d['scenario']}", d, (extra or {}).get(d["id"], ()))
+        failures += f
+        errors += e
+    if plan_failures or extra is not None:
+        case = ET.SubElement(suite, "testcase", name="plan gates", classname=f"chaosdrill.{name}")
+        case.set("time", "0.000")
+        if plan_failures:
+            fail = ET.SubElement(case, "failure", message=plan_failures[0], type="gate")
+            fail.text = "\n".join(plan_failures)
+            failures += 1
+    tests = len(suite.findall("testcase"))
+    total = sum(float(c.get("time", "0")) for c in suite.findall("testcase"))
+    for el in (suite, root):
+        el.set("tests", str(tests))
+        el.set("failures", str(failures))
+        el.set("errors", str(errors))
+        el.set("time", f"{total:.3f}")
+    suite.set("skipped", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

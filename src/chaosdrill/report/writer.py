@@ -1,0 +1,83 @@
+"""Write every output of a run under reports/<run-id>/ and record it in the history.
+
+report.json, report.md, report.html, junit.xml, comms.md and postmortem.md; each written to
+a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from chaosdrill.report.comms import render_comms
+from chaosdrill.report.junit import render_junit
+from chaosdrill.report.markdown import render_markdown
+from chaosdrill.report.model import ReportSettings, build_report
+from chaosdrill.report.postmortem import render_postmortem
+
+__all__ = ["OUTPUTS", "write_atomic", "write_report_files", "write_reports"]
+
+OUTPUTS = ("report.json", "report.md", "report.html", "junit.xml", "comms.md", "postmortem.md")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _html(report: Mapping[str, Any]) -> str:
+    from chaosdrill.report.html import render_html
+
+    return render_html(report)
+
+
+def write_report_files(report: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Render ``report`` into every output file in ``out_dir``; return name -> path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renderers: dict[str, Callable[[Mapping[str, Any]], str]] = {
+        "report.json": lambda r: json.dumps(r, indent=2, default=str) + "\n",
+        "report.md": render_markdown,
+        "report.html": _html,
+        "junit.xml": render_junit,
+        "comms.md": render_comms,
+        "postmortem.md": render_postmortem,
+    }
+    written = {}
+    for name, render in renderers.items():
+        path = out_dir / name
+        write_atomic(path, render(report))
+        written[name] = path
+    return written
+
+
+def write_reports(
+    results: Sequence[tuple[Mapping[str, Any], str | None]],
+    out_dir: Path,
+    *,
+    run_id: str,
+    settings: ReportSettings | None = None,
+    record_history: bool = True,
+    history_path: Path | None = None,
+    interrupted: str | None = None,
+) -> Path:
+    """Build the run's report, write every output, record it in the history.
+
+    Returns:
+        The path of report.json.
+    """
+    report = build_report(results, run_id=run_id, settings=settings, interrupted=interrupted)
+    written = write_report_files(report, out_dir)
+    if record_history:
+        from chaosdrill.report.history import History
+
+        history = History(history_path) if history_path else History.default()
+        history.record(report, out_dir)
+    return written["report.json"]
