@@ -1,0 +1,521 @@
+"""pytest plugin: write drills as tests.
+
+Installed with chaosdrill (entry point ``pytest11``), so every pytest run in an environment
+that has chaosdrill installed loads it. It adds:
+
+- the options ``--chaosdrill-env NAME``, ``--chaosdrill-time-scale K``,
+  ``--chaosdrill-keep-env`` and the ini key ``chaosdrill_time_scale``;
+- the session fixture ``chaosdrill_env``: the running environment of that name if there is
+  one (never taken down), else one brought up at time scale K and taken down at the end;
+- the fixture ``run_drill``: runs one experiment on that environment and returns a
+  :class:`DrillReport`;
+- the marker ``drill(experiment=None, time_scale=None, hold_s=None, recovery_timeout_s=None)``:
+  defaults for ``run_drill()``;
+- the environment's log tails and the drill's reasons on a failing test's report.
+
+Importing this module imports nothing heavy and starts nothing; the environment code,
+Chaos Toolkit and Locust are imported only when a test asks for a fixture (and Chaos Toolkit
+and Locust only in the drill's own process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from chaosdrill.environments.local import LocalEnvironment
+
+__all__ = ["DrillReport", "DrillRunError", "DrillRunner"]
+
+DEFAULT_ENV = "pytest"
+DEFAULT_TIME_SCALE = 20.0
+LOG_LINES = 40
+LOG_SECTION = "chaosdrill environment logs"
+RESULT_PREFIX = "chaosdrill-result: "
+MARKER_FIELDS = ("experiment", "time_scale", "hold_s", "recovery_timeout_s")
+_TERMINATE_GRACE_S = 60.0  # a drill reverts its fault on SIGTERM; give it that long
+
+
+@dataclass(frozen=True)
+class DrillReport:
+    """One drill's outcome, as a test sees it.
+
+    Times are drill seconds (``mttd_s``, ``mttr_s``) and production-equivalent seconds
+    (``*_production_s`` = drill seconds x time scale); ``None`` when the drill did not get
+    that far (no page, no recovery). ``passed`` is the drill's verdict; ``score`` (0-100) and
+    ``grade`` come from :func:`chaosdrill.scoring.score_drill`. ``result`` is the whole
+    result file as a dict.
+    """
+
+    experiment: Path
+    scenario: str
+    cause: str
+    mttd_s: float | None
+    mttr_s: float | None
+    mttd_production_s: float | None
+    mttr_production_s: float | None
+    score: float
+    grade: str
+    passed: bool
+    lost_writes: int
+    reasons: tuple[str, ...]
+    result_path: Path
+    result: dict[str, Any] = field(repr=False, compare=False, hash=False)
+    exit_code: int = 0
+
+    @classmethod
+    def from_result(
+        cls, result: Mapping[str, Any], result_path: Path, exit_code: int, experiment: Path
+    ) -> DrillReport:
+        """Build the report from a drill's result dict (format version 1)."""
+        from chaosdrill.scoring import score_drill
+
+        score = score_drill(result)
+        production = result.get("production_equivalent") or {}
+        verdict = result.get("verdict") or {}
+        integrity = (result.get("measurements") or {}).get("integrity") or {}
+        lost = integrity.get("lost") or []
+        return cls(
+            experiment=experiment,
+            scenario=str(result.get("scenario", "")),
+            cause=str(result.get("cause", "")),
+            mttd_s=_float_or_none(result.get("mttd_s")),
+            mttr_s=_float_or_none(result.get("mttr_s")),
+            mttd_production_s=_float_or_none(production.get("mttd_s")),
+            mttr_production_s=_float_or_none(production.get("mttr_s")),
+            score=float(score.points),
+            grade=str(score.grade),
+            passed=bool(verdict.get("passed")),
+            lost_writes=len(lost) if isinstance(lost, list) else int(lost),
+            reasons=tuple(str(r) for r in verdict.get("reasons") or ()),
+            result_path=result_path,
+            result=dict(result),
+            exit_code=exit_code,
+        )
+
+    def summary(self) -> str:
+        """One line: cause, verdict, MTTD/MTTR (production-equivalent), score and grade."""
+
+        def secs(drill: float | None, prod: float | None) -> str:
+            return "-" if drill is None else f"{drill:.1f} s ({prod or 0:.0f} s prod)"
+
+        verdict = "PASS" if self.passed else "FAIL"
+        return (
+            f"{self.cause} ({self.scenario}): {verdict}, "
+            f"MTTD {secs(self.mttd_s, self.mttd_production_s)}, "
+            f"MTTR {secs(self.mttr_s, self.mttr_production_s)}, "
+            f"score {self.score:.0f} ({self.grade}), lost writes {self.lost_writes}"
+        )
+
+
+class DrillRunError(RuntimeError):
+    """The drill's process ended without writing a result (invalid input, broken set-up)."""
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+# -- session state --------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    """What the plugin keeps for one pytest session."""
+
+    env_name: str = DEFAULT_ENV
+    time_scale: float = DEFAULT_TIME_SCALE
+    keep_env: bool = False
+    env: LocalEnvironment | None = None
+    owned: bool = False
+    drills: list[tuple[str, DrillReport]] = field(default_factory=list)
+
+
+_SESSION = pytest.StashKey[_Session]()
+_ITEM_DRILLS = pytest.StashKey[list[DrillReport]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--chaosdrill-env``, ``--chaosdrill-time-scale``, ``--chaosdrill-keep-env``, ini."""
+    group = parser.getgroup("chaosdrill", "chaosdrill drills")
+    group.addoption(
+        "--chaosdrill-env",
+        dest="chaosdrill_env",
+        default=None,
+        metavar="NAME",
+        help=f"Environment for drills: attached if up, else brought up (default: {DEFAULT_ENV}).",
+    )
+    group.addoption(
+        "--chaosdrill-time-scale",
+        dest="chaosdrill_time_scale",
+        type=float,
+        default=None,
+        metavar="K",
+        help="Run drills K times faster than production "
+        f"(default: ini chaosdrill_time_scale, else {DEFAULT_TIME_SCALE:g}).",
+    )
+    group.addoption(
+        "--chaosdrill-keep-env",
+        dest="chaosdrill_keep_env",
+        action="store_true",
+        default=False,
+        help="Leave an environment the session brought up running at the end.",
+    )
+    parser.addini(
+        "chaosdrill_time_scale",
+        help=f"Default time scale of drills (default {DEFAULT_TIME_SCALE:g}).",
+        default=None,
+    )
+
+
+def _time_scale(config: pytest.Config) -> float:
+    option = config.getoption("chaosdrill_time_scale", default=None)
+    source, value = "--chaosdrill-time-scale", option
+    if value is None:
+        source, value = "ini chaosdrill_time_scale", config.getini("chaosdrill_time_scale")
+    if value in (None, ""):
+        return DEFAULT_TIME_SCALE
+    try:
+        k = float(value)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"{source}: expected a number, got {value!r}") from None
+    if not 1 <= k <= 1000:
+        raise pytest.UsageError(f"{source}: expected a number from 1 to 1000, got {value!r}")
+    return k
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``drill`` marker and read the options."""
+    config.addinivalue_line(
+        "markers",
+        "drill(experiment=None, time_scale=None, hold_s=None, recovery_timeout_s=None): "
+        "defaults for the run_drill fixture (chaosdrill)",
+    )
+    config.stash[_SESSION] = _Session(
+        env_name=config.getoption("chaosdrill_env", default=None) or DEFAULT_ENV,
+        time_scale=_time_scale(config),
+        keep_env=bool(config.getoption("chaosdrill_keep_env", default=False)),
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Take down an environment this session brought up, if its fixture could not."""
+    state = config.stash.get(_SESSION, None)
+    if state is not None and state.env is not None and state.owned and not state.keep_env:
+        env, state.env = state.env, None
+        try:
+            env.down()
+        except Exception as exc:
+            print(
+                f"chaosdrill: could not take environment {env.name!r} down: {exc}; "
+                f"run `chaosdrill env down --name {env.name}`",
+                file=sys.stderr,
+            )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The drills of the session, one line each; where a kept environment is."""
+    state = config.stash.get(_SESSION, None)
+    if state is None or (not state.drills and not (state.keep_env and state.owned)):
+        return
+    terminalreporter.section("chaosdrill")
+    for nodeid, report in state.drills:
+        terminalreporter.write_line(f"{nodeid}: {report.summary()}")
+    if state.env is not None and state.owned and state.keep_env:
+        terminalreporter.write_line(
+            f"environment {state.env_name!r} left up (--chaosdrill-keep-env); take it down "
+            f"with `chaosdrill env down --name {state.env_name}`"
+        )
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+def _acquire(name: str, time_scale: float) -> tuple[LocalEnvironment, bool]:
+    """The running environment ``name`` (not owned), else a new one (owned)."""
+    from chaosdrill.environments.local import EnvSettings, LocalEnvironment
+    from chaosdrill.environments.local.environment import validate_name
+    from chaosdrill.errors import EnvironmentExistsError, EnvironmentNotFoundError
+
+    validate_name(name)
+    for _ in range(2):
+        try:
+            env = LocalEnvironment.attach(name)
+            if env.ctx.supervisor.alive():
+                return env, False
+            # a state directory left by a crashed run: up() clears it first
+        except EnvironmentNotFoundError:
+            pass
+        try:
+            return LocalEnvironment.up(name, EnvSettings.for_time_scale(time_scale)), True
+        except EnvironmentExistsError:
+            continue  # another process brought it up in the meantime: attach to it
+    raise RuntimeError(f"could neither attach to nor bring up environment {name!r}")
+
+
+@pytest.fixture(scope="session")
+def chaosdrill_env(pytestconfig: pytest.Config) -> Iterator[LocalEnvironment]:
+    """The session's environment: attached if up (and left up), else brought up and taken down.
+
+    An environment this fixture brought up is taken down at the end of the session, also
+    when tests fail or the run is interrupted, unless ``--chaosdrill-keep-env`` is given.
+    """
+    state = pytestconfig.stash[_SESSION]
+    env, owned = _acquire(state.env_name, state.time_scale)
+    state.env, state.owned = env, owned
+    try:
+        yield env
+    finally:
+        if owned and not state.keep_env:
+            env.down()  # if interrupted, pytest_unconfigure tries again
+            state.env = None
+
+
+class DrillRunner:
+    """The ``run_drill`` fixture's callable: one drill per call, in its own process."""
+
+    def __init__(
+        self,
+        env: LocalEnvironment,
+        reports: Path,
+        time_scale: float,
+        defaults: Mapping[str, Any],
+        on_report: Callable[[DrillReport], None] = lambda _: None,
+    ) -> None:
+        self.env = env
+        self.reports = reports
+        self.time_scale = time_scale
+        self.defaults = dict(defaults)
+        self.runs = 0
+        self._on_report = on_report
+
+    def __call__(
+        self,
+        experiment: str | Path | None = None,
+        *,
+        time_scale: float | None = None,
+        hold_s: float | None = None,
+        recovery_timeout_s: float | None = None,
+    ) -> DrillReport:
+        """Run a drill; return its report (the verdict is ``report.passed``, not raised).
+
+        ``experiment``: a path to an experiment file, or a name from chaosdrill's
+        ``experiments/`` ("bad-release"); default: the ``drill`` marker's. ``time_scale``:
+        default the marker's, else the session's. ``hold_s`` and ``recovery_timeout_s`` are
+        production seconds (defaults: the marker's, else the drill's own).
+        """
+        experiment = experiment if experiment is not None else self.defaults.get("experiment")
+        if experiment is None:
+            raise ValueError(
+                "run_drill() needs an experiment: pass one, or mark the test "
+                '@pytest.mark.drill("bad-release")'
+            )
+        path = resolve_experiment(experiment)
+        k = float(_pick(time_scale, self.defaults.get("time_scale"), self.time_scale))
+        hold = _float_or_none(_pick(hold_s, self.defaults.get("hold_s")))
+        recovery = _float_or_none(
+            _pick(recovery_timeout_s, self.defaults.get("recovery_timeout_s"))
+        )
+        self.runs += 1
+        reports = self.reports / f"{self.runs}-{path.stem}"
+        cmd = [sys.executable, "-m", "chaosdrill", "run", str(path), "--env", self.env.name]
+        cmd += ["--time-scale", f"{k:g}", "--reports", str(reports), "--quiet"]
+        if hold is not None:
+            cmd += ["--hold", f"{hold:g}"]
+        if recovery is not None:
+            cmd += ["--recovery-timeout", f"{recovery:g}"]
+        code, stdout, stderr = _run(cmd, _timeout_s(k, hold, recovery))
+        reports.mkdir(parents=True, exist_ok=True)
+        (reports / "chaosdrill-run.log").write_text(
+            f"$ {' '.join(cmd)}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        )
+        found = [
+            ln[len(RESULT_PREFIX) :] for ln in stderr.splitlines() if ln.startswith(RESULT_PREFIX)
+        ]
+        if not found:
+            raise DrillRunError(
+                f"the drill {path.name} wrote no result (exit {code}):\n"
+                f"{stdout[-2000:]}\n{stderr[-3000:]}"
+            )
+        result_path = Path(found[-1])
+        report = DrillReport.from_result(
+            json.loads(result_path.read_text()), result_path, code, path
+        )
+        self._on_report(report)
+        return report
+
+
+def _pick(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+def resolve_experiment(experiment: str | Path) -> Path:
+    """A path as given; a bare name ("bad-release") is chaosdrill's experiments/NAME.json."""
+    from chaosdrill.paths import EXPERIMENTS_DIR
+
+    if isinstance(experiment, str) and os.sep not in experiment and "/" not in experiment:
+        named = EXPERIMENTS_DIR / (
+            experiment if experiment.endswith(".json") else f"{experiment}.json"
+        )
+        if named.is_file() or not Path(experiment).is_file():
+            experiment = named
+    path = Path(experiment).resolve()
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.json")))
+        raise FileNotFoundError(f"no experiment file {path} (experiments by name: {known})")
+    return path
+
+
+def _timeout_s(k: float, hold_s: float | None, recovery_timeout_s: float | None) -> float:
+    """A generous bound on one drill's wall time (steady, detect, recover, hold, verify)."""
+    from chaosdrill.timescale import PRODUCTION
+
+    hold = PRODUCTION.hold_s if hold_s is None else hold_s
+    recovery = 2 * PRODUCTION.mttr_target_s if recovery_timeout_s is None else recovery_timeout_s
+    return (3 * PRODUCTION.mttd_target_s + recovery + 2 * hold) / k + 300.0
+
+
+def _run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
+    """Run the drill's process; on timeout or interruption, SIGTERM it so it reverts."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = _stop(proc)
+        stderr += f"\nchaosdrill pytest plugin: the drill ran longer than {timeout:.0f} s; stopped"
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc.returncode, stdout, stderr
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM (the drill reverts its fault), then SIGKILL after a grace period."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=_TERMINATE_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
+def _marker_defaults(node: pytest.Item) -> dict[str, Any]:
+    """The ``drill`` markers' values; the closest marker (function, class, module) wins."""
+    values: dict[str, Any] = {}
+    for marker in node.iter_markers("drill"):
+        if len(marker.args) > 1:
+            pytest.fail(
+                "@pytest.mark.drill takes at most one positional argument (the experiment), "
+                f"got {marker.args!r}",
+                pytrace=False,
+            )
+        unknown = sorted(set(marker.kwargs) - set(MARKER_FIELDS))
+        if unknown:
+            pytest.fail(
+                f"@pytest.mark.drill: unknown argument(s) {', '.join(unknown)}; "
+                f"expected {', '.join(MARKER_FIELDS)}",
+                pytrace=False,
+            )
+        given = dict(marker.kwargs)
+        if marker.args:
+            given["experiment"] = marker.args[0]
+        for key, value in given.items():
+            if value is not None:
+                values.setdefault(key, value)
+    return values
+
+
+@pytest.fixture
+def run_drill(
+    request: pytest.FixtureRequest, chaosdrill_env: LocalEnvironment, tmp_path: Path
+) -> DrillRunner:
+    """``run_drill(experiment=None, *, time_scale=None, hold_s=None, recovery_timeout_s=None)``.
+
+    Runs the drill on the session's environment in a child process (Chaos Toolkit runs one
+    experiment per process), results under the test's ``tmp_path``; returns a
+    :class:`DrillReport`. Defaults come from the test's ``drill`` marker.
+    """
+    state = request.config.stash[_SESSION]
+    node: pytest.Item = request.node
+    record = node.stash.setdefault(_ITEM_DRILLS, [])
+
+    def on_report(report: DrillReport) -> None:
+        record.append(report)
+        state.drills.append((node.nodeid, report))
+
+    return DrillRunner(
+        chaosdrill_env,
+        tmp_path / "chaosdrill",
+        state.time_scale,
+        _marker_defaults(node),
+        on_report,
+    )
+
+
+# -- failing tests carry the environment's logs ----------------------------------------------
+
+
+def _log_names(env: LocalEnvironment) -> list[str]:
+    """Every component (as of now: a drill may have replaced replicas), then any other log."""
+    from chaosdrill.environments.local.state import EnvState
+
+    with contextlib.suppress(Exception):  # else: the state as last read
+        env.ctx.state = EnvState.load(env.root)
+    names = env.ctx.component_names()
+    logs = env.root / "logs"
+    others = sorted(
+        (p.stem for p in logs.glob("*.log") if p.stem not in names),
+        key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)],
+    )
+    return names + others
+
+
+def _log_section(env: LocalEnvironment | None, drills: list[DrillReport]) -> str:
+    parts: list[str] = []
+    for report in drills:
+        failures = report.result.get("failures") or []
+        parts.append(f"drill {report.summary()}\n  result: {report.result_path}")
+        parts += [f"  reason: {r}" for r in report.reasons]
+        parts += [f"  failure: {f}" for f in failures if f not in report.reasons]
+    if env is not None and env.root.exists():
+        quiet: list[str] = []
+        for name in _log_names(env):
+            tail = env.ctx.tail(name, lines=LOG_LINES)
+            if tail.strip():
+                parts.append(f"=== {name} ({env.ctx.log_path(name)}) ===\n{tail}")
+            else:
+                quiet.append(name)
+        if quiet:
+            parts.append(f"=== no log lines: {', '.join(quiet)} ===")
+    return "\n".join(parts)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
+    """A failing test that used the environment gets its log tails and the drill's reasons."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or "chaosdrill_env" not in getattr(item, "fixturenames", ()):
+        return
+    state = item.config.stash.get(_SESSION, None)
+    drills = item.stash.get(_ITEM_DRILLS, [])
+    text = _log_section(state.env if state else None, drills)
+    if text:
+        report.sections.append((LOG_SECTION, text))
