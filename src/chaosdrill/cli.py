@@ -17,10 +17,13 @@ from rich.table import Table
 
 from chaosdrill import __version__
 from chaosdrill.alerts import firing_alerts, pages, send_test_alert
+from chaosdrill.cli_gate import gate
 from chaosdrill.cli_load import integrity, load
 from chaosdrill.cli_ops import ops
+from chaosdrill.cli_report import report
 from chaosdrill.cli_run import run
 from chaosdrill.cli_runbook import runbook
+from chaosdrill.cli_validate import validate
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
 from chaosdrill.errors import DrillError, InvalidInputError
@@ -233,10 +236,13 @@ def env_smoke(name: str) -> None:
         sys.exit(1)
 
 
+cli.add_command(gate)
 cli.add_command(ops)
 cli.add_command(load)
+cli.add_command(report)
 cli.add_command(run)
 cli.add_command(runbook)
+cli.add_command(validate)
 ops.add_command(integrity)
 
 

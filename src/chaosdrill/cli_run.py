@@ -8,8 +8,9 @@ environment, brought up here if it is not up yet.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import subprocess
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,7 @@ from chaosdrill.alerts import firing_alerts
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.drill.phases import SAMPLE_LAG_S
-from chaosdrill.environments.local import EnvSettings, LocalEnvironment
-from chaosdrill.errors import DrillError, EnvironmentNotFoundError, InvalidInputError
+from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
 
 __all__ = ["run"]
@@ -78,24 +78,6 @@ class _LiveView:
         return Group(table, Text("; ".join(ctx.failures[-2:]), style="red"))
 
 
-def _summary(outcomes: list[dict[str, Any]]) -> Table:
-    table = Table(title="drills")
-    for col in ("drill", "scenario", "MTTD s (prod)", "MTTR s (prod)", "verdict", "reason"):
-        table.add_column(col)
-    for r in outcomes:
-        prod = r.get("production_equivalent", {})
-        passed = r["verdict"]["passed"]
-        table.add_row(
-            r["cause"],
-            r["scenario"],
-            f"{r['mttd_s']} ({prod.get('mttd_s')})" if r["mttd_s"] is not None else "no page",
-            f"{r['mttr_s']} ({prod.get('mttr_s')})" if r["mttr_s"] is not None else "not recovered",
-            "[green]PASS[/]" if passed else "[red]FAIL[/]",
-            (r["verdict"].get("reasons") or r["failures"] or [""])[0][:90],
-        )
-    return table
-
-
 def _run_one(
     path: Path,
     env: str | None,
@@ -105,6 +87,7 @@ def _run_one(
     recovery_timeout: float | None,
     quiet: bool,
     targets: tuple[float | None, float | None] = (None, None),
+    load: dict[str, Any] | None = None,
 ) -> DrillOutcome:
     view = _LiveView()
 
@@ -127,6 +110,7 @@ def _run_one(
             recovery_timeout_production_s=recovery_timeout,
             mttd_target_s=targets[0],
             mttr_target_s=targets[1],
+            load=load,
             on_context=attach,
         )
 
@@ -134,6 +118,13 @@ def _run_one(
 @click.command("run")
 @click.argument("experiments", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--all", "run_all", is_flag=True, help="Every experiment in experiments/.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run a plan (drills/*.yaml): its drills, environment, time scale, scoring.",
+)
 @click.option("--env", "env_name", default=None, help="Environment name (default: drill).")
 @click.option(
     "--time-scale",
@@ -151,7 +142,7 @@ def _run_one(
     "--reports",
     type=click.Path(path_type=Path),
     default=None,
-    help="Directory for results (default: reports/).",
+    help="Directory for reports (default: reports/).",
 )
 @click.option(
     "--recovery-timeout",
@@ -172,10 +163,19 @@ def _run_one(
     default=None,
     help="MTTR target in production seconds (default: the seed's 1800).",
 )
-@click.option("--quiet", is_flag=True, help="No live view.")
+@click.option(
+    "--load",
+    "load_json",
+    default=None,
+    help="Load settings as JSON over the experiment's, e.g. '{\"rate\": 40}'.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for a plan's random picks.")
+@click.option("--quiet", is_flag=True, help="No live view or progress bar.")
+@click.option("--result-only", is_flag=True, hidden=True, help="Write only the result file.")
 def run(
     experiments: tuple[Path, ...],
     run_all: bool,
+    plan_path: Path | None,
     env_name: str | None,
     time_scale: float | None,
     hold: float | None,
@@ -183,14 +183,32 @@ def run(
     recovery_timeout: float | None,
     mttd_target: float | None,
     mttr_target: float | None,
+    load_json: str | None,
+    seed: int | None,
     quiet: bool,
+    result_only: bool,
 ) -> None:
-    """Run drills: inject the fault, wait for the page, run the runbook, verify, revert."""
+    """Run drills: inject the fault, wait for the page, run the runbook, verify, revert.
+
+    One experiment, several, --all, or a --plan. Every run ends with a summary table and
+    writes report.json, report.md, report.html, junit.xml, comms.md and postmortem.md under
+    reports/<run-id>/. Exit 0 when every drill passed, 1 when one did not.
+    """
+    from chaosdrill.planrun import adhoc_plan
+
+    load = _load_option(load_json)
+    if plan_path is not None:
+        if experiments or run_all:
+            raise InvalidInputError("give either a --plan or experiments, not both", field="plan")
+        from chaosdrill.plans import load_plan
+
+        plan = load_plan(plan_path)
+        sys.exit(_run_plan(plan, env_name, reports, quiet, seed))
     paths = list(experiments)
     if run_all:
         paths += sorted(EXPERIMENTS_DIR.glob("*.json"))
     if not paths:
-        raise InvalidInputError("expected experiment files or --all", field="experiments")
+        raise InvalidInputError("expected experiment files, --all or --plan", field="experiments")
     if len(paths) == 1:
         outcome = _run_one(
             paths[0],
@@ -201,63 +219,100 @@ def run(
             recovery_timeout,
             quiet,
             (mttd_target, mttr_target),
+            load,
         )
-        console.print(_summary([outcome.result]))
-        console.print(f"result: {outcome.result_path}")
-        print(f"{RESULT_PREFIX}{outcome.result_path}", file=sys.stderr)
-        sys.exit(0 if outcome.passed else 1)
-    sys.exit(_run_many(paths, env_name or "drill", time_scale, hold, reports, recovery_timeout))
+        if result_only:
+            print(f"{RESULT_PREFIX}{outcome.result_path}", file=sys.stderr)
+            sys.exit(0 if outcome.passed else 1)
+        sys.exit(_report_one(outcome, reports))
+    plan = adhoc_plan(
+        paths,
+        env_name=env_name or "drill",
+        time_scale=time_scale,
+        hold_s=hold,
+        mttd_target_s=mttd_target,
+        mttr_target_s=mttr_target,
+    )
+    if load:
+        plan = dataclasses.replace(plan, load=load)
+    sys.exit(_run_plan(plan, env_name, reports, quiet, seed))
 
 
-def _run_many(
-    paths: list[Path],
-    env_name: str,
-    k: float | None,
-    hold: float | None,
-    reports: Path | None,
-    recovery_timeout: float | None,
+def _load_option(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"not valid JSON: {exc.msg}", field="--load") from None
+    if not isinstance(value, dict):
+        raise InvalidInputError("expected a JSON object of load settings", field="--load")
+    return value
+
+
+def _report_one(outcome: DrillOutcome, reports: Path | None) -> int:
+    """Reports of a single drill under reports/<run-id>/; the summary; the exit code."""
+    from chaosdrill.paths import reports_dir
+    from chaosdrill.planrun import new_run_id
+    from chaosdrill.report.terminal import summary_table
+    from chaosdrill.report.writer import write_reports
+
+    run_id = new_run_id(outcome.result.get("cause") or outcome.experiment.stem)
+    out_dir = (reports or reports_dir()) / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result_path = out_dir / outcome.result_path.name
+    if outcome.result_path.resolve() != result_path.resolve():
+        shutil.move(outcome.result_path, result_path)
+        with contextlib.suppress(OSError):
+            outcome.result_path.parent.rmdir()  # the per-drill folder, now empty
+    report_path = write_reports([(outcome.result, str(result_path))], out_dir, run_id=run_id)
+    report = json.loads(report_path.read_text())
+    console.print(summary_table(report))
+    console.print(f"reports: {out_dir}")
+    print(f"{RESULT_PREFIX}{result_path}", file=sys.stderr)
+    print(f"chaosdrill-report: {report_path}", file=sys.stderr)
+    return 0 if report["summary"]["passed"] else 1
+
+
+def _run_plan(
+    plan: Any, env_name: str | None, reports: Path | None, quiet: bool, seed: int | None
 ) -> int:
-    try:
-        env, owned = LocalEnvironment.attach(env_name), False
-    except EnvironmentNotFoundError:
-        env = LocalEnvironment.up(env_name, EnvSettings.for_time_scale(k or 1.0))
-        owned = True
-    results: list[dict[str, Any]] = []
-    worst = 0
-    try:
-        for i, path in enumerate(paths, 1):
-            console.print(f"[{i}/{len(paths)}] {path.name}")
-            cmd = [
-                sys.executable,
-                "-m",
-                "chaosdrill",
-                "run",
-                str(path),
-                "--env",
-                env_name,
-                "--quiet",
-            ]
-            for flag, value in (
-                ("--time-scale", k),
-                ("--hold", hold),
-                ("--reports", reports),
-                ("--recovery-timeout", recovery_timeout),
-            ):
-                if value is not None:
-                    cmd += [flag, str(value)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            worst = max(worst, proc.returncode)
-            found = [
-                ln[len(RESULT_PREFIX) :]
-                for ln in proc.stderr.splitlines()
-                if ln.startswith(RESULT_PREFIX)
-            ]
-            if found:
-                results.append(json.loads(Path(found[-1]).read_text()))
-            else:
-                console.print(f"[red]{path.name} produced no result[/]\n{proc.stderr[-1500:]}")
-    finally:
-        if owned:
-            env.down()
-    console.print(_summary(results))
-    return worst
+    """Run a plan with a progress bar across its drills; print the summary; exit code."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from chaosdrill.planrun import run_plan
+    from chaosdrill.report.terminal import summary_table
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} drills"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+    )
+    task = progress.add_task(plan.name, total=len(plan.resolve_drills()))
+
+    def on_progress(i: int, n: int, name: str, result: Any) -> None:
+        if result is None:
+            progress.update(task, description=f"{plan.name}: {name}", total=n)
+            if not console.is_terminal and not quiet:
+                console.print(f"[{i}/{n}] {name}")
+        else:
+            progress.advance(task)
+
+    with progress:
+        outcome = run_plan(
+            plan, env_name=env_name, reports=reports, on_progress=on_progress, seed=seed
+        )
+    assert outcome.report is not None
+    console.print(summary_table(outcome.report))
+    for crash in outcome.crashed:
+        console.print(f"[red]{crash}[/]")
+    console.print(f"reports: {outcome.out_dir}")
+    print(f"chaosdrill-report: {outcome.report_path}", file=sys.stderr)
+    if outcome.interrupted and not outcome.crashed:
+        return 130
+    if outcome.crashed:
+        return 3
+    return 0 if outcome.passed else 1

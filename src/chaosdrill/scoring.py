@@ -401,6 +401,11 @@ def score_drill(result: Mapping[str, Any], scoring: Scoring | None = None) -> Dr
         reasons.append(parts[1].reasons[0])
     if capped:
         reasons.append(capped)
+    verdict = result.get("verdict") or {}
+    if not verdict.get("passed", False):
+        missed = [r for r in verdict.get("reasons") or [] if r not in reasons]
+        failed = [k.replace("_", " ") for k, ok in (verdict.get("checks") or {}).items() if not ok]
+        reasons += missed or [f"drill checks failed: {', '.join(failed) or 'none recorded'}"]
     if not result.get("complete", True):
         reasons.append("the drill did not finish (incomplete)")
     return DrillScore(points, grade, not reasons, parts, capped, tuple(reasons))

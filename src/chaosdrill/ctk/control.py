@@ -10,6 +10,7 @@ are idempotent.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill import context as drill_context
@@ -64,9 +65,30 @@ def after_experiment_control(context: Any = None, state: Any = None, **kwargs: A
     if ctx is None or not isinstance(state, dict) or ctx.result_path is not None:
         return
     path = finish_drill(ctx, state)
-    state.setdefault("extensions", []).append(
-        {"name": "chaosdrill", "result": str(path), "failures": list(ctx.failures)}
-    )
+    ext: dict[str, Any] = {
+        "name": "chaosdrill",
+        "result": str(path),
+        "failures": list(ctx.failures),
+    }
+    if _STATE["owned"]:  # the stock `chaos run`: write the reports here too
+        ext.update(_write_reports(path))
+    state.setdefault("extensions", []).append(ext)
+
+
+def _write_reports(result_path: Path) -> dict[str, Any]:
+    """Every report of the drill beside its result (reports/<run>/); never raises."""
+    import json
+
+    from chaosdrill.report.writer import write_reports
+
+    try:
+        result = json.loads(result_path.read_text())
+        report = write_reports(
+            [(result, str(result_path))], result_path.parent, run_id=result_path.parent.name
+        )
+        return {"report": str(report)}
+    except Exception as exc:  # the journal must still be written
+        return {"report_error": f"{type(exc).__name__}: {exc}"}
 
 
 def cleanup_control() -> None:

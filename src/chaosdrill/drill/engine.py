@@ -79,6 +79,7 @@ def run_drill(
     recovery_timeout_production_s: float | None = None,
     mttd_target_s: float | None = None,
     mttr_target_s: float | None = None,
+    load: dict[str, Any] | None = None,
     on_context: Any = None,
 ) -> DrillOutcome:
     """Run one experiment file as a drill; return its result (always reverted)."""
@@ -94,6 +95,7 @@ def run_drill(
         "chaosdrill_recovery_timeout_s": recovery_timeout_production_s,
         "chaosdrill_mttd_target_s": mttd_target_s,
         "chaosdrill_mttr_target_s": mttr_target_s,
+        "chaosdrill_load": load or None,
     }
     configuration.update({k: v for k, v in overrides.items() if v is not None})
     experiment["configuration"] = configuration

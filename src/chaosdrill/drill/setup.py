@@ -79,12 +79,16 @@ def config_from_experiment(
                 )
             targets[key] = value
     load = ext.get("load") or {}
-    if not isinstance(load, dict):
-        raise InvalidInputError(
-            "expected a mapping of LoadSpec fields",
-            source=source,
-            field="extensions[chaosdrill].load",
-        )
+    override = conf.get("chaosdrill_load") or {}
+    for given, where in (
+        (load, "extensions[chaosdrill].load"),
+        (override, "configuration.chaosdrill_load"),
+    ):
+        if not isinstance(given, dict):
+            raise InvalidInputError(
+                "expected a mapping of LoadSpec fields", source=source, field=where
+            )
+    load = {**load, **override}
     return DrillConfig(
         experiment=source,
         title=str(experiment.get("title", "")),

@@ -105,7 +105,9 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
                 _impact_text(d),
             ),
         ]
-    end = (mitigated or recovered or {}).get("production_s")
+    hold = d["targets"]["hold"]["production_s"] or 0.0
+    # resolved once steady state has held for the monitoring period after recovery
+    end = None if recovered is None else recovered["production_s"] + hold
     last = end if end is not None else d["timeline"][-1]["production_s"] if d["timeline"] else 0
     updates = []
     t = at_open + STATUS_EVERY_S
@@ -115,7 +117,7 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
     lines += ["", "### Status updates", ""]
     if not updates:
         lines += [
-            f"None was due: the incident was mitigated at {_clock(end)}, before the first "
+            f"None was due: the incident was resolved at {_clock(end)}, before the first "
             f"15-minute update."
             if end is not None
             else "None: the drill ended before the first 15-minute update."
@@ -135,8 +137,10 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
         f"{n.replace('_', ' ')} {'ok' if c['ok'] else 'FAILED'}"
         for n, c in d["verification"].items()
     )
+    calm = (mitigated or recovered or {}).get("production_s")
     lines += [
-        f"At {_clock(end)} (mitigated; steady state then held for the monitoring period):",
+        f"At {_clock(end)} (mitigated at {_clock(calm)}; "
+        "steady state then held for the monitoring period):",
         "",
         "```",
         f"🚨 INCIDENT: {service}",

@@ -70,6 +70,9 @@ def write_reports(
 ) -> Path:
     """Build the run's report, write every output, record it in the history.
 
+    The history is ``history.sqlite`` beside the run's folder (reports/history.sqlite for
+    the default reports/ directory) unless ``history_path`` says otherwise.
+
     Returns:
         The path of report.json.
     """
@@ -78,6 +81,5 @@ def write_reports(
     if record_history:
         from chaosdrill.report.history import History
 
-        history = History(history_path) if history_path else History.default()
-        history.record(report, out_dir)
+        History(history_path or out_dir.parent / "history.sqlite").record(report, out_dir)
     return written["report.json"]
