@@ -1,0 +1,463 @@
+"""Drill plans: which drills to run, where, how fast, how they are scored and gated.
+
+A plan is a YAML file (``drills/*.yaml``, format in docs/plans.md) read by
+:mod:`chaosdrill.yamlsource` (which keeps the line of every key), checked against
+``schemas/plan.schema.json``, then checked for what a schema cannot say: every experiment
+path exists, a random pick does not ask for more experiments than its pool holds, the
+scoring weights sum to 100, ``load`` holds valid :class:`~chaosdrill.load.LoadSpec`
+fields, every number is finite, and a baseline file is given exactly when the baseline
+source is ``file``. Every mistake is an :class:`~chaosdrill.errors.InvalidInputError` with
+file, line, dotted field and what was expected; loading changes nothing.
+
+Experiment paths are relative to the plan file's directory or, failing that, to the project
+root (:data:`chaosdrill.paths.PROJECT_ROOT`); they are stored absolute and resolved.
+
+Example::
+
+    plan = load_plan("drills/ci-gate.yaml")
+    for drill in plan.resolve_drills(random.Random(7)):
+        print(drill.experiment, plan.targets_for(drill))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from chaosdrill import paths
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.load.spec import LoadSpec
+from chaosdrill.yamlsource import YamlDocument, load_yaml, validate
+
+__all__ = [
+    "Baseline",
+    "Gates",
+    "Plan",
+    "PlanDrill",
+    "PlanEnvironment",
+    "RandomPick",
+    "Revenue",
+    "Roles",
+    "Scoring",
+    "ScoringWeights",
+    "Targets",
+    "load_plan",
+]
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class PlanEnvironment:
+    """Where the plan's drills run: the backend, the environment's name and replicas."""
+
+    backend: str = "local"
+    name: str = "drill"
+    replicas: int = 2
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Detection and recovery targets in production seconds (seed: MTTD < 5, MTTR < 30 min)."""
+
+    mttd_s: float = 300.0
+    mttr_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class PlanDrill:
+    """One experiment to run (an absolute, resolved path) and its own targets, if any."""
+
+    experiment: Path
+    targets: Targets | None = None
+
+
+@dataclass(frozen=True)
+class RandomPick:
+    """Pick ``count`` different experiments at random from ``pool`` when the plan runs."""
+
+    count: int
+    pool: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class ScoringWeights:
+    """Points of each part of a drill's score (they sum to 100)."""
+
+    detection: float = 30.0
+    recovery: float = 30.0
+    impact: float = 20.0
+    verification: float = 10.0
+    hygiene: float = 10.0
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How drills are scored.
+
+    Attributes:
+        weights: points of each part of the score.
+        pass_mark: the score (0-100) a drill needs to pass.
+        lost_write_cap: the best grade (A B C D F) a drill that lost a write can get.
+        error_budget_limit_pct: share of the error budget a drill may spend.
+    """
+
+    weights: ScoringWeights = field(default_factory=ScoringWeights)
+    pass_mark: float = 70.0
+    lost_write_cap: str = "D"
+    error_budget_limit_pct: float = 50.0
+
+
+@dataclass(frozen=True)
+class Revenue:
+    """What an hour of the reference service earns: enrollments and their average price."""
+
+    enrollments_per_hour: float = 1200.0
+    average_price_usd: float = 49.0
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who holds each incident role (people's names; the defaults are the role titles)."""
+
+    incident_commander: str = "Incident Commander"
+    technical_lead: str = "Technical Lead"
+    communications_lead: str = "Communications Lead"
+    scribe: str = "Scribe"
+    team_lead: str = "Team Lead"
+    engineering_manager: str = "Engineering Manager"
+    vp_engineering: str = "VP Engineering"
+    cto: str = "CTO"
+
+
+@dataclass(frozen=True)
+class Gates:
+    """What a run must achieve to pass (None: not gated).
+
+    Attributes:
+        min_score: lowest acceptable drill score (0-100).
+        max_mttd_s: longest acceptable time to detect, production seconds.
+        max_mttr_s: longest acceptable time to recover, production seconds.
+        zero_lost_writes: any lost acknowledged write fails the run.
+        alerts_must_page: alerts that must reach the pager during the run.
+        runbook_steps_must_succeed: any failed runbook step fails the run.
+    """
+
+    min_score: float | None = None
+    max_mttd_s: float | None = None
+    max_mttr_s: float | None = None
+    zero_lost_writes: bool = True
+    alerts_must_page: tuple[str, ...] = ()
+    runbook_steps_must_succeed: bool = True
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a run is compared with to find regressions.
+
+    Attributes:
+        source: ``history`` (the last passing run of this plan in the report history),
+            ``file`` (a committed baseline report.json) or ``none``.
+        file: the baseline report when ``source`` is ``file`` (absolute, resolved).
+        mttd_margin_pct: MTTD may grow by this share of the baseline's before it regresses.
+        mttr_margin_pct: the same for MTTR.
+        min_margin_s: a growth smaller than this (production seconds) is never a regression.
+    """
+
+    source: str = "history"
+    file: Path | None = None
+    mttd_margin_pct: float = 50.0
+    mttr_margin_pct: float = 50.0
+    min_margin_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A drill plan as loaded from its file (see docs/plans.md for every field).
+
+    ``time_scale`` is K (the drills run K times faster than production); ``hold_s`` is in
+    production seconds; ``load`` holds :class:`~chaosdrill.load.LoadSpec` fields (already
+    checked); ``mode`` is ``auto`` or ``training``.
+    """
+
+    name: str
+    description: str
+    path: Path
+    environment: PlanEnvironment
+    time_scale: float
+    hold_s: float
+    load: Mapping[str, Any]
+    mode: str
+    drills: tuple[PlanDrill | RandomPick, ...]
+    targets: Targets
+    scoring: Scoring
+    revenue: Revenue
+    roles: Roles
+    gates: Gates
+    baseline: Baseline
+
+    def resolve_drills(self, rng: random.Random | None = None) -> list[PlanDrill]:
+        """The drills to run, in order, with every random pick drawn.
+
+        A pick never repeats an experiment within itself; pass a seeded ``random.Random``
+        for a repeatable draw (an unseeded one is used otherwise).
+        """
+        chooser = rng if rng is not None else random.Random()
+        out: list[PlanDrill] = []
+        for item in self.drills:
+            if isinstance(item, PlanDrill):
+                out.append(item)
+            else:
+                out.extend(PlanDrill(p) for p in chooser.sample(item.pool, item.count))
+        return out
+
+    def targets_for(self, drill: PlanDrill) -> Targets:
+        """A drill's own targets, or the plan's."""
+        return drill.targets if drill.targets is not None else self.targets
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+@cache
+def _schema() -> Mapping[str, Any]:
+    text = resources.files("chaosdrill").joinpath("schemas", "plan.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _finite(doc: YamlDocument, value: Any, path: PathKey) -> None:
+    """Every float under ``value`` is finite (a schema's bounds let NaN through)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(doc, v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _finite(doc, v, (*path, i))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise doc.error(path, f"expected a finite number, got {value}")
+
+
+def _find_file(doc: YamlDocument, path: PathKey, raw: str, what: str, example: str) -> Path:
+    """``raw`` relative to the plan's directory, else to the project root; it must exist."""
+    plan_dir = Path(doc.source).resolve().parent
+    bases = (plan_dir, paths.PROJECT_ROOT)
+    for base in bases:
+        candidate = base / raw
+        if candidate.is_file():
+            return candidate.resolve()
+    for base in bases:
+        if (base / raw).is_dir():
+            raise doc.error(path, f"{raw!r} is a directory; expected {what} file")
+    near: list[str] = []
+    for base in bases:
+        folder = (base / raw).parent
+        if folder.is_dir():
+            names = sorted(p.name for p in folder.iterdir() if p.is_file())
+            near += difflib.get_close_matches(Path(raw).name, names, n=1)
+    hint = f" (did you mean {str(Path(raw).with_name(near[0]))!r}?)" if near else ""
+    raise doc.error(
+        path,
+        f"no {what} file {raw!r} in {plan_dir} or {paths.PROJECT_ROOT}{hint}; expected the "
+        f"path of an existing {what} file relative to the plan's directory or the project "
+        f"root, such as {example}",
+    )
+
+
+def _experiment(doc: YamlDocument, path: PathKey, raw: str) -> Path:
+    return _find_file(doc, path, raw, "experiment", "experiments/bad-release.json")
+
+
+def _targets(data: Mapping[str, Any] | None, base: Targets) -> Targets:
+    if not data:
+        return base
+    return Targets(float(data.get("mttd_s", base.mttd_s)), float(data.get("mttr_s", base.mttr_s)))
+
+
+def _drills(doc: YamlDocument, targets: Targets) -> tuple[PlanDrill | RandomPick, ...]:
+    out: list[PlanDrill | RandomPick] = []
+    for i, item in enumerate(doc.data["drills"]):
+        where: PathKey = ("drills", i)
+        kinds = [k for k in ("experiment", "random") if k in item]
+        if len(kinds) != 1:
+            raise doc.error(
+                where,
+                "expected exactly one of 'experiment: PATH' or 'random: {count: N, from: [...]}'"
+                + (", got both" if len(kinds) == 2 else ""),
+            )
+        if kinds == ["experiment"]:
+            out.append(
+                PlanDrill(
+                    _experiment(doc, (*where, "experiment"), item["experiment"]),
+                    _targets(item["targets"], targets) if "targets" in item else None,
+                )
+            )
+            continue
+        if "targets" in item:
+            raise doc.error(
+                (*where, "targets"),
+                "targets go with 'experiment'; a random pick uses the plan's targets",
+            )
+        pick = item["random"]
+        pool: list[Path] = []
+        if "from" in pick:
+            first: dict[Path, int] = {}
+            for j, raw in enumerate(pick["from"]):
+                p = _experiment(doc, (*where, "random", "from", j), raw)
+                if p in first:
+                    raise doc.error(
+                        (*where, "random", "from", j),
+                        f"{raw!r} is the same experiment as item {first[p]}; "
+                        "expected each experiment once",
+                    )
+                first[p] = j
+                pool.append(p)
+        else:
+            pool = [p.resolve() for p in sorted(paths.EXPERIMENTS_DIR.glob("*.json"))]
+        count = pick["count"]
+        if count > len(pool):
+            source = "listed in 'from'" if "from" in pick else f"in {paths.EXPERIMENTS_DIR}"
+            raise doc.error(
+                (*where, "random", "count"),
+                f"expected at most {len(pool)} (the experiments {source}), got {count}",
+            )
+        out.append(RandomPick(count, tuple(pool)))
+    return tuple(out)
+
+
+_LOAD_FIELDS = tuple(f.name for f in dataclasses.fields(LoadSpec))
+
+
+def _load(doc: YamlDocument) -> Mapping[str, Any]:
+    load = dict(doc.data.get("load") or {})
+    for key in load:
+        if key not in _LOAD_FIELDS:
+            raise doc.error(
+                ("load", key),
+                f"unknown key {key!r}; expected LoadSpec fields: {', '.join(_LOAD_FIELDS)}",
+            )
+    weights = load.get("weights")
+    if weights is not None and (
+        not isinstance(weights, dict)
+        or any(isinstance(w, bool) or not isinstance(w, int) for w in weights.values())
+    ):
+        raise doc.error(("load", "weights"), "expected a mapping of flow names to integer weights")
+    try:
+        LoadSpec(**load)
+    except InvalidInputError as exc:
+        key = exc.field if exc.field in load else None
+        raise doc.error(("load", key) if key else ("load",), exc.detail) from None
+    except (TypeError, ValueError) as exc:
+        raise doc.error(("load",), f"{exc}; expected LoadSpec fields") from None
+    return MappingProxyType(load)
+
+
+def _scoring(doc: YamlDocument) -> Scoring:
+    data = doc.data.get("scoring") or {}
+    weights = ScoringWeights(**{k: float(v) for k, v in (data.get("weights") or {}).items()})
+    total = sum(dataclasses.astuple(weights))
+    if not math.isclose(total, 100, abs_tol=1e-9):
+        parts = ", ".join(
+            f"{f.name} {getattr(weights, f.name):g}" for f in dataclasses.fields(weights)
+        )
+        raise doc.error(
+            ("scoring", "weights"),
+            f"the weights sum to {total:g} ({parts}; missing ones take their defaults); "
+            "expected a sum of 100",
+        )
+    return Scoring(
+        weights,
+        float(data.get("pass_mark", 70.0)),
+        str(data.get("lost_write_cap", "D")),
+        float(data.get("error_budget_limit_pct", 50.0)),
+    )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _gates(data: Mapping[str, Any]) -> Gates:
+    return Gates(
+        min_score=_optional_float(data.get("min_score")),
+        max_mttd_s=_optional_float(data.get("max_mttd_s")),
+        max_mttr_s=_optional_float(data.get("max_mttr_s")),
+        zero_lost_writes=bool(data.get("zero_lost_writes", True)),
+        alerts_must_page=tuple(data.get("alerts_must_page", ())),
+        runbook_steps_must_succeed=bool(data.get("runbook_steps_must_succeed", True)),
+    )
+
+
+def _baseline(doc: YamlDocument) -> Baseline:
+    data = doc.data.get("baseline") or {}
+    source = data.get("source", "history")
+    file: Path | None = None
+    if source == "file":
+        if "file" not in data:
+            raise doc.error(
+                ("baseline", "source"),
+                "source 'file' needs 'file: PATH' (a committed baseline report.json)",
+            )
+        file = _find_file(
+            doc, ("baseline", "file"), data["file"], "baseline report", "baseline/report.json"
+        )
+    elif "file" in data:
+        raise doc.error(
+            ("baseline", "file"),
+            f"a baseline file is read only with source 'file' (source is {source!r}); "
+            "expected source: file, or no file",
+        )
+    return Baseline(
+        source,
+        file,
+        float(data.get("mttd_margin_pct", 50.0)),
+        float(data.get("mttr_margin_pct", 50.0)),
+        float(data.get("min_margin_s", 60.0)),
+    )
+
+
+def _build(doc: YamlDocument) -> Plan:
+    validate(doc, _schema())
+    _finite(doc, doc.data, ())
+    data = doc.data
+    env = data.get("environment") or {}
+    targets = _targets(data.get("targets"), Targets())
+    return Plan(
+        name=data["name"],
+        description=str(data.get("description", "")).strip(),
+        path=Path(doc.source).resolve(),
+        environment=PlanEnvironment(
+            env.get("backend", "local"), env.get("name", "drill"), env.get("replicas", 2)
+        ),
+        time_scale=float(data.get("time_scale", 1.0)),
+        hold_s=float(data.get("hold_s", 1800.0)),
+        load=_load(doc),
+        mode=data.get("mode", "auto"),
+        drills=_drills(doc, targets),
+        targets=targets,
+        scoring=_scoring(doc),
+        revenue=Revenue(**{k: float(v) for k, v in (data.get("revenue") or {}).items()}),
+        roles=Roles(**(data.get("roles") or {})),
+        gates=_gates(data.get("gates") or {}),
+        baseline=_baseline(doc),
+    )
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load and check one plan file.
+
+    Raises:
+        InvalidInputError: with file, line, dotted field and what was expected (the file
+            is missing, empty, not YAML, breaks the schema, names a missing experiment, ...).
+    """
+    return _build(load_yaml(path))
