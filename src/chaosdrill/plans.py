@@ -27,7 +27,7 @@ import json
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -37,6 +37,8 @@ from typing import Any
 from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.spec import LoadSpec
+from chaosdrill.scoring import Scoring, ScoringWeights
+from chaosdrill.severity import Revenue
 from chaosdrill.yamlsource import YamlDocument, load_yaml, validate
 
 __all__ = [
@@ -88,42 +90,6 @@ class RandomPick:
 
     count: int
     pool: tuple[Path, ...]
-
-
-@dataclass(frozen=True)
-class ScoringWeights:
-    """Points of each part of a drill's score (they sum to 100)."""
-
-    detection: float = 30.0
-    recovery: float = 30.0
-    impact: float = 20.0
-    verification: float = 10.0
-    hygiene: float = 10.0
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """How drills are scored.
-
-    Attributes:
-        weights: points of each part of the score.
-        pass_mark: the score (0-100) a drill needs to pass.
-        lost_write_cap: the best grade (A B C D F) a drill that lost a write can get.
-        error_budget_limit_pct: share of the error budget a drill may spend.
-    """
-
-    weights: ScoringWeights = field(default_factory=ScoringWeights)
-    pass_mark: float = 70.0
-    lost_write_cap: str = "D"
-    error_budget_limit_pct: float = 50.0
-
-
-@dataclass(frozen=True)
-class Revenue:
-    """What an hour of the reference service earns: enrollments and their average price."""
-
-    enrollments_per_hour: float = 1200.0
-    average_price_usd: float = 49.0
 
 
 @dataclass(frozen=True)
@@ -364,22 +330,23 @@ def _load(doc: YamlDocument) -> Mapping[str, Any]:
 
 def _scoring(doc: YamlDocument) -> Scoring:
     data = doc.data.get("scoring") or {}
-    weights = ScoringWeights(**{k: float(v) for k, v in (data.get("weights") or {}).items()})
-    total = sum(dataclasses.astuple(weights))
+    given = {k: float(v) for k, v in (data.get("weights") or {}).items()}
+    defaults = dataclasses.asdict(ScoringWeights())
+    values: dict[str, float] = {name: given.get(name, d) for name, d in defaults.items()}
+    total = sum(values.values())
     if not math.isclose(total, 100, abs_tol=1e-9):
-        parts = ", ".join(
-            f"{f.name} {getattr(weights, f.name):g}" for f in dataclasses.fields(weights)
-        )
+        parts = ", ".join(f"{name} {value:g}" for name, value in values.items())
         raise doc.error(
             ("scoring", "weights"),
             f"the weights sum to {total:g} ({parts}; missing ones take their defaults); "
             "expected a sum of 100",
         )
+    weights = ScoringWeights(**given)
     return Scoring(
         weights,
         float(data.get("pass_mark", 70.0)),
         str(data.get("lost_write_cap", "D")),
-        float(data.get("error_budget_limit_pct", 50.0)),
+        float(data.get("error_budget_limit_pct", 10.0)),
     )
 
 

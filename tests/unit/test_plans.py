@@ -119,8 +119,8 @@ def test_a_minimal_plan_gets_every_default(tmp_path: Path) -> None:
     assert dict(plan.load) == {}
     assert plan.drills == (PlanDrill((EXPERIMENTS / "bad-release.json").resolve()),)
     assert plan.targets == Targets(300.0, 1800.0)
-    assert plan.scoring == Scoring(ScoringWeights(30, 30, 20, 10, 10), 70.0, "D", 50.0)
-    assert plan.revenue == Revenue(1200.0, 49.0)
+    assert plan.scoring == Scoring(ScoringWeights(30, 30, 20, 10, 10), 70.0, "D", 10.0)
+    assert plan.revenue == Revenue(1200.0, 114.10)
     assert plan.roles == Roles()
     assert plan.roles.vp_engineering == "VP Engineering"
     assert plan.gates == Gates(None, None, None, True, (), True)
