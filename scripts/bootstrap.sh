@@ -20,6 +20,7 @@ declare -A PKG=(
   [amtool]=prometheus-alertmanager
   [prometheus-postgres-exporter]=prometheus-postgres-exporter
   [prometheus-redis-exporter]=prometheus-redis-exporter
+  [chromium]=chromium  # headless browser of the report.html tests
 )
 missing_programs=()
 packages=()
