@@ -1,0 +1,615 @@
+"""``chaosdrill report ...``: trends and comparisons from the run history, and re-rendering.
+
+- ``report trend``: per scenario, MTTD, MTTR and score across runs, and which way they move.
+- ``report compare RUN_A RUN_B``: what changed between two runs, drill by drill.
+- ``report render PATH``: every output again from a drill result, a report.json or a journal
+  written by the stock ``chaos run``.
+
+Bad input (a missing file, not JSON, an unknown format, an unknown run id) raises
+``InvalidInputError`` before anything is written: exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.paths import reports_dir
+from chaosdrill.report.history import Comparison, Delta, DrillRow, History, TrendPoint
+from chaosdrill.report.model import ReportSettings
+
+__all__ = ["load_results", "report"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+#: how many of the latest runs the direction line of ``report trend`` sets against the rest
+RECENT_RUNS = 3
+
+_STYLE = {"better": "green", "worse": "red", "same": ""}
+
+HISTORY = click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="History file [default: reports/history.sqlite].",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _history(path: Path | None) -> History:
+    return History(path) if path is not None else History.default()
+
+
+def _num(value: float | None, none: str = "-", digits: int = 1) -> str:
+    return none if value is None else f"{value:.{digits}f}"
+
+
+def _verdict(passed: bool | None) -> Text:
+    if passed is None:
+        return Text("-")
+    return Text("PASS", style="green") if passed else Text("FAIL", style="bold red")
+
+
+def _date(label: str | None) -> str:
+    """A wall-clock label shortened for a table (never parsed)."""
+    return "-" if not label else label[:16].replace("T", " ")
+
+
+@click.group()
+def report() -> None:
+    """Run history: trends and comparisons; re-render a run's reports."""
+
+
+# -- trend ------------------------------------------------------------------------------
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    """Median with None (no page, not recovered) as the worst value; None when that wins."""
+    if not values:
+        return None
+    mid = statistics.median([math.inf if v is None else v for v in values])
+    return None if math.isinf(mid) else round(mid, 3)
+
+
+def _signed(value: float | None, sign: int) -> float | None:
+    return None if value is None else sign * value
+
+
+def direction_line(points: Sequence[TrendPoint]) -> Text:
+    """Which way MTTD, MTTR and the score move: the latest runs against the ones before.
+
+    The latest ``min(3, n // 2)`` runs are set against all earlier ones (medians; a drill that
+    never paged or never recovered counts as the worst).
+    """
+    n = len(points)
+    if n < 2:
+        return Text("one run so far: no trend yet", style="dim")
+    w = max(1, min(RECENT_RUNS, n // 2))
+    old, new = points[:-w], points[-w:]
+    text = Text()
+    for i, (label, attr, lower, unit, none) in enumerate(
+        (
+            ("MTTD median", "mttd_s", True, " s", "no page"),
+            ("MTTR median", "mttr_s", True, " s", "not recovered"),
+            ("score median", "points", False, "", "-"),
+        )
+    ):
+        sign = 1 if lower else -1  # the worst (None) sorts last either way
+        d = Delta(
+            _median([_signed(getattr(p, attr), sign) for p in old]),
+            _median([_signed(getattr(p, attr), sign) for p in new]),
+        )
+        if not lower:
+            d = Delta(_signed(d.before, -1), _signed(d.after, -1))
+        way = d.direction(lower_is_better=lower)
+        before = none if d.before is None else f"{d.before:.0f}{unit}"
+        after = none if d.after is None else f"{d.after:.0f}{unit}"
+        if i:
+            text.append(", ")
+        text.append(f"{label} {before} -> {after} ({way})", style=_STYLE[way])
+    latest = "the last run" if w == 1 else f"the last {w} runs"
+    earlier = "the one before" if len(old) == 1 else f"the {len(old)} before"
+    text.append(f": {latest} against {earlier}")
+    return text
+
+
+def _trend_table(scenario: str, points: Sequence[TrendPoint]) -> Table:
+    table = Table(title=scenario, title_justify="left")
+    for col, justify in (
+        ("run", "left"),
+        ("date", "left"),
+        ("cause", "left"),
+        ("MTTD s", "right"),
+        ("MTTR s", "right"),
+        ("score", "right"),
+        ("grade", "center"),
+        ("verdict", "left"),
+    ):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for p in points:
+        table.add_row(
+            p.run_id,
+            _date(p.generated_at),
+            p.cause,
+            _num(p.mttd_s, "no page"),
+            _num(p.mttr_s, "not recovered"),
+            _num(p.points),
+            p.grade or "-",
+            _verdict(p.passed),
+        )
+    return table
+
+
+@report.command("trend")
+@click.option("--scenario", default=None, help="Only this scenario.")
+@click.option("--plan", default=None, help="Only runs of this plan.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Latest runs per scenario.",
+)
+@HISTORY
+@JSON
+def trend(
+    scenario: str | None, plan: str | None, limit: int, history_path: Path | None, as_json: bool
+) -> None:
+    """MTTD, MTTR and score of each scenario across runs (production-equivalent seconds)."""
+    history = _history(history_path)
+    points = history.trend(scenario=scenario, plan=plan, limit=limit)
+    if as_json:
+        click.echo(json.dumps([asdict(p) for p in points], indent=2))
+        return
+    if not points:
+        what = " and ".join(
+            f"{k} {v!r}" for k, v in (("scenario", scenario), ("plan", plan)) if v is not None
+        )
+        console.print(
+            f"no runs recorded in {history.path}"
+            + (f" for {what}" if what else "")
+            + " (runs are recorded when their reports are written)"
+        )
+        return
+    by_scenario: dict[str, list[TrendPoint]] = {}
+    for p in points:
+        by_scenario.setdefault(p.scenario, []).append(p)
+    for name, pts in by_scenario.items():
+        console.print(_trend_table(name or "(no scenario)", pts))
+        console.print(direction_line(pts))
+        console.print()
+
+
+# -- compare ----------------------------------------------------------------------------
+
+
+def _change(d: Delta, *, lower_is_better: bool, none: str, digits: int = 1) -> tuple[Text, str]:
+    way = d.direction(lower_is_better=lower_is_better)
+    text = f"{_num(d.before, none, digits)} -> {_num(d.after, none, digits)}"
+    if d.delta:
+        text += f" ({d.delta:+.{digits}f})"
+    return Text(text, style=_STYLE[way]), way
+
+
+def _pair(before: Any, after: Any, way: str) -> Text:
+    text = f"{before}" if before == after else f"{before} -> {after}"
+    return Text(text, style=_STYLE[way])
+
+
+def _severity_way(before: str | None, after: str | None) -> str:
+    """P1 is the most severe level: a lower level after is worse."""
+    if before == after or before is None or after is None:
+        return "same"
+    return "worse" if after < before else "better"
+
+
+def _grade_way(before: str | None, after: str | None) -> str:
+    if before == after or before is None or after is None:
+        return "same"
+    return "worse" if after > before else "better"  # "A" < "B"
+
+
+def _passed_way(before: bool, after: bool) -> str:
+    return "same" if before == after else ("better" if after else "worse")
+
+
+def _compare_table(c: Comparison) -> Table:
+    table = Table(title=f"{c.run_a.run_id} -> {c.run_b.run_id}", title_justify="left")
+    for col in ("drill", "MTTD s", "MTTR s", "score", "grade", "verdict", "severity", "change"):
+        table.add_column(col, overflow="fold")
+    for d in c.drills:
+        mttd, w_mttd = _change(d.mttd_s, lower_is_better=True, none="no page")
+        mttr, w_mttr = _change(d.mttr_s, lower_is_better=True, none="not recovered")
+        pts, w_pts = _change(d.points, lower_is_better=False, none="-")
+        w_grade = _grade_way(d.grade_before, d.grade_after)
+        w_pass = _passed_way(d.passed_before, d.passed_after)
+        w_sev = _severity_way(d.severity_before, d.severity_after)
+        ways = {
+            "MTTD": w_mttd,
+            "MTTR": w_mttr,
+            "score": w_pts,
+            "grade": w_grade,
+            "verdict": w_pass,
+            "severity": w_sev,
+        }
+        summary = Text()
+        for way in ("worse", "better"):
+            names = [k for k, v in ways.items() if v == way]
+            if names:
+                if summary:
+                    summary.append("; ")
+                summary.append(f"{way}: {', '.join(names)}", style=_STYLE[way])
+        name = (
+            d.drill_id
+            if d.drill_id == d.drill_id_before
+            else f"{d.drill_id_before} -> {d.drill_id}"
+        )
+        table.add_row(
+            name,
+            mttd,
+            mttr,
+            pts,
+            _pair(d.grade_before or "-", d.grade_after or "-", w_grade),
+            _pair(
+                "PASS" if d.passed_before else "FAIL", "PASS" if d.passed_after else "FAIL", w_pass
+            ),
+            _pair(d.severity_before or "-", d.severity_after or "-", w_sev),
+            summary or Text("unchanged", style="dim"),
+        )
+    for rows, where in ((c.only_in_a, c.run_a.run_id), (c.only_in_b, c.run_b.run_id)):
+        for r in rows:
+            table.add_row(*_only_row(r, where))
+    return table
+
+
+def _only_row(r: DrillRow, run_id: str) -> list[Any]:
+    return [
+        r.drill_id,
+        _num(r.mttd_s, "no page"),
+        _num(r.mttr_s, "not recovered"),
+        _num(r.points),
+        r.grade or "-",
+        _verdict(r.passed),
+        r.severity or "-",
+        Text(f"only in {run_id}", style="yellow"),
+    ]
+
+
+def overall_line(c: Comparison) -> Text:
+    """The runs' overall score, grade, verdict, completeness and worst severity, before -> after."""
+    a, b = c.run_a, c.run_b
+    pts, _ = _change(c.points, lower_is_better=False, none="-")
+    text = Text("overall: score ")
+    text.append_text(pts)
+    text.append(", grade ")
+    text.append_text(_pair(a.grade or "-", b.grade or "-", _grade_way(a.grade, b.grade)))
+    text.append(", verdict ")
+    text.append_text(
+        _pair(
+            "PASS" if a.passed else "FAIL",
+            "PASS" if b.passed else "FAIL",
+            _passed_way(a.passed, b.passed),
+        )
+    )
+    text.append(", ")
+    text.append_text(
+        _pair(
+            "complete" if a.complete else "incomplete",
+            "complete" if b.complete else "incomplete",
+            _passed_way(a.complete, b.complete),
+        )
+    )
+    text.append(", worst severity ")
+    text.append_text(
+        _pair(
+            a.worst_severity or "-",
+            b.worst_severity or "-",
+            _severity_way(a.worst_severity, b.worst_severity),
+        )
+    )
+    return text
+
+
+@report.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@HISTORY
+@JSON
+def compare(run_a: str, run_b: str, history_path: Path | None, as_json: bool) -> None:
+    """What changed from RUN_A to RUN_B: MTTD, MTTR, score, grade, verdict, severity per drill."""
+    c = _history(history_path).compare(run_a, run_b)
+    if as_json:
+        click.echo(json.dumps(c.to_dict(), indent=2))
+        return
+    for r in (c.run_a, c.run_b):
+        console.print(f"{r.run_id}: plan {r.plan}, {_date(r.generated_at)}")
+    console.print(_compare_table(c))
+    console.print(overall_line(c))
+
+
+# -- render -----------------------------------------------------------------------------
+
+
+def _read_json(path: Path, what: str = "file") -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"no such {what}", source=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read the {what}: {exc}", source=str(path)) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"not JSON: {exc.msg}", source=str(path), line=exc.lineno) from exc
+
+
+def _check_result(data: Any, source: str) -> dict[str, Any]:
+    """A drill result with what a report needs, or InvalidInputError naming the field."""
+    from chaosdrill.drill.result import RESULT_VERSION
+
+    if not isinstance(data, dict):
+        raise InvalidInputError("expected a JSON object", source=source)
+    version = data.get("chaosdrill_result_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version > RESULT_VERSION:
+        raise InvalidInputError(
+            f"expected a drill result of version {RESULT_VERSION} or lower, got {version!r}",
+            source=source,
+            field="chaosdrill_result_version",
+        )
+    if not isinstance(data.get("timeline", []), list):
+        raise InvalidInputError("expected a list", source=source, field="timeline")
+    prod = (
+        (data.get("targets") or {}).get("production")
+        if isinstance(data.get("targets"), dict)
+        else None
+    )
+    for key in ("mttd_s", "mttr_s"):
+        value = prod.get(key) if isinstance(prod, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInputError(
+                "expected a number of seconds", source=source, field=f"targets.production.{key}"
+            )
+    return data
+
+
+def _number(value: Any, default: float) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return float(value) if ok else default
+
+
+def result_from_journal(journal: Mapping[str, Any]) -> dict[str, Any]:
+    """A minimal drill result for a journal without one (the drill was interrupted or failed).
+
+    It holds the experiment's title, scenario, cause and alert, its targets at its time
+    scale, the journal, an empty timeline and ``complete: False``; the report marks it
+    incomplete and says why.
+    """
+    from chaosdrill.drill.result import RESULT_VERSION
+    from chaosdrill.timescale import PRODUCTION
+
+    exp = journal.get("experiment") if isinstance(journal.get("experiment"), dict) else {}
+    assert isinstance(exp, dict)
+    ext = next(
+        (
+            e
+            for e in exp.get("extensions") or []
+            if isinstance(e, dict) and e.get("name") == "chaosdrill"
+        ),
+        {},
+    )
+    conf = exp.get("configuration") if isinstance(exp.get("configuration"), dict) else {}
+    assert isinstance(conf, dict)
+    k = _number(conf.get("chaosdrill_time_scale"), 1.0)
+    mttd = _number(conf.get("chaosdrill_mttd_target_s"), PRODUCTION.mttd_target_s)
+    mttr = _number(conf.get("chaosdrill_mttr_target_s"), PRODUCTION.mttr_target_s)
+    hold = _number(conf.get("chaosdrill_hold_s"), PRODUCTION.hold_s)
+    status = journal.get("status") or "unknown"
+    return {
+        "chaosdrill_result_version": RESULT_VERSION,
+        "experiment": str(ext.get("id") or exp.get("title") or "experiment"),
+        "title": str(exp.get("title") or ""),
+        "scenario": str(ext.get("scenario") or ""),
+        "cause": str(ext.get("cause") or ext.get("id") or ""),
+        "alert": ext.get("alert"),
+        "time_scale": k,
+        "targets": {
+            "mttd_s": round(mttd / k, 3),
+            "mttr_s": round(mttr / k, 3),
+            "hold_s": round(hold / k, 3),
+            "production": {"mttd_s": mttd, "mttr_s": mttr, "hold_s": hold},
+        },
+        "mttd_s": None,
+        "mttr_s": None,
+        "production_equivalent": {},
+        "verdict": {
+            "passed": False,
+            "checks": {},
+            "reasons": [f"no drill result: Chaos Toolkit ended with status {status!r}"],
+        },
+        "failures": [],
+        "complete": False,
+        "measurements": {},
+        "timeline": [],
+        "journal": dict(journal),
+    }
+
+
+def _settings(plan: Any, source: str) -> ReportSettings:
+    """A report.json's plan section back into ReportSettings."""
+    from chaosdrill.scoring import Scoring, ScoringWeights
+    from chaosdrill.severity import Revenue
+
+    if not isinstance(plan, dict):
+        return ReportSettings()
+    sc = plan.get("scoring") or {}
+    try:
+        scoring = Scoring(
+            weights=ScoringWeights(**(sc.get("weights") or {})),
+            **{
+                k: sc[k]
+                for k in ("pass_mark", "lost_write_cap", "error_budget_limit_pct")
+                if k in sc
+            },
+        )
+        revenue = Revenue(**(plan.get("revenue") or {}))
+    except (TypeError, AttributeError) as exc:
+        raise InvalidInputError(
+            f"unexpected plan settings: {exc}", source=source, field="plan"
+        ) from exc
+    except InvalidInputError as exc:
+        raise InvalidInputError(exc.detail, source=source, field=f"plan.{exc.field}") from exc
+    return ReportSettings(
+        name=str(plan.get("name") or "ad hoc"),
+        source=plan.get("source"),
+        mode=str(plan.get("mode") or "auto"),
+        scoring=scoring,
+        revenue=revenue,
+        roles=dict(plan.get("roles") or {}),
+        service=str(plan.get("service") or ReportSettings.service),
+    )
+
+
+def _find(path_text: str, base: Path) -> Path | None:
+    """A result path as written (absolute, or relative to the cwd), else next to ``base``."""
+    path = Path(path_text)
+    for candidate in (path, base / path, base / path.name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_results(
+    path: Path,
+) -> tuple[list[tuple[dict[str, Any], str | None]], ReportSettings | None, list[str]]:
+    """The drill results behind a drill result, a report.json or a Chaos Toolkit journal.
+
+    Returns:
+        (result, result path) pairs, the plan's settings (from a report.json) and notes for
+        the user (a missing result file rendered from the journal alone).
+
+    Raises:
+        InvalidInputError: the file is missing, not JSON, or not one of the three formats.
+    """
+    data = _read_json(path)
+    source = str(path)
+    if not isinstance(data, dict):
+        raise InvalidInputError("expected a JSON object", source=source)
+    if "chaosdrill_result_version" in data:
+        return [(_check_result(data, source), str(path))], None, []
+    if "chaosdrill_report_version" in data:
+        drills = data.get("drills")
+        if not isinstance(drills, list) or not drills:
+            raise InvalidInputError(
+                "expected a non-empty list of drills", source=source, field="drills"
+            )
+        results: list[tuple[dict[str, Any], str | None]] = []
+        for i, d in enumerate(drills):
+            field = f"drills[{i}].result_path"
+            where = d.get("result_path") if isinstance(d, dict) else None
+            if not isinstance(where, str) or not where:
+                raise InvalidInputError(
+                    "expected the path of the drill's result", source=source, field=field
+                )
+            found = _find(where, path.parent)
+            if found is None:
+                raise InvalidInputError(
+                    f"result file {where} not found", source=source, field=field
+                )
+            results.append(
+                (_check_result(_read_json(found, "result file"), str(found)), str(found))
+            )
+        return results, _settings(data.get("plan"), source), []
+    if "chaoslib-version" in data and "experiment" in data:
+        ext = next(
+            (
+                e
+                for e in data.get("extensions") or []
+                if isinstance(e, dict) and e.get("name") == "chaosdrill" and e.get("result")
+            ),
+            None,
+        )
+        if ext is not None:
+            found = _find(str(ext["result"]), path.parent)
+            if found is not None:
+                result = _check_result(_read_json(found, "result file"), str(found))
+                return [(result, str(found))], None, []
+            note = f"result file {ext['result']} named by the journal is missing"
+        else:
+            note = f"the journal names no result (status {data.get('status')!r})"
+        return [(result_from_journal(data), None)], None, [note + "; rendered from the journal"]
+    raise InvalidInputError(
+        "unknown format: expected a drill result ('chaosdrill_result_version'), a report.json "
+        "('chaosdrill_report_version') or a Chaos Toolkit journal ('chaoslib-version' and "
+        "'experiment')",
+        source=source,
+    )
+
+
+@report.command("render")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory [default: reports/<run-id>].",
+)
+@click.option("--run-id", default=None, help="The run's id [default: render-<UTC timestamp>].")
+@click.option("--no-history", is_flag=True, help="Do not record the run in the history.")
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="History file [default: history.sqlite beside the output directory].",
+)
+def render(
+    path: Path,
+    out: Path | None,
+    run_id: str | None,
+    no_history: bool,
+    history_path: Path | None,
+) -> None:
+    """Write every output again from a drill result, a report.json or a `chaos run` journal."""
+    from chaosdrill.report.model import build_report
+    from chaosdrill.report.writer import write_reports
+
+    results, settings, notes = load_results(path)
+    rid = run_id or "render-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:  # refuse what cannot make a report before writing anything
+        build_report(results, run_id=rid, settings=settings)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInputError(
+            f"cannot build a report from it: {type(exc).__name__}: {exc}", source=str(path)
+        ) from exc
+    for note in notes:
+        err_console.print(f"[yellow]note:[/] {note}")
+    out_dir = out or reports_dir() / rid
+    history = history_path or out_dir.parent / "history.sqlite"  # the writer's default
+    written = write_reports(
+        results,
+        out_dir,
+        run_id=rid,
+        settings=settings,
+        record_history=not no_history,
+        history_path=history,
+    )
+    console.print(f"run {rid}: reports written to {written.parent}", soft_wrap=True)
+    for f in sorted(written.parent.iterdir()):
+        if f.is_file() and not f.name.startswith("."):
+            console.print(f"  {f.name}")
+    if not no_history:
+        console.print(f"recorded in {history}", soft_wrap=True)

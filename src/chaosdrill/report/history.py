@@ -1,0 +1,799 @@
+"""Run history: every report recorded in SQLite, for trends, comparisons and the CI gate.
+
+One file, by default ``reports/history.sqlite`` (``History.default()``), holds a ``runs`` row
+per run and a ``drills`` row per drill. Runs are ordered by an autoincrement sequence, the
+order they were first recorded; the wall-clock ``generated_at`` is only a label and is never
+parsed. Recording the same ``run_id`` again replaces the run and its drills but keeps its
+place in that order.
+
+The file is opened per call in WAL mode with ``synchronous=FULL`` and a busy timeout, and
+every write is one ``BEGIN IMMEDIATE`` transaction, so two processes may record at once. The
+schema is created on the first write; its version is kept in ``schema_version`` and a file
+written by a newer chaosdrill is refused rather than misread. Reading a history that does not
+exist yet gives empty answers and creates nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from chaosdrill.errors import DrillError, InvalidInputError, RuntimeFailure
+from chaosdrill.paths import reports_dir
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Comparison",
+    "Delta",
+    "DrillChange",
+    "DrillRow",
+    "History",
+    "RunRow",
+    "TrendPoint",
+]
+
+#: the schema this module writes; a file with a higher version is refused
+SCHEMA_VERSION = 1
+
+#: seconds a connection waits for another process's write lock before failing
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    plan TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    generated_at TEXT,
+    complete INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    points REAL,
+    grade TEXT,
+    worst_severity TEXT,
+    report_dir TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_plan ON runs(plan, seq);
+CREATE TABLE IF NOT EXISTS drills (
+    run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    drill_id TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    alert TEXT,
+    mttd_s REAL,
+    mttr_s REAL,
+    mttd_drill_s REAL,
+    mttr_drill_s REAL,
+    time_scale REAL NOT NULL,
+    points REAL,
+    grade TEXT,
+    passed INTEGER NOT NULL,
+    paged INTEGER,
+    runbook_ok INTEGER,
+    lost_writes INTEGER NOT NULL,
+    severity TEXT,
+    complete INTEGER NOT NULL,
+    PRIMARY KEY (run_seq, position)
+);
+CREATE INDEX IF NOT EXISTS drills_scenario ON drills(scenario, run_seq);
+"""
+
+_RUN_COLUMNS = (
+    "seq, run_id, plan, kind, generated_at, complete, passed, points, grade, worst_severity,"
+    " report_dir"
+)
+_DRILL_COLUMNS = (
+    "r.run_id, d.position, d.drill_id, d.scenario, d.cause, d.alert, d.mttd_s, d.mttr_s,"
+    " d.mttd_drill_s, d.mttr_drill_s, d.time_scale, d.points, d.grade, d.passed, d.paged,"
+    " d.runbook_ok, d.lost_writes, d.severity, d.complete"
+)
+
+Direction = Literal["better", "worse", "same"]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One recorded run.
+
+    Attributes:
+        seq: insertion order (1, 2, ...); the only order runs are sorted by.
+        run_id: the run's id (its directory under reports/).
+        plan: the plan's name ("ad hoc" for single drills).
+        kind: "drill" or "plan".
+        generated_at: when the report was built (a wall-clock label, UTC ISO 8601).
+        complete: every drill finished and the run was not interrupted.
+        passed: the run's verdict.
+        points: mean points of its drills.
+        grade: A-F of ``points``.
+        worst_severity: the most severe level of its drills ("P1" ...), if any.
+        report_dir: where its outputs were written, when known.
+    """
+
+    seq: int
+    run_id: str
+    plan: str
+    kind: str
+    generated_at: str | None
+    complete: bool
+    passed: bool
+    points: float | None
+    grade: str | None
+    worst_severity: str | None
+    report_dir: str | None
+
+
+@dataclass(frozen=True)
+class DrillRow:
+    """One drill of a recorded run; times are production-equivalent seconds unless noted.
+
+    Attributes:
+        run_id: the run it belongs to.
+        position: 0-based place in the run.
+        drill_id: the drill's id in the report (its cause, ``-2`` etc. for repeats).
+        scenario: scenario name.
+        cause: cause name.
+        alert: the alert expected to page.
+        mttd_s: time to detect, production-equivalent (None: never paged).
+        mttr_s: time to recover, production-equivalent (None: not recovered).
+        mttd_drill_s: time to detect in drill seconds.
+        mttr_drill_s: time to recover in drill seconds.
+        time_scale: the drill's time scale K.
+        points: the drill's score out of 100.
+        grade: A-F.
+        passed: the score's verdict.
+        paged: the expected alert reached the pager (None: unknown).
+        runbook_ok: every runbook succeeded (None: no runbook ran).
+        lost_writes: acknowledged writes lost.
+        severity: severity level ("P1" ...).
+        complete: the drill finished.
+    """
+
+    run_id: str
+    position: int
+    drill_id: str
+    scenario: str
+    cause: str
+    alert: str | None
+    mttd_s: float | None
+    mttr_s: float | None
+    mttd_drill_s: float | None
+    mttr_drill_s: float | None
+    time_scale: float
+    points: float | None
+    grade: str | None
+    passed: bool
+    paged: bool | None
+    runbook_ok: bool | None
+    lost_writes: int
+    severity: str | None
+    complete: bool
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One scenario's drill in one run (``History.trend``)."""
+
+    scenario: str
+    run_id: str
+    generated_at: str | None
+    plan: str
+    drill_id: str
+    cause: str
+    mttd_s: float | None
+    mttr_s: float | None
+    points: float | None
+    grade: str | None
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A number before and after; ``delta`` is after - before when both are known."""
+
+    before: float | None
+    after: float | None
+
+    @property
+    def delta(self) -> float | None:
+        """The change, after - before (None when either is unknown)."""
+        if self.before is None or self.after is None:
+            return None
+        return round(self.after - self.before, 3)
+
+    def direction(self, *, lower_is_better: bool) -> Direction:
+        """Better, worse or the same; an unknown value (no page, no recovery) is the worst."""
+        if self.before == self.after:
+            return "same"
+        if self.before is None:
+            return "better"
+        if self.after is None:
+            return "worse"
+        improved = self.after < self.before if lower_is_better else self.after > self.before
+        return "better" if improved else "worse"
+
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON form."""
+        return {"before": self.before, "after": self.after, "delta": self.delta}
+
+
+@dataclass(frozen=True)
+class DrillChange:
+    """A drill present in both runs of a comparison.
+
+    Attributes:
+        drill_id: its id in run B (the later one, as a rule).
+        drill_id_before: its id in run A.
+        matched_by: "id" (same drill id) or "cause" (ids differ, the cause is the same).
+        scenario: scenario name (run B's).
+        cause: cause name.
+        mttd_s: production-equivalent MTTD before and after.
+        mttr_s: production-equivalent MTTR before and after.
+        points: score before and after.
+        grade_before: grade in run A.
+        grade_after: grade in run B.
+        passed_before: verdict in run A.
+        passed_after: verdict in run B.
+        severity_before: severity level in run A.
+        severity_after: severity level in run B.
+    """
+
+    drill_id: str
+    drill_id_before: str
+    matched_by: Literal["id", "cause"]
+    scenario: str
+    cause: str
+    mttd_s: Delta
+    mttr_s: Delta
+    points: Delta
+    grade_before: str | None
+    grade_after: str | None
+    passed_before: bool
+    passed_after: bool
+    severity_before: str | None
+    severity_after: str | None
+
+    @property
+    def severity_changed(self) -> bool:
+        """The severity level differs between the runs."""
+        return self.severity_before != self.severity_after
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "drill_id": self.drill_id,
+            "drill_id_before": self.drill_id_before,
+            "matched_by": self.matched_by,
+            "scenario": self.scenario,
+            "cause": self.cause,
+            "mttd_s": self.mttd_s.to_dict(),
+            "mttr_s": self.mttr_s.to_dict(),
+            "points": self.points.to_dict(),
+            "grade": {"before": self.grade_before, "after": self.grade_after},
+            "passed": {"before": self.passed_before, "after": self.passed_after},
+            "severity": {
+                "before": self.severity_before,
+                "after": self.severity_after,
+                "changed": self.severity_changed,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs side by side (``History.compare``): A is "before", B is "after".
+
+    Attributes:
+        run_a: the first run.
+        run_b: the second run.
+        drills: drills present in both, in run B's order.
+        only_in_a: drills of run A with no match in run B.
+        only_in_b: drills of run B with no match in run A.
+        points: the runs' overall points.
+    """
+
+    run_a: RunRow
+    run_b: RunRow
+    drills: tuple[DrillChange, ...]
+    only_in_a: tuple[DrillRow, ...]
+    only_in_b: tuple[DrillRow, ...]
+    points: Delta
+
+    @property
+    def severity_changed(self) -> bool:
+        """The worst severity of the runs differs."""
+        return self.run_a.worst_severity != self.run_b.worst_severity
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        a, b = self.run_a, self.run_b
+        return {
+            "run_a": a.__dict__,
+            "run_b": b.__dict__,
+            "overall": {
+                "points": self.points.to_dict(),
+                "grade": {"before": a.grade, "after": b.grade},
+                "passed": {"before": a.passed, "after": b.passed},
+                "complete": {"before": a.complete, "after": b.complete},
+                "worst_severity": {
+                    "before": a.worst_severity,
+                    "after": b.worst_severity,
+                    "changed": self.severity_changed,
+                },
+            },
+            "drills": [d.to_dict() for d in self.drills],
+            "only_in_a": [d.__dict__ for d in self.only_in_a],
+            "only_in_b": [d.__dict__ for d in self.only_in_b],
+        }
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return any(word in str(exc) for word in ("locked", "busy"))
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _opt_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _get(obj: Mapping[str, Any], *keys: str) -> Any:
+    """obj[k1][k2]... or None where any level is missing or not a mapping."""
+    cur: Any = obj
+    for key in keys:
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(key)
+    return cur
+
+
+def _drill_values(d: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The ``drills`` columns of one drill of a report."""
+    if not isinstance(d, Mapping) or not isinstance(d.get("id"), str) or not d["id"]:
+        raise InvalidInputError("expected a drill object with a non-empty 'id'", field=where)
+    runbooks = d.get("runbooks") or []
+    return {
+        "drill_id": d["id"],
+        "scenario": str(d.get("scenario") or ""),
+        "cause": str(d.get("cause") or ""),
+        "alert": d.get("alert"),
+        "mttd_s": _opt_float(_get(d, "times", "mttd", "production_s")),
+        "mttr_s": _opt_float(_get(d, "times", "mttr", "production_s")),
+        "mttd_drill_s": _opt_float(_get(d, "times", "mttd", "drill_s")),
+        "mttr_drill_s": _opt_float(_get(d, "times", "mttr", "drill_s")),
+        "time_scale": float(d.get("time_scale") or 1.0),
+        "points": _opt_float(_get(d, "score", "points")),
+        "grade": _get(d, "score", "grade"),
+        "passed": bool(_get(d, "score", "passed")),
+        "paged": _opt_bool(_get(d, "verdict", "checks", "detected")),
+        "runbook_ok": all(bool(b.get("ok")) for b in runbooks) if runbooks else None,
+        "lost_writes": int(_get(d, "impact", "lost_writes") or 0),
+        "severity": _get(d, "severity", "level"),
+        "complete": bool(d.get("complete")),
+    }
+
+
+def _run_row(r: Sequence[Any]) -> RunRow:
+    return RunRow(
+        seq=int(r[0]),
+        run_id=r[1],
+        plan=r[2],
+        kind=r[3],
+        generated_at=r[4],
+        complete=bool(r[5]),
+        passed=bool(r[6]),
+        points=r[7],
+        grade=r[8],
+        worst_severity=r[9],
+        report_dir=r[10],
+    )
+
+
+def _drill_row(r: Sequence[Any]) -> DrillRow:
+    return DrillRow(
+        run_id=r[0],
+        position=int(r[1]),
+        drill_id=r[2],
+        scenario=r[3],
+        cause=r[4],
+        alert=r[5],
+        mttd_s=r[6],
+        mttr_s=r[7],
+        mttd_drill_s=r[8],
+        mttr_drill_s=r[9],
+        time_scale=float(r[10]),
+        points=r[11],
+        grade=r[12],
+        passed=bool(r[13]),
+        paged=_opt_bool(r[14]),
+        runbook_ok=_opt_bool(r[15]),
+        lost_writes=int(r[16]),
+        severity=r[17],
+        complete=bool(r[18]),
+    )
+
+
+class History:
+    """The run history in one SQLite file.
+
+    Args:
+        path: the SQLite file (created, with its directory, on the first ``record``).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"History({str(self.path)!r})"
+
+    @classmethod
+    def default(cls) -> History:
+        """The project's history: ``reports_dir() / "history.sqlite"``."""
+        return cls(reports_dir() / "history.sqlite")
+
+    # -- connections -------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
+        """A connection inside one transaction (None: reading a history that does not exist).
+
+        Writes switch the file to WAL once (it stays WAL), take the write lock at once
+        (``BEGIN IMMEDIATE``) and create the schema; reads see one consistent snapshot.
+        Either way a newer schema is refused.
+        """
+        if not write and not self.path.exists():
+            yield None
+            return
+        if write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        with closing(conn):
+            try:
+                if write:
+                    self._wal(conn)
+                    conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                ready = self._check_schema(conn, create=write)
+            except sqlite3.Error as exc:
+                raise self._failure(exc) from exc
+            except BaseException:
+                conn.rollback()
+                raise
+            try:
+                yield conn if ready else None
+            except sqlite3.Error as exc:
+                conn.rollback()
+                raise self._failure(exc) from exc
+            except BaseException:
+                conn.rollback()
+                raise
+            try:
+                conn.commit()
+            except sqlite3.Error as exc:
+                raise self._failure(exc) from exc
+
+    @staticmethod
+    def _wal(conn: sqlite3.Connection) -> None:
+        """Switch to WAL unless the file already is (SQLite does not wait for that switch)."""
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _failure(self, exc: sqlite3.Error) -> DrillError:
+        """A locked file is a runtime failure; anything else means it is not a history."""
+        if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+            return RuntimeFailure(
+                f"{self.path}: the history stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S:.0f} s ({exc})"
+            )
+        return InvalidInputError(
+            f"not a usable chaosdrill history (SQLite: {exc})", source=str(self.path)
+        )
+
+    def _check_schema(self, conn: sqlite3.Connection, *, create: bool) -> bool:
+        """Refuse a newer schema; create ours if asked. True when the tables exist."""
+        has_version = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        version = None
+        if has_version:
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            version = None if row is None or row[0] is None else int(row[0])
+        if version is not None and version > SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"history schema version {version} is newer than this chaosdrill understands "
+                f"({SCHEMA_VERSION}); upgrade chaosdrill or use another history file",
+                source=str(self.path),
+            )
+        if version == SCHEMA_VERSION:
+            return True
+        if not create:
+            return False
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        for statement in _SCHEMA.split(";"):  # not executescript: it would commit
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        return True
+
+    # -- writing -----------------------------------------------------------------------
+
+    def record(self, report: Mapping[str, Any], report_dir: Path | None = None) -> None:
+        """Append one run (a ``build_report`` dict) in one transaction.
+
+        Recording a ``run_id`` that is already there replaces that run and its drills and
+        keeps its place in the order.
+
+        Args:
+            report: the run's report.
+            report_dir: where the run's outputs were written (stored as an absolute path).
+
+        Raises:
+            InvalidInputError: the report lacks its run id, summary or drills.
+        """
+        run_id = report.get("run_id")
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError("expected a non-empty string", field="run_id")
+        drills = report.get("drills")
+        if not isinstance(drills, Sequence) or isinstance(drills, str):
+            raise InvalidInputError("expected a list of drills", field="drills")
+        rows = [_drill_values(d, f"drills[{i}]") for i, d in enumerate(drills)]
+        summary = report.get("summary")
+        if not isinstance(summary, Mapping):
+            raise InvalidInputError("expected the report's summary object", field="summary")
+        run = (
+            run_id,
+            str(_get(report, "plan", "name") or "ad hoc"),
+            str(report.get("kind") or ("drill" if len(rows) == 1 else "plan")),
+            report.get("generated_at"),
+            bool(report.get("complete")),
+            bool(summary.get("passed")),
+            _opt_float(summary.get("points")),
+            summary.get("grade"),
+            summary.get("worst_severity"),
+            None if report_dir is None else str(Path(report_dir).resolve()),
+        )
+        with self._connect(write=True) as conn:
+            assert conn is not None
+            conn.execute(
+                "INSERT INTO runs (run_id, plan, kind, generated_at, complete, passed, points,"
+                " grade, worst_severity, report_dir) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(run_id) DO UPDATE SET plan = excluded.plan, kind = excluded.kind,"
+                " generated_at = excluded.generated_at, complete = excluded.complete,"
+                " passed = excluded.passed, points = excluded.points, grade = excluded.grade,"
+                " worst_severity = excluded.worst_severity, report_dir = excluded.report_dir",
+                run,
+            )
+            seq = conn.execute("SELECT seq FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+            conn.execute("DELETE FROM drills WHERE run_seq = ?", (seq,))
+            conn.executemany(
+                "INSERT INTO drills (run_seq, position, drill_id, scenario, cause, alert,"
+                " mttd_s, mttr_s, mttd_drill_s, mttr_drill_s, time_scale, points, grade, passed,"
+                " paged, runbook_ok, lost_writes, severity, complete)"
+                " VALUES (:run_seq, :position, :drill_id, :scenario, :cause, :alert, :mttd_s,"
+                " :mttr_s, :mttd_drill_s, :mttr_drill_s, :time_scale, :points, :grade, :passed,"
+                " :paged, :runbook_ok, :lost_writes, :severity, :complete)",
+                [{**r, "run_seq": seq, "position": i} for i, r in enumerate(rows)],
+            )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def runs(self, plan: str | None = None, limit: int | None = None) -> list[RunRow]:
+        """Recorded runs, oldest first; with ``limit``, the latest ``limit`` of them."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        args: list[Any] = []
+        if plan is not None:
+            sql += " WHERE plan = ?"
+            args.append(plan)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(max(0, limit))
+        with self._connect(write=False) as conn:
+            if conn is None:
+                return []
+            rows = conn.execute(sql, args).fetchall()
+        return [_run_row(r) for r in reversed(rows)]
+
+    def run(self, run_id: str) -> RunRow:
+        """One run by id.
+
+        Raises:
+            InvalidInputError: no such run (the message names the closest known ids).
+        """
+        with self._connect(write=False) as conn:
+            return self._run(conn, run_id)
+
+    def drills(self, run_id: str) -> list[DrillRow]:
+        """The drills of one run, in run order.
+
+        Raises:
+            InvalidInputError: no such run (the message names the closest known ids).
+        """
+        with self._connect(write=False) as conn:
+            run = self._run(conn, run_id)
+            assert conn is not None
+            return self._drills(conn, run.seq)
+
+    def last_passing(self, plan: str, before: str | None = None) -> RunRow | None:
+        """The latest run of ``plan`` that passed and is complete (the CI gate's baseline).
+
+        Args:
+            plan: the plan's name.
+            before: only runs recorded before this run id.
+
+        Raises:
+            InvalidInputError: ``before`` is not a recorded run.
+        """
+        with self._connect(write=False) as conn:
+            limit = self._run(conn, before).seq if before is not None else None
+            if conn is None:
+                return None
+            sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE plan = ? AND passed = 1 AND complete = 1"
+            args: list[Any] = [plan]
+            if limit is not None:
+                sql += " AND seq < ?"
+                args.append(limit)
+            row = conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+        return None if row is None else _run_row(row)
+
+    def trend(
+        self, scenario: str | None = None, plan: str | None = None, limit: int = 20
+    ) -> list[TrendPoint]:
+        """Each scenario's drills across runs: grouped by scenario (by name), oldest first.
+
+        Args:
+            scenario: only this scenario.
+            plan: only runs of this plan.
+            limit: per scenario, only the latest ``limit`` runs in which it was drilled.
+        """
+        where, args = ["1=1"], []
+        if scenario is not None:
+            where.append("d.scenario = ?")
+            args.append(scenario)
+        if plan is not None:
+            where.append("r.plan = ?")
+            args.append(plan)
+        sql = (
+            "SELECT scenario, run_id, generated_at, plan, drill_id, cause, mttd_s, mttr_s,"
+            " points, grade, passed FROM ("
+            "  SELECT d.scenario, r.run_id, r.generated_at, r.plan, d.drill_id, d.cause,"
+            "  d.mttd_s, d.mttr_s, d.points, d.grade, d.passed, r.seq, d.position,"
+            "  DENSE_RANK() OVER (PARTITION BY d.scenario ORDER BY r.seq DESC) AS age"
+            "  FROM drills d JOIN runs r ON r.seq = d.run_seq"
+            f"  WHERE {' AND '.join(where)}"
+            ") WHERE age <= ? ORDER BY scenario, seq, position"
+        )
+        with self._connect(write=False) as conn:
+            if conn is None:
+                return []
+            rows = conn.execute(sql, [*args, max(0, limit)]).fetchall()
+        return [
+            TrendPoint(
+                scenario=r[0],
+                run_id=r[1],
+                generated_at=r[2],
+                plan=r[3],
+                drill_id=r[4],
+                cause=r[5],
+                mttd_s=r[6],
+                mttr_s=r[7],
+                points=r[8],
+                grade=r[9],
+                passed=bool(r[10]),
+            )
+            for r in rows
+        ]
+
+    def compare(self, run_a: str, run_b: str) -> Comparison:
+        """What changed from run A to run B, drill by drill.
+
+        Drills are matched by drill id, then the rest by cause (in run order); drills left
+        without a match are listed as only in A or only in B.
+
+        Raises:
+            InvalidInputError: either run id is unknown.
+        """
+        with self._connect(write=False) as conn:
+            a, b = self._run(conn, run_a), self._run(conn, run_b)
+            assert conn is not None
+            drills_a, drills_b = self._drills(conn, a.seq), self._drills(conn, b.seq)
+        pairs: dict[int, tuple[DrillRow, Literal["id", "cause"]]] = {}
+        left = list(drills_a)
+        for how in ("id", "cause"):
+            for i, db in enumerate(drills_b):
+                if i in pairs:
+                    continue
+                match = next(
+                    (
+                        da
+                        for da in left
+                        if (da.drill_id == db.drill_id if how == "id" else da.cause == db.cause)
+                    ),
+                    None,
+                )
+                if match is not None:
+                    left.remove(match)
+                    pairs[i] = (match, "id" if how == "id" else "cause")
+        changes = tuple(
+            DrillChange(
+                drill_id=db.drill_id,
+                drill_id_before=da.drill_id,
+                matched_by=how,
+                scenario=db.scenario,
+                cause=db.cause,
+                mttd_s=Delta(da.mttd_s, db.mttd_s),
+                mttr_s=Delta(da.mttr_s, db.mttr_s),
+                points=Delta(da.points, db.points),
+                grade_before=da.grade,
+                grade_after=db.grade,
+                passed_before=da.passed,
+                passed_after=db.passed,
+                severity_before=da.severity,
+                severity_after=db.severity,
+            )
+            for i, db in enumerate(drills_b)
+            if i in pairs
+            for da, how in [pairs[i]]
+        )
+        return Comparison(
+            run_a=a,
+            run_b=b,
+            drills=changes,
+            only_in_a=tuple(left),
+            only_in_b=tuple(db for i, db in enumerate(drills_b) if i not in pairs),
+            points=Delta(a.points, b.points),
+        )
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _run(self, conn: sqlite3.Connection | None, run_id: str) -> RunRow:
+        row = None
+        if conn is not None:
+            row = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        if row is not None:
+            return _run_row(row)
+        known: list[str] = []
+        if conn is not None:
+            known = [r[0] for r in conn.execute("SELECT run_id FROM runs ORDER BY seq DESC")]
+        if not known:
+            raise InvalidInputError(
+                f"unknown run id {run_id!r}: the history is empty", source=str(self.path)
+            )
+        close = difflib.get_close_matches(run_id, known, n=3, cutoff=0.4)
+        hint = (
+            f"closest known: {', '.join(close)}"
+            if close
+            else f"latest known: {', '.join(known[:3])}"
+        )
+        raise InvalidInputError(f"unknown run id {run_id!r}; {hint}", source=str(self.path))
+
+    @staticmethod
+    def _drills(conn: sqlite3.Connection, seq: int) -> list[DrillRow]:
+        rows = conn.execute(
+            f"SELECT {_DRILL_COLUMNS} FROM drills d JOIN runs r ON r.seq = d.run_seq"
+            " WHERE d.run_seq = ? ORDER BY d.position",
+            (seq,),
+        ).fetchall()
+        return [_drill_row(r) for r in rows]
