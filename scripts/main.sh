@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, bring a local environment up, drive the service, take it down.
+# The main job: set up, then run the quarterly drill plan (all four scenarios) on a local
+# environment that the plan brings up and takes down. Reports land in reports/<run-id>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-name="${CHAOSDRILL_ENV:-main}"
-.venv/bin/chaosdrill env up --name "$name" "$@"
-rc=0
-.venv/bin/chaosdrill env status --name "$name" || rc=$?
-.venv/bin/chaosdrill env smoke --name "$name" || rc=$?
-.venv/bin/chaosdrill env down --name "$name"
-exit "$rc"
+exec .venv/bin/chaosdrill run --plan drills/quarterly.yaml "$@"

@@ -199,12 +199,17 @@ def _run_child(cmd: list[str], log: Path) -> tuple[int, str | None]:
                 proc.kill()
                 proc.wait()
             raise
+    return code, _result_in(log)
+
+
+def _result_in(log: Path) -> str | None:
+    """The result file a drill process named on its output, if it got that far."""
     found = [
         ln[len(RESULT_PREFIX) :].strip()
         for ln in log.read_text(errors="replace").splitlines()
         if ln.startswith(RESULT_PREFIX)
     ]
-    return code, (found[-1] if found else None)
+    return found[-1] if found else None
 
 
 def run_plan(
@@ -243,6 +248,7 @@ def run_plan(
     drill_dir.mkdir(parents=True, exist_ok=True)
     run = PlanRun(rid, out_dir)
     env, owned = _environment(plan, env_name)
+    i = 0
     try:
         with _sigterm_as_interrupt():
             for i, drill in enumerate(drills, 1):
@@ -250,7 +256,13 @@ def run_plan(
                 if on_progress:
                     on_progress(i, len(drills), name, None)
                 log = drill_dir / f"{i:02d}-{name}.log"
-                code, path = _run_child(_command(plan, drill, env.name, drill_dir), log)
+                try:
+                    code, path = _run_child(_command(plan, drill, env.name, drill_dir), log)
+                except (KeyboardInterrupt, _Stop):
+                    path = _result_in(log)  # the stopped drill's partial result, if any
+                    if path is not None:
+                        run.results.append((json.loads(Path(path).read_text()), path))
+                    raise
                 if path is None:
                     tail = log.read_text(errors="replace")[-1500:]
                     run.crashed.append(f"{name}: exit {code} without a result; log {log}\n{tail}")
@@ -260,7 +272,7 @@ def run_plan(
                 if on_progress:
                     on_progress(i, len(drills), name, result)
     except (KeyboardInterrupt, _Stop) as exc:
-        run.interrupted = f"interrupted ({exc or 'Ctrl-C'}) after {len(run.results)} drill(s)"
+        run.interrupted = f"interrupted ({exc or 'Ctrl-C'}) during drill {i} of {len(drills)}"
     finally:
         if owned:
             env.down()

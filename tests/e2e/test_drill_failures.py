@@ -18,10 +18,9 @@ from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import active_run
-from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR
+from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR, PROJECT_ROOT
 
 from ..conftest import start_env, stop_env
-from .test_drills import drill
 
 pytestmark = pytest.mark.e2e
 K = 60
@@ -50,36 +49,90 @@ def experiment_copy(tmp_path: Path, cause: str, **changes: object) -> Path:
     return path
 
 
-def test_a_runbook_that_does_not_fix_the_cause_is_a_recovery_failure(
+def plan_file(tmp_path: Path, env: LocalEnvironment, experiment: Path, **gates: object) -> Path:
+    """A one-drill plan on this module's environment (K = 60, hold 200 s)."""
+    gate_lines = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in gates.items())
+    default = "  min_score: 70\n"
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "version: 1\n"
+        "name: failing-gate\n"
+        f"environment: {{backend: local, name: {env.name}}}\n"
+        f"time_scale: {K}\n"
+        "hold_s: 200\n"
+        f"drills:\n  - experiment: {experiment}\n"
+        "baseline: {source: none}\n"
+        f"gates:\n{gate_lines or default}"
+    )
+    return path
+
+
+def gate(
+    plan: Path, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, dict, dict]:  # type: ignore[type-arg]
+    """Run `chaosdrill gate PLAN`; return exit code, output, the report and the drill result."""
+    reports = tmp_path / "reports"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaosdrill",
+            "gate",
+            str(plan),
+            "--reports",
+            str(reports),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", **(extra_env or {})},
+    )
+    [run] = [p for p in reports.iterdir() if p.is_dir()]
+    report = json.loads((run / "report.json").read_text())
+    result = json.loads(Path(report["drills"][0]["result_path"]).read_text())
+    return (
+        proc.returncode,
+        proc.stdout + proc.stderr + (run / "gate.md").read_text(),
+        report,
+        result,
+    )
+
+
+def test_a_runbook_that_does_not_fix_the_cause_fails_the_gate(
     env: LocalEnvironment, tmp_path: Path
 ) -> None:
     exp = experiment_copy(tmp_path, "bad-release", runbook="scale-service")
-    code, result = drill(env, exp, tmp_path, "--recovery-timeout", "300")
-    assert code == 1
+    plan = plan_file(tmp_path, env, exp, max_mttr_s=1800, alerts_must_page=["HighErrorRate"])
+    code, output, report, result = gate(plan, tmp_path)
+    assert code == 1, output[-3000:]
     checks = result["verdict"]["checks"]
-    assert checks["detected"] and not checks["recovered"]
+    assert checks["detected"] and not checks["recovered"], (checks, result["failures"])
+    assert "bad-release: MTTR: never recovered (gate 1800 s)" in output, output[-4000:]
+    assert "bad-release: the drill failed" in output
     assert any("did not return" in f for f in result["failures"]), result["failures"]
+    assert report["drills"][0]["score"]["grade"] == "F"
     assert checks["fault_reverted"]
     assert not make_fault("bad-release").is_active(env)
     assert env.deployment_status().version == "1.0.0"
 
 
-def test_an_alert_that_cannot_fire_is_a_detection_failure(
-    env: LocalEnvironment, tmp_path: Path
-) -> None:
+def test_an_alert_that_cannot_fire_fails_the_gate(env: LocalEnvironment, tmp_path: Path) -> None:
     probes = tmp_path / "probes"
     shutil.copytree(PROBES_DIR, probes)
     rules = probes / "service.rules.yml"
     text = rules.read_text()
     assert "> 0.05" in text
     rules.write_text(text.replace("> 0.05", "> 2", 1))  # a share can never pass 200 %
-    code, result = drill(
-        env,
-        EXPERIMENTS_DIR / "bad-release.json",
-        tmp_path,
-        extra_env={"CHAOSDRILL_PROBES_DIR": str(probes)},
+    plan = plan_file(
+        tmp_path, env, EXPERIMENTS_DIR / "bad-release.json", alerts_must_page=["HighErrorRate"]
     )
-    assert code == 1
+    code, output, report, result = gate(
+        plan, tmp_path, extra_env={"CHAOSDRILL_PROBES_DIR": str(probes)}
+    )
+    assert code == 1, output[-3000:]
+    assert "HighErrorRate never paged (bad-release)" in output
     assert not result["verdict"]["checks"]["detected"]
     assert result["mttd_s"] is None
     assert any("HighErrorRate did not page" in f for f in result["failures"])
@@ -87,24 +140,72 @@ def test_an_alert_that_cannot_fire_is_a_detection_failure(
     assert not make_fault("bad-release").is_active(env)
 
 
-def _start(env: LocalEnvironment, tmp_path: Path) -> subprocess.Popen[str]:
+def test_the_gate_exits_3_when_the_environment_cannot_come_up(tmp_path: Path) -> None:
+    """Prometheus refuses a rule file it cannot parse, so the environment never comes up."""
+    probes = tmp_path / "probes"
+    shutil.copytree(PROBES_DIR, probes)
+    rules = probes / "cache.rules.yml"
+    rules.write_text(
+        rules.read_text().replace('redis_up{job="redis"} == 0', 'redis_up{job="redis" == 0', 1)
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        (PROJECT_ROOT / "drills" / "ci-gate.yaml")
+        .read_text()
+        .replace("name: ci-gate, replicas", "name: e2e-broken, replicas")
+        .replace("experiments/", f"{EXPERIMENTS_DIR}/")
+    )
+    reports = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaosdrill", "gate", str(plan), "--reports", str(reports)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**os.environ, "CHAOSDRILL_PROBES_DIR": str(probes), "COLUMNS": "200"},
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "prometheus" in proc.stdout.lower()
+    [run] = [p for p in reports.iterdir() if p.is_dir()]
+    junit = (run / "junit.xml").read_text()
+    assert "<failure" in junit and "prometheus" in junit.lower()
+    assert "(exit 3)" in (run / "gate.md").read_text()
+    assert not Path("/var/lib/chaosdrill/envs/e2e-broken").exists()
+
+
+def _start(env: LocalEnvironment, tmp_path: Path, *, plan: bool = False) -> subprocess.Popen[str]:
     exp = experiment_copy(tmp_path, "missing-index", load={"rate": 20})
-    cmd = [
-        sys.executable,
-        "-m",
-        "chaosdrill",
-        "run",
-        str(exp),
-        "--env",
-        env.name,
-        "--time-scale",
-        str(K),
-        "--hold",
-        "600",
-        "--reports",
-        str(tmp_path),
-        "--quiet",
-    ]
+    if plan:  # the same drill as a plan: `chaosdrill run --plan`
+        path = plan_file(tmp_path, env, exp)
+        path.write_text(path.read_text().replace("hold_s: 200", "hold_s: 600"))
+        cmd = [
+            sys.executable,
+            "-m",
+            "chaosdrill",
+            "run",
+            "--plan",
+            str(path),
+            "--reports",
+            str(tmp_path / "reports"),
+            "--quiet",
+        ]
+    else:
+        cmd = [
+            sys.executable,
+            "-m",
+            "chaosdrill",
+            "run",
+            str(exp),
+            "--env",
+            env.name,
+            "--time-scale",
+            str(K),
+            "--hold",
+            "600",
+            "--reports",
+            str(tmp_path),
+            "--quiet",
+        ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ledger = FaultLedger(env.root / "faults.jsonl")
     deadline = time.monotonic() + 90
@@ -117,13 +218,22 @@ def _start(env: LocalEnvironment, tmp_path: Path) -> subprocess.Popen[str]:
     return proc
 
 
-def test_sigterm_mid_fault_reverts(env: LocalEnvironment, tmp_path: Path) -> None:
-    proc = _start(env, tmp_path)
+def test_sigterm_to_a_plan_mid_fault_reverts_and_writes_a_partial_report(
+    env: LocalEnvironment, tmp_path: Path
+) -> None:
+    proc = _start(env, tmp_path, plan=True)
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
     assert not make_fault("missing-index").is_active(env)
     assert FaultLedger(env.root / "faults.jsonl").open_entries() == []
     assert active_run(env.root / "load") is None
+    [run] = [p for p in (tmp_path / "reports").iterdir() if p.is_dir()]
+    report = json.loads((run / "report.json").read_text())
+    assert not report["complete"] and report["interrupted"].startswith(
+        "interrupted (signal SIGTERM)"
+    )
+    assert "INCOMPLETE" in (run / "report.md").read_text()
 
 
 def test_kill_9_mid_fault_then_env_recover_reverts(env: LocalEnvironment, tmp_path: Path) -> None:

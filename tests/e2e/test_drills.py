@@ -7,16 +7,19 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
+import xmlschema
 
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
-from chaosdrill.paths import EXPERIMENTS_DIR
+from chaosdrill.paths import EXPERIMENTS_DIR, PROJECT_ROOT
 
 from ..conftest import start_env, stop_env
 
@@ -24,6 +27,9 @@ pytestmark = pytest.mark.e2e
 K = 20  # drills run 20x faster than production: MTTD target 15 s, MTTR target 90 s
 HOLD = 200  # production seconds of hold (10 s at K)
 CAUSES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.json"))
+GATE_PLAN = PROJECT_ROOT / "drills" / "ci-gate.yaml"
+GATE_CAUSES = ["bad-release", "primary-crash"]  # the drills of ci-gate.yaml
+SCHEMAS = PROJECT_ROOT / "src" / "chaosdrill" / "schemas"
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +106,127 @@ def _load_processes(env: LocalEnvironment) -> list:  # type: ignore[type-arg]
     return run.processes() if run else []
 
 
+@dataclass
+class GateRun:
+    """The shipped CI-gate plan, run once on the module's environment."""
+
+    code: int
+    output: str
+    out_dir: Path
+    report: dict  # type: ignore[type-arg]
+    step_summary: str
+
+    def result(self, cause: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        d = next(d for d in self.report["drills"] if d["cause"] == cause)
+        result = json.loads(Path(d["result_path"]).read_text())
+        return (0 if d["score"]["passed"] else 1), result
+
+
+@pytest.fixture(scope="module")
+def gate_run(env: LocalEnvironment, tmp_path_factory: pytest.TempPathFactory) -> GateRun:
+    """`chaosdrill gate drills/ci-gate.yaml` (K = 20, hold 200 s, like this module)."""
+    reports = tmp_path_factory.mktemp("gate")
+    summary = reports / "step-summary.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaosdrill",
+            "gate",
+            str(GATE_PLAN),
+            "--env",
+            env.name,
+            "--reports",
+            str(reports),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "COLUMNS": "200"},
+    )
+    runs = [p for p in reports.iterdir() if p.is_dir()]
+    assert len(runs) == 1, (proc.stdout[-3000:], proc.stderr[-3000:])
+    report = json.loads((runs[0] / "report.json").read_text())
+    text = summary.read_text() if summary.exists() else ""
+    return GateRun(proc.returncode, proc.stdout + proc.stderr, runs[0], report, text)
+
+
+def test_the_gate_passes_on_the_shipped_plan(gate_run: GateRun) -> None:
+    assert gate_run.code == 0, gate_run.output[-3000:]
+    assert "gate PASSED" in gate_run.output
+    assert [d["cause"] for d in gate_run.report["drills"]] == GATE_CAUSES
+    for name in (
+        "report.json",
+        "report.md",
+        "report.html",
+        "junit.xml",
+        "comms.md",
+        "postmortem.md",
+        "gate.md",
+        "gate.json",
+    ):
+        assert (gate_run.out_dir / name).stat().st_size > 0, name
+    junit = (gate_run.out_dir / "junit.xml").read_text()
+    xmlschema.XMLSchema(str(SCHEMAS / "junit.xsd")).validate(junit)
+    assert junit.count("<testcase ") == 3 and 'failures="0"' in junit  # 2 drills + plan gates
+    schema = json.loads((SCHEMAS / "report.schema.json").read_text())
+    jsonschema.validate(gate_run.report, schema)
+    assert "## chaosdrill gate ci-gate: PASSED (exit 0)" in gate_run.step_summary
+    assert "first run" in gate_run.step_summary  # a fresh history: no baseline yet
+    from chaosdrill.report.history import History
+
+    [row] = History(gate_run.out_dir.parent / "history.sqlite").runs("ci-gate")
+    assert row.passed and row.run_id == gate_run.report["run_id"]
+    for d in gate_run.report["drills"]:
+        series = d["series"]["prometheus"]
+        assert series["error_rate"]["series"][0]["points"], d["id"]
+        assert len(series["database_up"]["series"]) == 2, d["id"]
+        assert d["alerts_at_end"] == [], d["id"]
+
+
+def test_the_gate_fails_when_mttr_exceeds_its_bound(gate_run: GateRun, tmp_path: Path) -> None:
+    """The same real run judged by a plan whose MTTR bound it misses (``--from``)."""
+    plan = tmp_path / "tight.yaml"
+    plan.write_text(
+        GATE_PLAN.read_text()
+        .replace("max_mttr_s: 1800", "max_mttr_s: 60")
+        .replace("experiments/", f"{EXPERIMENTS_DIR}/")
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaosdrill",
+            "gate",
+            str(plan),
+            "--from",
+            str(gate_run.out_dir),
+            "--reports",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    mttr = gate_run.report["drills"][0]["times"]["mttr"]["production_s"]
+    message = f"bad-release: MTTR {mttr:.0f} s exceeds the gate's 60 s by {mttr - 60:.0f} s"
+    assert message in proc.stdout
+    assert message in (gate_run.out_dir / "gate.md").read_text()
+
+
 @pytest.mark.parametrize("cause", CAUSES)
-def test_drill(env: LocalEnvironment, cause: str, tmp_path: Path) -> None:
-    code, result = drill(env, EXPERIMENTS_DIR / f"{cause}.json", tmp_path)
+def test_drill(
+    env: LocalEnvironment, cause: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if cause in GATE_CAUSES:  # already run by the CI gate on this environment
+        code, result = request.getfixturevalue("gate_run").result(cause)
+    else:
+        code, result = drill(env, EXPERIMENTS_DIR / f"{cause}.json", tmp_path)
     checks = result["verdict"]["checks"]
     assert result["failures"] == [] and code == 0, (checks, result["failures"])
     assert result["mttd_s"] is not None and result["mttd_s"] <= result["targets"]["mttd_s"]
