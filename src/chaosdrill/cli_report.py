@@ -164,14 +164,32 @@ def _trend_table(scenario: str, points: Sequence[TrendPoint]) -> Table:
     type=click.IntRange(min=1),
     help="Latest runs per scenario.",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write a self-contained HTML page with a chart per scenario.",
+)
 @HISTORY
 @JSON
 def trend(
-    scenario: str | None, plan: str | None, limit: int, history_path: Path | None, as_json: bool
+    scenario: str | None,
+    plan: str | None,
+    limit: int,
+    html_path: Path | None,
+    history_path: Path | None,
+    as_json: bool,
 ) -> None:
     """MTTD, MTTR and score of each scenario across runs (production-equivalent seconds)."""
     history = _history(history_path)
     points = history.trend(scenario=scenario, plan=plan, limit=limit)
+    if html_path is not None:
+        from chaosdrill.report.trend_html import render_trend_html
+        from chaosdrill.report.writer import write_atomic
+
+        write_atomic(html_path, render_trend_html(points, str(history.path)))
+        console.print(f"trend chart: {html_path}")
     if as_json:
         click.echo(json.dumps([asdict(p) for p in points], indent=2))
         return

@@ -256,3 +256,15 @@ def test_render_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert info.value.code == 2
     assert "no such file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_trend_html_has_a_chart_per_scenario_with_every_run(hist: Path, tmp_path: Path) -> None:
+    page = tmp_path / "trend.html"
+    invoke("trend", "--history", str(hist), "--html", str(page))
+    text = page.read_text()
+    assert 'id="trend-high-error-rate"' in text and 'id="trend-database-down"' in text
+    assert "http://" not in text.split("<body>")[0] and text.count("plotly.js v") == 1
+    # the MTTD series of high-error-rate carries the four runs' values, the missing MTTR too
+    chart = text.split('id="trend-high-error-rate"')[1].split('id="trend-')[0]
+    assert '"x":["run-0","run-1","run-2","run-3"]' in chart
+    assert '"y":[150.0,150.0,180.0,195.0]' in chart
