@@ -113,11 +113,12 @@ def gate(
         error = None
     else:
         try:
+            run_id = new_run_id(plan.name)
             run = run_plan(
                 plan,
                 env_name=env_name,
                 reports=root,
-                run_id=new_run_id(plan.name),
+                run_id=run_id,
                 record_history=False,
                 seed=seed,
                 on_progress=None

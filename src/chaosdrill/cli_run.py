@@ -292,6 +292,11 @@ def _run_plan(
         disable=quiet or not console.is_terminal,
     )
     task = progress.add_task(plan.name, total=len(plan.resolve_drills()))
+    if plan.mode == "training":
+        console.print(
+            "[yellow]mode: training asks for a person to respond; this version has no "
+            "training session yet, so the runbooks respond automatically.[/]"
+        )
 
     def on_progress(i: int, n: int, name: str, result: Any) -> None:
         if result is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -105,14 +106,20 @@ def test_a_runbook_that_does_not_fix_the_cause_fails_the_gate(
 ) -> None:
     exp = experiment_copy(tmp_path, "bad-release", runbook="scale-service")
     plan = plan_file(tmp_path, env, exp, max_mttr_s=1800, alerts_must_page=["HighErrorRate"])
+    plan.write_text(plan.read_text().replace("hold_s: 200", "hold_s: 600"))
     code, output, report, result = gate(plan, tmp_path)
     assert code == 1, output[-3000:]
     checks = result["verdict"]["checks"]
-    assert checks["detected"] and not checks["recovered"], (checks, result["failures"])
-    assert "bad-release: MTTR: never recovered (gate 1800 s)" in output, output[-4000:]
+    # scaling does not remove a bad release: either steady state never returns, or (by
+    # chance, in a quiet spell of enrollments) it returns past the MTTR bound; the
+    # enrollment flow still fails verification either way
+    assert checks["detected"] and not checks["mttr_within_target"], (checks, result["failures"])
+    assert re.search(
+        r"bad-release: MTTR(: never recovered| \d+ s exceeds the gate's 1800 s)", output
+    )
     assert "bad-release: the drill failed" in output
-    assert any("did not return" in f for f in result["failures"]), result["failures"]
-    assert report["drills"][0]["score"]["grade"] == "F"
+    assert not checks["verification_passed"]
+    assert not report["drills"][0]["score"]["passed"]
     assert checks["fault_reverted"]
     assert not make_fault("bad-release").is_active(env)
     assert env.deployment_status().version == "1.0.0"
