@@ -44,5 +44,5 @@ def drill(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    for script in ("bench_env.py", "bench_load.py", "bench_drills.py"):
+    for script in ("bench_env.py", "bench_load.py", "bench_drills.py", "bench_reports.py"):
         session.run(PY, str(ROOT / "benchmarks" / script), *session.posargs)
