@@ -276,4 +276,8 @@ def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path
     assert result["chaosdrill_result_version"] == 1 and result["cause"] == "primary-crash"
     assert result["verdict"]["passed"], result["verdict"]
     assert result["journal"]["status"] == "completed"
+    report = json.loads(Path(ext["report"]).read_text())  # the stock CLI gets the reports too
+    assert report["kind"] == "drill" and report["summary"]["passed"]
+    for name in ("report.md", "report.html", "junit.xml", "comms.md", "postmortem.md"):
+        assert (Path(ext["report"]).parent / name).is_file(), name
     assert_healthy(env)

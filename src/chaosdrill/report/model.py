@@ -217,7 +217,8 @@ def drill_report(
         None,
     )
     severity = classify(result, impact, model, st.revenue)
-    end = _t(result, "t_mitigated")
+    # the incident lasted until mitigation, if steady state then held; else it never ended
+    end = _t(result, "t_mitigated") if _t(result, "t_recovered") is not None else None
     t0 = _t(result, "t_inject")
     duration = None if end is None or t0 is None else round((end - t0) * k, 3)
     esc = escalation(severity.level, duration, st.roles)

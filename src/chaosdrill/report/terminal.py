@@ -30,7 +30,7 @@ def summary_table(report: Mapping[str, Any]) -> Group:
         ("sev", "center"),
         ("verdict", "left"),
     ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for d in report["drills"]:
         t, tg = d["times"], d["targets"]
         passed = d["score"]["passed"]
