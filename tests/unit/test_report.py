@@ -63,7 +63,10 @@ def make(results: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def plan_report() -> dict[str, Any]:
-    settings = ReportSettings(name="quarterly", roles={"technical_lead": "Ada Lovelace"})
+    settings = ReportSettings(
+        name="quarterly",
+        roles={"technical_lead": "Ada Lovelace", "communications_lead": "Grace Hopper"},
+    )
     return make([real(n) for n in NAMES], settings=settings)
 
 
@@ -134,6 +137,7 @@ def test_junit_says_by_how_much_a_target_was_missed() -> None:
 
 def test_comms_fill_the_seed_template_from_the_timeline(plan_report: dict[str, Any]) -> None:
     text = render_comms(plan_report)
+    assert "Sent to #incidents by Grace Hopper (Communications Lead)" in text
     first = re.split(r"\n## ", text)[1]
     assert "🚨 INCIDENT: Education Revenue Engine" in first
     assert "Severity: P1" in first and "Status: Investigating" in first

@@ -163,11 +163,15 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
 def render_comms(report: Mapping[str, Any]) -> str:
     """comms.md for a run: the notifications each drill's incident would have sent."""
     service = report["plan"].get("service") or "Education Revenue Engine"
+    roles = report["plan"].get("roles") or {}
+    sender = roles.get("communications_lead") or "Communications Lead"
+    commander = roles.get("incident_commander") or "Incident Commander"
     lines = [
         f"# Incident communications: {report['plan']['name']} ({report['run_id']})",
         "",
         "The seed's notification template, filled in from each drill's real timeline. "
-        "T+h:mm:ss is production-equivalent time from the fault.",
+        "T+h:mm:ss is production-equivalent time from the fault. Sent to #incidents by "
+        f"{sender} (Communications Lead) for {commander} (Incident Commander).",
     ]
     for d in report["drills"]:
         lines += _drill(d, service)
