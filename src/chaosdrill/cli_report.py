@@ -5,16 +5,15 @@
 - ``report render PATH``: every output again from a drill result, a report.json or a journal
   written by the stock ``chaos run``.
 
-Bad input (a missing file, not JSON, an unknown format, an unknown run id) raises
+The trend and compare tables are built in ``chaosdrill.report.history_tables``. Bad input
+(a missing file, not JSON, an unknown format, an unknown run id) raises
 ``InvalidInputError`` before anything is written: exit code 2.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,23 +21,25 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.paths import reports_dir
-from chaosdrill.report.history import Comparison, Delta, DrillRow, History, TrendPoint
+from chaosdrill.report.history import History, TrendPoint
+from chaosdrill.report.history_tables import (
+    RECENT_RUNS,
+    compare_table,
+    direction_line,
+    overall_line,
+    short_date,
+    trend_table,
+)
 from chaosdrill.report.model import ReportSettings
 
-__all__ = ["load_results", "report"]
+# RECENT_RUNS, direction_line and overall_line are re-exported from report.history_tables
+__all__ = ["RECENT_RUNS", "direction_line", "load_results", "overall_line", "report"]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-
-#: how many of the latest runs the direction line of ``report trend`` sets against the rest
-RECENT_RUNS = 3
-
-_STYLE = {"better": "green", "worse": "red", "same": ""}
 
 HISTORY = click.option(
     "--history",
@@ -54,104 +55,12 @@ def _history(path: Path | None) -> History:
     return History(path) if path is not None else History.default()
 
 
-def _num(value: float | None, none: str = "-", digits: int = 1) -> str:
-    return none if value is None else f"{value:.{digits}f}"
-
-
-def _verdict(passed: bool | None) -> Text:
-    if passed is None:
-        return Text("-")
-    return Text("PASS", style="green") if passed else Text("FAIL", style="bold red")
-
-
-def _date(label: str | None) -> str:
-    """A wall-clock label shortened for a table (never parsed)."""
-    return "-" if not label else label[:16].replace("T", " ")
-
-
 @click.group()
 def report() -> None:
     """Run history: trends and comparisons; re-render a run's reports."""
 
 
 # -- trend ------------------------------------------------------------------------------
-
-
-def _median(values: Sequence[float | None]) -> float | None:
-    """Median with None (no page, not recovered) as the worst value; None when that wins."""
-    if not values:
-        return None
-    mid = statistics.median([math.inf if v is None else v for v in values])
-    return None if math.isinf(mid) else round(mid, 3)
-
-
-def _signed(value: float | None, sign: int) -> float | None:
-    return None if value is None else sign * value
-
-
-def direction_line(points: Sequence[TrendPoint]) -> Text:
-    """Which way MTTD, MTTR and the score move: the latest runs against the ones before.
-
-    The latest ``min(3, n // 2)`` runs are set against all earlier ones (medians; a drill that
-    never paged or never recovered counts as the worst).
-    """
-    n = len(points)
-    if n < 2:
-        return Text("one run so far: no trend yet", style="dim")
-    w = max(1, min(RECENT_RUNS, n // 2))
-    old, new = points[:-w], points[-w:]
-    text = Text()
-    for i, (label, attr, lower, unit, none) in enumerate(
-        (
-            ("MTTD median", "mttd_s", True, " s", "no page"),
-            ("MTTR median", "mttr_s", True, " s", "not recovered"),
-            ("score median", "points", False, "", "-"),
-        )
-    ):
-        sign = 1 if lower else -1  # the worst (None) sorts last either way
-        d = Delta(
-            _median([_signed(getattr(p, attr), sign) for p in old]),
-            _median([_signed(getattr(p, attr), sign) for p in new]),
-        )
-        if not lower:
-            d = Delta(_signed(d.before, -1), _signed(d.after, -1))
-        way = d.direction(lower_is_better=lower)
-        before = none if d.before is None else f"{d.before:.0f}{unit}"
-        after = none if d.after is None else f"{d.after:.0f}{unit}"
-        if i:
-            text.append(", ")
-        text.append(f"{label} {before} -> {after} ({way})", style=_STYLE[way])
-    latest = "the last run" if w == 1 else f"the last {w} runs"
-    earlier = "the one before" if len(old) == 1 else f"the {len(old)} before"
-    text.append(f": {latest} against {earlier}")
-    return text
-
-
-def _trend_table(scenario: str, points: Sequence[TrendPoint]) -> Table:
-    table = Table(title=scenario, title_justify="left")
-    for col, justify in (
-        ("run", "left"),
-        ("date", "left"),
-        ("cause", "left"),
-        ("MTTD s", "right"),
-        ("MTTR s", "right"),
-        ("score", "right"),
-        ("grade", "center"),
-        ("verdict", "left"),
-    ):
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for p in points:
-        table.add_row(
-            p.run_id,
-            _date(p.generated_at),
-            p.cause,
-            _num(p.mttd_s, "no page"),
-            _num(p.mttr_s, "not recovered"),
-            _num(p.points),
-            p.grade or "-",
-            _verdict(p.passed),
-        )
-    return table
 
 
 @report.command("trend")
@@ -207,139 +116,12 @@ def trend(
     for p in points:
         by_scenario.setdefault(p.scenario, []).append(p)
     for name, pts in by_scenario.items():
-        console.print(_trend_table(name or "(no scenario)", pts))
+        console.print(trend_table(name or "(no scenario)", pts))
         console.print(direction_line(pts))
         console.print()
 
 
 # -- compare ----------------------------------------------------------------------------
-
-
-def _change(d: Delta, *, lower_is_better: bool, none: str, digits: int = 1) -> tuple[Text, str]:
-    way = d.direction(lower_is_better=lower_is_better)
-    text = f"{_num(d.before, none, digits)} -> {_num(d.after, none, digits)}"
-    if d.delta:
-        text += f" ({d.delta:+.{digits}f})"
-    return Text(text, style=_STYLE[way]), way
-
-
-def _pair(before: Any, after: Any, way: str) -> Text:
-    text = f"{before}" if before == after else f"{before} -> {after}"
-    return Text(text, style=_STYLE[way])
-
-
-def _severity_way(before: str | None, after: str | None) -> str:
-    """P1 is the most severe level: a lower level after is worse."""
-    if before == after or before is None or after is None:
-        return "same"
-    return "worse" if after < before else "better"
-
-
-def _grade_way(before: str | None, after: str | None) -> str:
-    if before == after or before is None or after is None:
-        return "same"
-    return "worse" if after > before else "better"  # "A" < "B"
-
-
-def _passed_way(before: bool, after: bool) -> str:
-    return "same" if before == after else ("better" if after else "worse")
-
-
-def _compare_table(c: Comparison) -> Table:
-    table = Table(title=f"{c.run_a.run_id} -> {c.run_b.run_id}", title_justify="left")
-    for col in ("drill", "MTTD s", "MTTR s", "score", "grade", "verdict", "severity", "change"):
-        table.add_column(col, overflow="fold")
-    for d in c.drills:
-        mttd, w_mttd = _change(d.mttd_s, lower_is_better=True, none="no page")
-        mttr, w_mttr = _change(d.mttr_s, lower_is_better=True, none="not recovered")
-        pts, w_pts = _change(d.points, lower_is_better=False, none="-")
-        w_grade = _grade_way(d.grade_before, d.grade_after)
-        w_pass = _passed_way(d.passed_before, d.passed_after)
-        w_sev = _severity_way(d.severity_before, d.severity_after)
-        ways = {
-            "MTTD": w_mttd,
-            "MTTR": w_mttr,
-            "score": w_pts,
-            "grade": w_grade,
-            "verdict": w_pass,
-            "severity": w_sev,
-        }
-        summary = Text()
-        for way in ("worse", "better"):
-            names = [k for k, v in ways.items() if v == way]
-            if names:
-                if summary:
-                    summary.append("; ")
-                summary.append(f"{way}: {', '.join(names)}", style=_STYLE[way])
-        name = (
-            d.drill_id
-            if d.drill_id == d.drill_id_before
-            else f"{d.drill_id_before} -> {d.drill_id}"
-        )
-        table.add_row(
-            name,
-            mttd,
-            mttr,
-            pts,
-            _pair(d.grade_before or "-", d.grade_after or "-", w_grade),
-            _pair(
-                "PASS" if d.passed_before else "FAIL", "PASS" if d.passed_after else "FAIL", w_pass
-            ),
-            _pair(d.severity_before or "-", d.severity_after or "-", w_sev),
-            summary or Text("unchanged", style="dim"),
-        )
-    for rows, where in ((c.only_in_a, c.run_a.run_id), (c.only_in_b, c.run_b.run_id)):
-        for r in rows:
-            table.add_row(*_only_row(r, where))
-    return table
-
-
-def _only_row(r: DrillRow, run_id: str) -> list[Any]:
-    return [
-        r.drill_id,
-        _num(r.mttd_s, "no page"),
-        _num(r.mttr_s, "not recovered"),
-        _num(r.points),
-        r.grade or "-",
-        _verdict(r.passed),
-        r.severity or "-",
-        Text(f"only in {run_id}", style="yellow"),
-    ]
-
-
-def overall_line(c: Comparison) -> Text:
-    """The runs' overall score, grade, verdict, completeness and worst severity, before -> after."""
-    a, b = c.run_a, c.run_b
-    pts, _ = _change(c.points, lower_is_better=False, none="-")
-    text = Text("overall: score ")
-    text.append_text(pts)
-    text.append(", grade ")
-    text.append_text(_pair(a.grade or "-", b.grade or "-", _grade_way(a.grade, b.grade)))
-    text.append(", verdict ")
-    text.append_text(
-        _pair(
-            "PASS" if a.passed else "FAIL",
-            "PASS" if b.passed else "FAIL",
-            _passed_way(a.passed, b.passed),
-        )
-    )
-    text.append(", ")
-    text.append_text(
-        _pair(
-            "complete" if a.complete else "incomplete",
-            "complete" if b.complete else "incomplete",
-            _passed_way(a.complete, b.complete),
-        )
-    )
-    text.append(", worst severity ")
-    text.append_text(
-        _pair(
-            a.worst_severity or "-",
-            b.worst_severity or "-",
-            _severity_way(a.worst_severity, b.worst_severity),
-        )
-    )
-    return text
 
 
 @report.command("compare")
@@ -354,8 +136,8 @@ def compare(run_a: str, run_b: str, history_path: Path | None, as_json: bool) ->
         click.echo(json.dumps(c.to_dict(), indent=2))
         return
     for r in (c.run_a, c.run_b):
-        console.print(f"{r.run_id}: plan {r.plan}, {_date(r.generated_at)}")
-    console.print(_compare_table(c))
+        console.print(f"{r.run_id}: plan {r.plan}, {short_date(r.generated_at)}")
+    console.print(compare_table(c))
     console.print(overall_line(c))
 
 
