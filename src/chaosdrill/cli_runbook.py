@@ -12,15 +12,12 @@ from rich.table import Table
 
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.models import Runbook, check_references, load_runbooks, load_scenarios
+from chaosdrill.model_loader import check_references, load_runbooks, load_scenarios
 from chaosdrill.rules import alert_names
-from chaosdrill.runbooks import (
-    RunbookResult,
-    StepResult,
-    render_markdown,
-    render_scenarios_markdown,
-    run_runbook,
-)
+from chaosdrill.runbook_executor import run_runbook
+from chaosdrill.runbook_model import Runbook
+from chaosdrill.runbook_renderer import render_markdown, render_scenarios_markdown
+from chaosdrill.runbook_result import RunbookResult, StepResult
 
 __all__ = ["runbook"]
 

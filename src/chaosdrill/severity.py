@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaosdrill.models import Impact, SeverityModel
+from chaosdrill.scenario_model import Impact, SeverityModel
 from chaosdrill.scoring import DrillImpact
 
 __all__ = [
@@ -169,7 +169,7 @@ def classify(
         revenue_per_hour=rev,
     )
     if model is None:
-        from chaosdrill.models import SeverityLevel
+        from chaosdrill.scenario_model import SeverityLevel
 
         model = SeverityModel(
             (

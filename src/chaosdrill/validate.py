@@ -242,7 +242,7 @@ class _References:
 
     def load(self, kind: str, file: Path) -> tuple[Any, InvalidInputError | None]:
         """The model of a runbook, scenario or rule file, or the error loading it."""
-        from chaosdrill.models import load_runbook, load_scenario
+        from chaosdrill.model_loader import load_runbook, load_scenario
         from chaosdrill.rules import load_rule_file
 
         loaders: dict[str, Callable[[str], Any]] = {

@@ -14,24 +14,26 @@ import pytest
 
 from chaosdrill.environments.base import Environment, LogQuery
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.models import (
+from chaosdrill.model_loader import (
+    check_references,
+    load_runbook,
+    load_runbooks,
+    load_scenario,
+    load_scenarios,
+)
+from chaosdrill.rules import alert_names, load_rule_files
+from chaosdrill.runbook_model import (
     OPERATIONS,
     HttpCheck,
-    Impact,
     OpAction,
     OpCheck,
     Param,
     PromqlCheck,
     ShellAction,
-    check_references,
     find_placeholders,
-    load_runbook,
-    load_runbooks,
-    load_scenario,
-    load_scenarios,
     substitute,
 )
-from chaosdrill.rules import alert_names, load_rule_files
+from chaosdrill.scenario_model import Impact
 from chaosdrill.yamlsource import MAX_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]

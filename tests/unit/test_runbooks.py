@@ -25,15 +25,11 @@ from chaosdrill.cli import cli as main_cli
 from chaosdrill.cli_runbook import runbook as runbook_cli
 from chaosdrill.environments.base import DeploymentStatus, Endpoints
 from chaosdrill.errors import InvalidInputError, OperationError
-from chaosdrill.models import OPERATIONS, Runbook, load_runbook
-from chaosdrill.runbooks import (
-    POLL_INTERVAL_S,
-    StepResult,
-    _Context,
-    operation_command,
-    render_markdown,
-    run_runbook,
-)
+from chaosdrill.model_loader import load_runbook
+from chaosdrill.runbook_executor import POLL_INTERVAL_S, _Context, run_runbook
+from chaosdrill.runbook_model import OPERATIONS, Runbook
+from chaosdrill.runbook_renderer import operation_command, render_markdown
+from chaosdrill.runbook_result import StepResult
 
 ROOT = Path(__file__).resolve().parents[2]
 

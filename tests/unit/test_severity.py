@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chaosdrill.models import load_scenario
+from chaosdrill.model_loader import load_scenario
 from chaosdrill.paths import SCENARIOS_DIR
 from chaosdrill.scoring import DrillImpact, drill_impact
 from chaosdrill.severity import LEVELS, Revenue, classify, escalation, revenue_per_hour

@@ -166,9 +166,9 @@ def detect(ctx: DrillContext, alert: str) -> bool:
 
 def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = None) -> bool:
     """Run the runbook (auto mode) and time each step."""
-    from chaosdrill.models import load_runbook
+    from chaosdrill.model_loader import load_runbook
     from chaosdrill.paths import RUNBOOKS_DIR
-    from chaosdrill.runbooks import run_runbook
+    from chaosdrill.runbook_executor import run_runbook
 
     ctx.phase = f"respond: {runbook}"
     if ctx.timeline.first("t_response_start") is None:

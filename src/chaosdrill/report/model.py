@@ -197,7 +197,7 @@ def drill_report(
     result_path: str | None = None,
 ) -> dict[str, Any]:
     """One drill's part of a report (see the JSON Schema in schemas/report.schema.json)."""
-    from chaosdrill.models import load_scenario
+    from chaosdrill.model_loader import load_scenario
     from chaosdrill.paths import SCENARIOS_DIR
 
     st = settings or ReportSettings()
