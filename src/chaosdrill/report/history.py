@@ -11,6 +11,9 @@ every write is one ``BEGIN IMMEDIATE`` transaction, so two processes may record 
 schema is created on the first write; its version is kept in ``schema_version`` and a file
 written by a newer chaosdrill is refused rather than misread. Reading a history that does not
 exist yet gives empty answers and creates nothing.
+
+The rows it answers with are in :mod:`chaosdrill.report.history_rows`; the tables, and how a
+report becomes rows and rows become objects, in :mod:`chaosdrill.report.history_schema`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,30 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from chaosdrill.errors import DrillError, InvalidInputError, RuntimeFailure
 from chaosdrill.paths import reports_dir
+from chaosdrill.report.history_rows import (
+    Comparison,
+    Delta,
+    DrillChange,
+    DrillRow,
+    RunRow,
+    TrendPoint,
+)
+from chaosdrill.report.history_rows import Direction as Direction
+from chaosdrill.report.history_schema import (
+    _DRILL_COLUMNS,
+    _RUN_COLUMNS,
+    _SCHEMA,
+    _drill_row,
+    _drill_values,
+    _get,
+    _opt_float,
+    _run_row,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -44,380 +65,9 @@ SCHEMA_VERSION = 1
 #: seconds a connection waits for another process's write lock before failing
 BUSY_TIMEOUT_S = 30.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL UNIQUE,
-    plan TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    generated_at TEXT,
-    complete INTEGER NOT NULL,
-    passed INTEGER NOT NULL,
-    points REAL,
-    grade TEXT,
-    worst_severity TEXT,
-    report_dir TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_plan ON runs(plan, seq);
-CREATE TABLE IF NOT EXISTS drills (
-    run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    drill_id TEXT NOT NULL,
-    scenario TEXT NOT NULL,
-    cause TEXT NOT NULL,
-    alert TEXT,
-    mttd_s REAL,
-    mttr_s REAL,
-    mttd_drill_s REAL,
-    mttr_drill_s REAL,
-    time_scale REAL NOT NULL,
-    points REAL,
-    grade TEXT,
-    passed INTEGER NOT NULL,
-    paged INTEGER,
-    runbook_ok INTEGER,
-    lost_writes INTEGER NOT NULL,
-    severity TEXT,
-    complete INTEGER NOT NULL,
-    PRIMARY KEY (run_seq, position)
-);
-CREATE INDEX IF NOT EXISTS drills_scenario ON drills(scenario, run_seq);
-"""
-
-_RUN_COLUMNS = (
-    "seq, run_id, plan, kind, generated_at, complete, passed, points, grade, worst_severity,"
-    " report_dir"
-)
-_DRILL_COLUMNS = (
-    "r.run_id, d.position, d.drill_id, d.scenario, d.cause, d.alert, d.mttd_s, d.mttr_s,"
-    " d.mttd_drill_s, d.mttr_drill_s, d.time_scale, d.points, d.grade, d.passed, d.paged,"
-    " d.runbook_ok, d.lost_writes, d.severity, d.complete"
-)
-
-Direction = Literal["better", "worse", "same"]
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One recorded run.
-
-    Attributes:
-        seq: insertion order (1, 2, ...); the only order runs are sorted by.
-        run_id: the run's id (its directory under reports/).
-        plan: the plan's name ("ad hoc" for single drills).
-        kind: "drill" or "plan".
-        generated_at: when the report was built (a wall-clock label, UTC ISO 8601).
-        complete: every drill finished and the run was not interrupted.
-        passed: the run's verdict.
-        points: mean points of its drills.
-        grade: A-F of ``points``.
-        worst_severity: the most severe level of its drills ("P1" ...), if any.
-        report_dir: where its outputs were written, when known.
-    """
-
-    seq: int
-    run_id: str
-    plan: str
-    kind: str
-    generated_at: str | None
-    complete: bool
-    passed: bool
-    points: float | None
-    grade: str | None
-    worst_severity: str | None
-    report_dir: str | None
-
-
-@dataclass(frozen=True)
-class DrillRow:
-    """One drill of a recorded run; times are production-equivalent seconds unless noted.
-
-    Attributes:
-        run_id: the run it belongs to.
-        position: 0-based place in the run.
-        drill_id: the drill's id in the report (its cause, ``-2`` etc. for repeats).
-        scenario: scenario name.
-        cause: cause name.
-        alert: the alert expected to page.
-        mttd_s: time to detect, production-equivalent (None: never paged).
-        mttr_s: time to recover, production-equivalent (None: not recovered).
-        mttd_drill_s: time to detect in drill seconds.
-        mttr_drill_s: time to recover in drill seconds.
-        time_scale: the drill's time scale K.
-        points: the drill's score out of 100.
-        grade: A-F.
-        passed: the score's verdict.
-        paged: the expected alert reached the pager (None: unknown).
-        runbook_ok: every runbook succeeded (None: no runbook ran).
-        lost_writes: acknowledged writes lost.
-        severity: severity level ("P1" ...).
-        complete: the drill finished.
-    """
-
-    run_id: str
-    position: int
-    drill_id: str
-    scenario: str
-    cause: str
-    alert: str | None
-    mttd_s: float | None
-    mttr_s: float | None
-    mttd_drill_s: float | None
-    mttr_drill_s: float | None
-    time_scale: float
-    points: float | None
-    grade: str | None
-    passed: bool
-    paged: bool | None
-    runbook_ok: bool | None
-    lost_writes: int
-    severity: str | None
-    complete: bool
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    """One scenario's drill in one run (``History.trend``)."""
-
-    scenario: str
-    run_id: str
-    generated_at: str | None
-    plan: str
-    drill_id: str
-    cause: str
-    mttd_s: float | None
-    mttr_s: float | None
-    points: float | None
-    grade: str | None
-    passed: bool
-
-
-@dataclass(frozen=True)
-class Delta:
-    """A number before and after; ``delta`` is after - before when both are known."""
-
-    before: float | None
-    after: float | None
-
-    @property
-    def delta(self) -> float | None:
-        """The change, after - before (None when either is unknown)."""
-        if self.before is None or self.after is None:
-            return None
-        return round(self.after - self.before, 3)
-
-    def direction(self, *, lower_is_better: bool) -> Direction:
-        """Better, worse or the same; an unknown value (no page, no recovery) is the worst."""
-        if self.before == self.after:
-            return "same"
-        if self.before is None:
-            return "better"
-        if self.after is None:
-            return "worse"
-        improved = self.after < self.before if lower_is_better else self.after > self.before
-        return "better" if improved else "worse"
-
-    def to_dict(self) -> dict[str, float | None]:
-        """JSON form."""
-        return {"before": self.before, "after": self.after, "delta": self.delta}
-
-
-@dataclass(frozen=True)
-class DrillChange:
-    """A drill present in both runs of a comparison.
-
-    Attributes:
-        drill_id: its id in run B (the later one, as a rule).
-        drill_id_before: its id in run A.
-        matched_by: "id" (same drill id) or "cause" (ids differ, the cause is the same).
-        scenario: scenario name (run B's).
-        cause: cause name.
-        mttd_s: production-equivalent MTTD before and after.
-        mttr_s: production-equivalent MTTR before and after.
-        points: score before and after.
-        grade_before: grade in run A.
-        grade_after: grade in run B.
-        passed_before: verdict in run A.
-        passed_after: verdict in run B.
-        severity_before: severity level in run A.
-        severity_after: severity level in run B.
-    """
-
-    drill_id: str
-    drill_id_before: str
-    matched_by: Literal["id", "cause"]
-    scenario: str
-    cause: str
-    mttd_s: Delta
-    mttr_s: Delta
-    points: Delta
-    grade_before: str | None
-    grade_after: str | None
-    passed_before: bool
-    passed_after: bool
-    severity_before: str | None
-    severity_after: str | None
-
-    @property
-    def severity_changed(self) -> bool:
-        """The severity level differs between the runs."""
-        return self.severity_before != self.severity_after
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "drill_id": self.drill_id,
-            "drill_id_before": self.drill_id_before,
-            "matched_by": self.matched_by,
-            "scenario": self.scenario,
-            "cause": self.cause,
-            "mttd_s": self.mttd_s.to_dict(),
-            "mttr_s": self.mttr_s.to_dict(),
-            "points": self.points.to_dict(),
-            "grade": {"before": self.grade_before, "after": self.grade_after},
-            "passed": {"before": self.passed_before, "after": self.passed_after},
-            "severity": {
-                "before": self.severity_before,
-                "after": self.severity_after,
-                "changed": self.severity_changed,
-            },
-        }
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two runs side by side (``History.compare``): A is "before", B is "after".
-
-    Attributes:
-        run_a: the first run.
-        run_b: the second run.
-        drills: drills present in both, in run B's order.
-        only_in_a: drills of run A with no match in run B.
-        only_in_b: drills of run B with no match in run A.
-        points: the runs' overall points.
-    """
-
-    run_a: RunRow
-    run_b: RunRow
-    drills: tuple[DrillChange, ...]
-    only_in_a: tuple[DrillRow, ...]
-    only_in_b: tuple[DrillRow, ...]
-    points: Delta
-
-    @property
-    def severity_changed(self) -> bool:
-        """The worst severity of the runs differs."""
-        return self.run_a.worst_severity != self.run_b.worst_severity
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        a, b = self.run_a, self.run_b
-        return {
-            "run_a": a.__dict__,
-            "run_b": b.__dict__,
-            "overall": {
-                "points": self.points.to_dict(),
-                "grade": {"before": a.grade, "after": b.grade},
-                "passed": {"before": a.passed, "after": b.passed},
-                "complete": {"before": a.complete, "after": b.complete},
-                "worst_severity": {
-                    "before": a.worst_severity,
-                    "after": b.worst_severity,
-                    "changed": self.severity_changed,
-                },
-            },
-            "drills": [d.to_dict() for d in self.drills],
-            "only_in_a": [d.__dict__ for d in self.only_in_a],
-            "only_in_b": [d.__dict__ for d in self.only_in_b],
-        }
-
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
     return any(word in str(exc) for word in ("locked", "busy"))
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _opt_bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _get(obj: Mapping[str, Any], *keys: str) -> Any:
-    """obj[k1][k2]... or None where any level is missing or not a mapping."""
-    cur: Any = obj
-    for key in keys:
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(key)
-    return cur
-
-
-def _drill_values(d: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The ``drills`` columns of one drill of a report."""
-    if not isinstance(d, Mapping) or not isinstance(d.get("id"), str) or not d["id"]:
-        raise InvalidInputError("expected a drill object with a non-empty 'id'", field=where)
-    runbooks = d.get("runbooks") or []
-    return {
-        "drill_id": d["id"],
-        "scenario": str(d.get("scenario") or ""),
-        "cause": str(d.get("cause") or ""),
-        "alert": d.get("alert"),
-        "mttd_s": _opt_float(_get(d, "times", "mttd", "production_s")),
-        "mttr_s": _opt_float(_get(d, "times", "mttr", "production_s")),
-        "mttd_drill_s": _opt_float(_get(d, "times", "mttd", "drill_s")),
-        "mttr_drill_s": _opt_float(_get(d, "times", "mttr", "drill_s")),
-        "time_scale": float(d.get("time_scale") or 1.0),
-        "points": _opt_float(_get(d, "score", "points")),
-        "grade": _get(d, "score", "grade"),
-        "passed": bool(_get(d, "score", "passed")),
-        "paged": _opt_bool(_get(d, "verdict", "checks", "detected")),
-        "runbook_ok": all(bool(b.get("ok")) for b in runbooks) if runbooks else None,
-        "lost_writes": int(_get(d, "impact", "lost_writes") or 0),
-        "severity": _get(d, "severity", "level"),
-        "complete": bool(d.get("complete")),
-    }
-
-
-def _run_row(r: Sequence[Any]) -> RunRow:
-    return RunRow(
-        seq=int(r[0]),
-        run_id=r[1],
-        plan=r[2],
-        kind=r[3],
-        generated_at=r[4],
-        complete=bool(r[5]),
-        passed=bool(r[6]),
-        points=r[7],
-        grade=r[8],
-        worst_severity=r[9],
-        report_dir=r[10],
-    )
-
-
-def _drill_row(r: Sequence[Any]) -> DrillRow:
-    return DrillRow(
-        run_id=r[0],
-        position=int(r[1]),
-        drill_id=r[2],
-        scenario=r[3],
-        cause=r[4],
-        alert=r[5],
-        mttd_s=r[6],
-        mttr_s=r[7],
-        mttd_drill_s=r[8],
-        mttr_drill_s=r[9],
-        time_scale=float(r[10]),
-        points=r[11],
-        grade=r[12],
-        passed=bool(r[13]),
-        paged=_opt_bool(r[14]),
-        runbook_ok=_opt_bool(r[15]),
-        lost_writes=int(r[16]),
-        severity=r[17],
-        complete=bool(r[18]),
-    )
 
 
 class History:

@@ -1,0 +1,284 @@
+"""The checks ``chaosdrill validate`` does in Python: runbooks, scenarios, plans, experiments.
+
+Each check loads its file with chaosdrill's own loader and looks up the names it uses from
+the other files; an experiment is also checked by Chaos Toolkit and for its chaosdrill
+extension, load, faults and the runbooks and alerts its activities name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.validate_problem import Problem, _from_error
+from chaosdrill.validate_refs import _References, _unknown
+from chaosdrill.yamlsource import YamlDocument, load_yaml, parse_yaml
+
+__all__: list[str] = []
+
+
+def _check_runbook(path: Path, shown: str, refs: _References) -> list[Problem]:
+    _, error = refs.load("runbook", path)
+    return [] if error is None else _from_error(error, shown)
+
+
+def _check_scenario(path: Path, shown: str, refs: _References) -> list[Problem]:
+    scenario, error = refs.load("scenario", path)
+    if error is not None:
+        return _from_error(error, shown)
+    runbooks = refs.runbooks(path)
+    alerts = refs.alerts(path)
+    checks: list[tuple[str, str, Iterable[str], str, str]] = []
+    checks += [
+        (f"runbooks.{i}", n, runbooks, "runbook", "in runbooks/")
+        for i, n in enumerate(scenario.runbooks)
+    ]
+    checks += [
+        (f"alerts.{i}", n, alerts, "alert", "in probes/*.rules.yml")
+        for i, n in enumerate(scenario.alerts)
+    ]
+    for ci, cause in enumerate(scenario.common_causes):
+        checks += [
+            (f"common_causes.{ci}.alerts.{i}", n, alerts, "alert", "in probes/*.rules.yml")
+            for i, n in enumerate(cause.alerts)
+        ]
+    return [
+        Problem(shown, scenario.lines.get(where), where, _unknown(what, name, known, place))
+        for where, name, known, what, place in checks
+        if name not in known
+    ]
+
+
+def _check_plan(path: Path, shown: str, refs: _References) -> list[Problem]:
+    from chaosdrill.plans import load_plan
+
+    try:
+        doc = load_yaml(shown)
+    except InvalidInputError as exc:
+        return _from_error(exc, shown)
+    problems: list[Problem] = []
+    try:
+        load_plan(shown)
+    except InvalidInputError as exc:
+        problems += _from_error(exc, shown)
+    # the alerts are checked even when the plan has other problems
+    gates = doc.data.get("gates") if isinstance(doc.data, dict) else None
+    names = gates.get("alerts_must_page") if isinstance(gates, dict) else None
+    alerts = refs.alerts(path)
+    for i, name in enumerate(names if isinstance(names, list) else []):
+        where = ("gates", "alerts_must_page", i)
+        dotted = ".".join(map(str, where))
+        reported = any(p.field == dotted for p in problems)
+        if isinstance(name, str) and name not in alerts and not reported:
+            message = _unknown("alert", name, alerts, "in probes/*.rules.yml")
+            problems.append(Problem(shown, doc.line_of(where), dotted, message))
+    return problems
+
+
+# --- experiments ------------------------------------------------------------------------
+
+_ACTIVITY = re.compile(r"\b(?:action|probe|activity) '([^']+)'")
+_CTK_MODULES = ("chaosdrill.ctk.actions", "chaosdrill.ctk.probes")
+
+
+def _activities(experiment: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every activity of an experiment with its path."""
+    hypothesis = experiment.get("steady-state-hypothesis")
+    if isinstance(hypothesis, dict):
+        for i, activity in enumerate(hypothesis.get("probes") or []):
+            yield ("steady-state-hypothesis", "probes", i), activity
+    for key in ("method", "rollbacks"):
+        for i, activity in enumerate(experiment.get(key) or []):
+            yield (key, i), activity
+
+
+class _JsonLines:
+    """Lines of an experiment's fields (JSON is YAML, so yamlsource can tell them)."""
+
+    def __init__(self, text: str, shown: str) -> None:
+        self._text = text
+        self._shown = shown
+        self._doc: YamlDocument | None = None
+        self._parsed = False
+
+    @property
+    def doc(self) -> YamlDocument | None:
+        """The parsed document (parsed when first needed; None if it cannot be)."""
+        if not self._parsed:
+            self._parsed = True
+            with contextlib.suppress(InvalidInputError):
+                self._doc = parse_yaml(self._text, self._shown)
+        return self._doc
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        """Line of ``path`` where known."""
+        doc = self.doc
+        return None if doc is None else doc.line_of(path)
+
+
+def _check_experiment(path: Path, shown: str, refs: _References) -> list[Problem]:
+    from chaosdrill.drill.engine import load_experiment
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = _JsonLines(text, shown)
+    try:
+        experiment = load_experiment(Path(shown))
+    except InvalidInputError as exc:
+        problem = _from_error(exc, shown)[0]
+        match = _ACTIVITY.search(exc.detail)
+        if problem.line is None and match and lines.doc is not None:
+            for where, activity in _activities(lines.doc.data):
+                if isinstance(activity, dict) and activity.get("name") == match.group(1):
+                    dotted = ".".join(map(str, where))
+                    problem = Problem(shown, lines.line(where), dotted, problem.message)
+                    break
+        return [problem]
+    except Exception as exc:  # Chaos Toolkit's validation itself failed on odd input
+        return [Problem(shown, None, None, f"Chaos Toolkit could not validate it: {exc!r}")]
+    return _experiment_fields(experiment, shown, path, lines, refs)
+
+
+def _experiment_fields(
+    experiment: dict[str, Any], shown: str, path: Path, lines: _JsonLines, refs: _References
+) -> list[Problem]:
+    """The chaosdrill extension, its LoadSpec, and the names the experiment uses."""
+    from chaosdrill.drill.setup import config_from_experiment
+    from chaosdrill.load.spec import LoadSpec
+
+    index = next(
+        (
+            i
+            for i, e in enumerate(experiment.get("extensions") or [])
+            if isinstance(e, dict) and e.get("name") == "chaosdrill"
+        ),
+        None,
+    )
+    ext_path: tuple[str | int, ...] = ("extensions",) if index is None else ("extensions", index)
+
+    def at(*keys: str | int) -> tuple[int | None, str]:
+        name = ".".join(["extensions[chaosdrill]", *map(str, keys)])
+        return lines.line((*ext_path, *keys)), name
+
+    try:
+        cfg = config_from_experiment(experiment, experiment.get("configuration"), shown)
+    except InvalidInputError as exc:
+        problem = _from_error(exc, shown)[0]
+        if problem.field and problem.field.startswith("extensions[chaosdrill]."):
+            line, _ = at(problem.field.removeprefix("extensions[chaosdrill]."))
+            problem = Problem(shown, line, problem.field, problem.message)
+        elif problem.field == "time_scale":
+            problem = Problem(
+                shown,
+                lines.line(("configuration", "chaosdrill_time_scale")),
+                "configuration.chaosdrill_time_scale",
+                problem.message,
+            )
+        elif problem.field and problem.line is None:
+            line = lines.line(problem.field.split("."))
+            problem = Problem(shown, line, problem.field, problem.message)
+        return [problem]
+    except (TypeError, ValueError, AttributeError) as exc:
+        line, name = at()
+        return [Problem(shown, line, name, f"{exc}; expected the chaosdrill extension's fields")]
+    ext = experiment["extensions"][index]
+    problems: list[Problem] = []
+
+    def add(line: int | None, where: str, message: str) -> None:
+        problems.append(Problem(shown, line, where, message))
+
+    load_fields = [f.name for f in dataclasses.fields(LoadSpec)]
+    unknown_load = [key for key in cfg.load if key not in load_fields]
+    try:
+        if unknown_load:
+            key = unknown_load[0]
+            add(
+                *at("load", key),
+                f"unknown key {key!r}; expected LoadSpec fields: {', '.join(load_fields)}",
+            )
+        else:
+            LoadSpec(**cfg.load)
+    except InvalidInputError as exc:
+        load_keys = ("load", exc.field) if exc.field in cfg.load else ("load",)
+        add(*at(*load_keys), exc.detail)
+    except TypeError as exc:
+        add(*at("load"), f"{exc}; expected LoadSpec fields (rate, users, workers, ...)")
+    scenarios = refs.scenarios(path)
+    runbooks = refs.runbooks(path)
+    alerts = refs.alerts(path)
+    if cfg.scenario not in scenarios:
+        add(*at("scenario"), _unknown("scenario", cfg.scenario, scenarios, "in scenarios/"))
+    else:
+        scenario = scenarios[cfg.scenario]
+        causes = [c.id for c in scenario.common_causes] if scenario is not None else None
+        if causes is not None and cfg.cause not in causes:
+            add(
+                *at("cause"),
+                f"{cfg.cause!r} is not a common cause of scenario {cfg.scenario!r}; "
+                f"expected one of: {', '.join(causes)}",
+            )
+    if cfg.alert not in alerts:
+        add(*at("alert"), _unknown("alert", cfg.alert, alerts, "in probes/*.rules.yml"))
+    named: list[tuple[tuple[str | int, ...], Any]] = [(("runbook",), cfg.runbook)]
+    named += [(("runbooks", i), n) for i, n in enumerate(ext.get("runbooks") or [])]
+    for keys, name in named:
+        if name not in runbooks:
+            add(*at(*keys), _unknown("runbook", name, runbooks, "in runbooks/"))
+    for where, activity in _activities(experiment):
+        provider = activity.get("provider") if isinstance(activity, dict) else None
+        if not isinstance(provider, dict) or provider.get("module") not in _CTK_MODULES:
+            continue
+        args = provider.get("arguments") or {}
+        arg_path = (*where, "provider", "arguments")
+        dotted = ".".join(map(str, arg_path))
+        func = provider.get("func")
+        if func in ("wait_for_page", "wait_for_recovery") and args.get("alert") not in alerts:
+            add(
+                lines.line((*arg_path, "alert")),
+                f"{dotted}.alert",
+                _unknown("alert", args.get("alert"), alerts, "in probes/*.rules.yml"),
+            )
+        elif func == "run_runbook":
+            wanted = args.get("name")
+            if wanted not in runbooks:
+                add(
+                    lines.line((*arg_path, "name")),
+                    f"{dotted}.name",
+                    _unknown("runbook", wanted, runbooks, "in runbooks/"),
+                )
+            elif runbooks[wanted] is not None:
+                try:
+                    runbooks[wanted].resolve_params(args.get("params") or {})
+                except InvalidInputError as exc:
+                    param_path = (exc.field or "params").split(".")
+                    add(lines.line((*arg_path, *param_path)), f"{dotted}.{exc.field}", exc.detail)
+        elif func == "inject_fault":
+            problems.extend(_check_fault(args, arg_path, shown, lines))
+    return problems
+
+
+def _check_fault(
+    args: Mapping[str, Any], arg_path: tuple[str | int, ...], shown: str, lines: _JsonLines
+) -> list[Problem]:
+    from chaosdrill.faults import make_fault
+
+    dotted = ".".join(map(str, arg_path))
+    try:
+        make_fault(str(args.get("kind")), dict(args.get("params") or {}))
+    except InvalidInputError as exc:
+        key = "kind" if exc.field == "fault.kind" else "params"
+        return [Problem(shown, lines.line((*arg_path, key)), f"{dotted}.{key}", exc.detail)]
+    except (TypeError, ValueError) as exc:
+        return [
+            Problem(
+                shown,
+                lines.line((*arg_path, "params")),
+                f"{dotted}.params",
+                f"{exc}; expected the parameters of fault {args.get('kind')!r}",
+            )
+        ]
+    return []

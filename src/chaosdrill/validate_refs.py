@@ -1,0 +1,121 @@
+"""The names a file may use from the others: runbooks, scenarios and alerts.
+
+Names are looked up in the directories next to the file's own (``../runbooks``,
+``../probes``, ...) and in the project's; :func:`_unknown` says which name is missing and
+which were expected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from chaosdrill import paths
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.validate_problem import _display
+
+__all__: list[str] = []
+
+
+_ALERT_LINE = re.compile(r"^\s*-?\s*alert:\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+class _References:
+    """Runbooks, scenarios and alerts known next to a file and in the project.
+
+    Every file is loaded once per validation: the check of a runbook and the runbooks a
+    scenario names share one load.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, Path], tuple[Any, InvalidInputError | None]] = {}
+        self._alerts: dict[Path, set[str]] = {}
+        self._lock = threading.Lock()  # rule files are loaded by the promtool threads too
+
+    def load(self, kind: str, file: Path) -> tuple[Any, InvalidInputError | None]:
+        """The model of a runbook, scenario or rule file, or the error loading it."""
+        from chaosdrill.model_loader import load_runbook, load_scenario
+        from chaosdrill.rules import load_rule_file
+
+        loaders: dict[str, Callable[[str], Any]] = {
+            "runbook": load_runbook,
+            "scenario": load_scenario,
+            "rules": load_rule_file,
+        }
+        key = (kind, file.resolve())
+        with self._lock:
+            return self._load(key, loaders[kind], file)
+
+    def _load(
+        self,
+        key: tuple[str, Path],
+        loader: Callable[[str], Any],
+        file: Path,
+    ) -> tuple[Any, InvalidInputError | None]:
+        if key not in self._models:
+            shown = _display(file)
+            try:
+                self._models[key] = (loader(shown), None)
+            except InvalidInputError as exc:
+                self._models[key] = (None, exc)
+            except Exception as exc:  # never let one file stop the others
+                self._models[key] = (None, InvalidInputError(f"could not be read: {exc!r}"))
+        return self._models[key]
+
+    @staticmethod
+    def _dirs(path: Path, name: str) -> list[Path]:
+        """``name`` next to the file's own directory, then the project's (no repeats)."""
+        candidates = [path.absolute().parent.parent / name, paths.PROJECT_ROOT / name]
+        if name == "probes":
+            candidates.append(paths.PROBES_DIR)
+        out: list[Path] = []
+        for directory in candidates:
+            if directory.is_dir() and all(directory.resolve() != d.resolve() for d in out):
+                out.append(directory)
+        return out
+
+    def _named(self, path: Path, kind: str, directory: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for found in reversed(self._dirs(path, directory)):
+            for file in sorted(found.glob("*.yaml")):
+                out[file.stem] = self.load(kind, file)[0]
+        return out
+
+    def runbooks(self, path: Path) -> dict[str, Any]:
+        """Runbook name -> Runbook (None when it does not load) for a file at ``path``."""
+        return self._named(path, "runbook", "runbooks")
+
+    def scenarios(self, path: Path) -> dict[str, Any]:
+        """Scenario id -> Scenario (None when it does not load) for a file at ``path``."""
+        return self._named(path, "scenario", "scenarios")
+
+    def alerts(self, path: Path) -> set[str]:
+        """Alert names of the rule files next to a file at ``path`` and of the project."""
+        names: set[str] = set()
+        for directory in self._dirs(path, "probes"):
+            key = directory.resolve()
+            if key not in self._alerts:
+                found: set[str] = set()
+                for file in sorted(directory.glob("*.rules.yml")):
+                    rule_file, error = self.load("rules", file)
+                    if error is None:
+                        found |= {rule.name for rule in rule_file.alerts}
+                    else:  # a broken file: still take the names it spells out
+                        with contextlib.suppress(OSError):
+                            found |= set(_ALERT_LINE.findall(file.read_text(errors="replace")))
+                self._alerts[key] = found
+            names |= self._alerts[key]
+        return names
+
+
+def _unknown(what: str, name: Any, known: Iterable[str], where: str) -> str:
+    names = sorted(known)
+    shown = ", ".join(names) if names else "none found"
+    hint = difflib.get_close_matches(str(name), names, n=1)
+    guess = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return f"no {what} named {name!r} {where}{guess}; expected one of: {shown}"
