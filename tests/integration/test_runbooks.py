@@ -187,7 +187,14 @@ def test_terminate_runaway_connections_stops_the_connection_limit_fault(
     try:
         with pytest.raises(OperationError, match="too many clients|remaining connection slots"):
             env.check_database()
-        _run("terminate-runaway-connections", env)
+        pids = {c.name: c.pid for c in env.components()}
+        result = _run("terminate-runaway-connections", env)
+        stop = next(s for s in result.steps if s.name == "Stop the runaway client")
+        assert "stopped client processes: [" in stop.output, stop.output
+        # only the runaway client is stopped: a process whose own port number happens to
+        # equal one of the client's (HAProxy's health checks reuse ports to other hosts)
+        # is not touched
+        assert {c.name: c.pid for c in env.components()} == pids
         assert not fault.is_active(env)
         assert env.check_database().startswith("ok")
         url = env.endpoints().service_url
