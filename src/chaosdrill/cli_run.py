@@ -26,13 +26,13 @@ from chaosdrill.alerts import firing_alerts
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.drill.phases import SAMPLE_LAG_S
+from chaosdrill.drill.result import RESULT_PREFIX
 from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
 
 __all__ = ["run"]
 
 console = Console(highlight=False)
-RESULT_PREFIX = "chaosdrill-result: "
 
 
 class _LiveView:

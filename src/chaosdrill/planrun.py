@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chaosdrill.drill.result import named_results
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.errors import EnvironmentNotFoundError, InvalidInputError
 from chaosdrill.paths import reports_dir
@@ -29,8 +30,6 @@ from chaosdrill.plans import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
 
 __all__ = ["PlanRun", "adhoc_plan", "new_run_id", "report_settings", "run_plan"]
-
-RESULT_PREFIX = "chaosdrill-result: "
 
 
 @dataclass
@@ -204,11 +203,7 @@ def _run_child(cmd: list[str], log: Path) -> tuple[int, str | None]:
 
 def _result_in(log: Path) -> str | None:
     """The result file a drill process named on its output, if it got that far."""
-    found = [
-        ln[len(RESULT_PREFIX) :].strip()
-        for ln in log.read_text(errors="replace").splitlines()
-        if ln.startswith(RESULT_PREFIX)
-    ]
+    found = named_results(log.read_text(errors="replace"))
     return found[-1] if found else None
 
 

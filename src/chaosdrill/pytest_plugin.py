@@ -45,7 +45,6 @@ DEFAULT_ENV = "pytest"
 DEFAULT_TIME_SCALE = 20.0
 LOG_LINES = 40
 LOG_SECTION = "chaosdrill environment logs"
-RESULT_PREFIX = "chaosdrill-result: "
 MARKER_FIELDS = ("experiment", "time_scale", "hold_s", "recovery_timeout_s")
 _TERMINATE_GRACE_S = 60.0  # a drill reverts its fault on SIGTERM; give it that long
 
@@ -343,9 +342,9 @@ class DrillRunner:
         (reports / "chaosdrill-run.log").write_text(
             f"$ {' '.join(cmd)}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
         )
-        found = [
-            ln[len(RESULT_PREFIX) :] for ln in stderr.splitlines() if ln.startswith(RESULT_PREFIX)
-        ]
+        from chaosdrill.drill.result import named_results
+
+        found = named_results(stderr)
         if not found:
             raise DrillRunError(
                 f"the drill {path.name} wrote no result (exit {code}):\n"

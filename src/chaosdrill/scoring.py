@@ -39,6 +39,7 @@ __all__ = [
     "ScoringWeights",
     "aggregate",
     "drill_impact",
+    "event_time",
     "grade_for",
     "score_drill",
 ]
@@ -181,15 +182,16 @@ def grade_for(points: float) -> str:
     return next((g for g, low in GRADES if points >= low - 1e-9), "F")
 
 
-def _first(result: Mapping[str, Any], name: str) -> float | None:
+def event_time(result: Mapping[str, Any], name: str) -> float | None:
+    """Monotonic time of the first timeline event ``name`` of a drill result, if any."""
     return next((e["t"] for e in result.get("timeline") or [] if e.get("name") == name), None)
 
 
 def drill_impact(result: Mapping[str, Any]) -> DrillImpact:
     """Users' impact of a drill from its client SLIs, ledger and integrity check."""
     k = float(result.get("time_scale") or 1.0)
-    t_inject = _first(result, "t_inject")
-    t_end = _first(result, "t_recovered") or _first(result, "t_reverted")
+    t_inject = event_time(result, "t_inject")
+    t_end = event_time(result, "t_recovered") or event_time(result, "t_reverted")
     sli = (result.get("load") or {}).get("sli") or []
     if t_end is None and sli:
         t_end = max(p["second"] + 1 for p in sli)
@@ -362,19 +364,24 @@ def _hygiene(result: Mapping[str, Any], weight: float) -> ScorePart:
     )
 
 
-def score_drill(result: Mapping[str, Any], scoring: Scoring | None = None) -> DrillScore:
+def score_drill(
+    result: Mapping[str, Any],
+    scoring: Scoring | None = None,
+    impact: DrillImpact | None = None,
+) -> DrillScore:
     """Score one drill result (the dict ``chaosdrill run`` writes).
 
     Args:
         result: a drill result (format version 1).
         scoring: weights, pass mark, lost-write cap, budget limit (default: the documented ones).
+        impact: the result's ``drill_impact``, when the caller has it already.
 
     Returns:
         The score with its parts, grade and verdict.
     """
     sc = scoring or Scoring()
     w = sc.weights
-    impact = drill_impact(result)
+    impact = impact or drill_impact(result)
     parts = (
         _detection(result, w.detection),
         _recovery(result, w.recovery),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaosdrill.scenario_model import Impact, SeverityModel
-from chaosdrill.scoring import DrillImpact
+from chaosdrill.scoring import DrillImpact, event_time
 
 __all__ = [
     "ESCALATION_PATH",
@@ -147,9 +147,8 @@ def revenue_per_hour(result: Mapping[str, Any], impact: DrillImpact, revenue: Re
 
 
 def _load_seconds(result: Mapping[str, Any]) -> float:
-    times = {e["name"]: e["t"] for e in reversed(result.get("timeline") or [])}
-    start = times.get("load_started")
-    end = times.get("load_stopped") or times.get("t_reverted")
+    start = event_time(result, "load_started")
+    end = event_time(result, "load_stopped") or event_time(result, "t_reverted")
     return max(0.0, end - start) if start is not None and end is not None else 0.0
 
 

@@ -17,9 +17,27 @@ from chaosdrill.drill.context import DrillContext
 from chaosdrill.errors import DrillError
 from chaosdrill.load.sli import ALL
 
-__all__ = ["RESULT_VERSION", "build_result", "first_impact", "write_result"]
+__all__ = [
+    "RESULT_PREFIX",
+    "RESULT_VERSION",
+    "build_result",
+    "first_impact",
+    "named_results",
+    "write_result",
+]
 
 RESULT_VERSION = 1
+#: the line a drill process prints on stderr to name its result file
+RESULT_PREFIX = "chaosdrill-result: "
+
+
+def named_results(output: str) -> list[str]:
+    """The result files a drill process named on its output (``RESULT_PREFIX`` lines)."""
+    return [
+        ln[len(RESULT_PREFIX) :].strip()
+        for ln in output.splitlines()
+        if ln.startswith(RESULT_PREFIX)
+    ]
 
 
 def first_impact(ctx: DrillContext) -> float | None:

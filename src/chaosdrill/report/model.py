@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import DrillError
-from chaosdrill.scoring import Scoring, aggregate, drill_impact, score_drill
+from chaosdrill.scoring import Scoring, aggregate, drill_impact, event_time, score_drill
 from chaosdrill.severity import LEVELS, Revenue, classify, escalation
 
 __all__ = [
@@ -78,13 +78,9 @@ class ReportSettings:
 
 
 def _rel(result: Mapping[str, Any], name: str) -> float | None:
-    t0 = _t(result, "t_inject")
-    t = _t(result, name)
+    t0 = event_time(result, "t_inject")
+    t = event_time(result, name)
     return None if t0 is None or t is None else round(t - t0, 3)
-
-
-def _t(result: Mapping[str, Any], name: str) -> float | None:
-    return next((e["t"] for e in result.get("timeline") or [] if e.get("name") == name), None)
 
 
 def _pair(value: float | None, k: float) -> dict[str, float | None]:
@@ -92,8 +88,8 @@ def _pair(value: float | None, k: float) -> dict[str, float | None]:
 
 
 def _timeline(result: Mapping[str, Any], k: float) -> list[dict[str, Any]]:
-    t0 = _t(result, "t_inject")
-    base = t0 if t0 is not None else (_t(result, "drill_start") or 0.0)
+    t0 = event_time(result, "t_inject")
+    base = t0 if t0 is not None else (event_time(result, "drill_start") or 0.0)
     out = []
     for e in result.get("timeline") or []:
         name = e.get("name", "")
@@ -118,7 +114,7 @@ def _timeline(result: Mapping[str, Any], k: float) -> list[dict[str, Any]]:
 
 
 def _client_series(result: Mapping[str, Any]) -> dict[str, Any]:
-    t0 = _t(result, "t_inject") or _t(result, "drill_start") or 0.0
+    t0 = event_time(result, "t_inject") or event_time(result, "drill_start") or 0.0
     sli = (result.get("load") or {}).get("sli") or []
     errors, p95 = [], []
     for p in sli:
@@ -203,7 +199,7 @@ def drill_report(
     st = settings or ReportSettings()
     k = float(result.get("time_scale") or 1.0)
     impact = drill_impact(result)
-    score = score_drill(result, st.scoring)
+    score = score_drill(result, st.scoring, impact)
     scenario = None
     with contextlib.suppress(DrillError, OSError):
         scenario = load_scenario(SCENARIOS_DIR / f"{result.get('scenario')}.yaml")
@@ -218,8 +214,10 @@ def drill_report(
     )
     severity = classify(result, impact, model, st.revenue)
     # the incident lasted until mitigation, if steady state then held; else it never ended
-    end = _t(result, "t_mitigated") if _t(result, "t_recovered") is not None else None
-    t0 = _t(result, "t_inject")
+    end = (
+        event_time(result, "t_mitigated") if event_time(result, "t_recovered") is not None else None
+    )
+    t0 = event_time(result, "t_inject")
     duration = None if end is None or t0 is None else round((end - t0) * k, 3)
     esc = escalation(severity.level, duration, st.roles)
     m = result.get("measurements") or {}
