@@ -24,8 +24,8 @@ from pathlib import Path
 
 from chaosdrill.drill.context import DrillConfig
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
+from chaosdrill.monitoring.rules import load_rule_files, parse_duration
 from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR
-from chaosdrill.rules import load_rule_files, parse_duration
 from chaosdrill.timescale import TimeScale
 
 RESULTS = Path(__file__).parent / "results"

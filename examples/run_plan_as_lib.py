@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from chaosdrill.gate import evaluate
-from chaosdrill.planrun import run_plan
-from chaosdrill.plans import load_plan
+from chaosdrill.plans.gate import evaluate
+from chaosdrill.plans.model import load_plan
+from chaosdrill.plans.run import run_plan
 
 
 def main() -> None:

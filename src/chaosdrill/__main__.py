@@ -1,5 +1,5 @@
 """``python -m chaosdrill`` runs the CLI."""
 
-from chaosdrill.cli import main
+from chaosdrill.cli.app import main
 
 main()

@@ -56,7 +56,7 @@ class DrillReport:
     Times are drill seconds (``mttd_s``, ``mttr_s``) and production-equivalent seconds
     (``*_production_s`` = drill seconds x time scale); ``None`` when the drill did not get
     that far (no page, no recovery). ``passed`` is the drill's verdict; ``score`` (0-100) and
-    ``grade`` come from :func:`chaosdrill.scoring.score_drill`. ``result`` is the whole
+    ``grade`` come from :func:`chaosdrill.scoring.score.score_drill`. ``result`` is the whole
     result file as a dict.
     """
 
@@ -81,7 +81,7 @@ class DrillReport:
         cls, result: Mapping[str, Any], result_path: Path, exit_code: int, experiment: Path
     ) -> DrillReport:
         """Build the report from a drill's result dict (format version 1)."""
-        from chaosdrill.scoring import score_drill
+        from chaosdrill.scoring.score import score_drill
 
         score = score_drill(result)
         production = result.get("production_equivalent") or {}

@@ -19,9 +19,12 @@ Schemas may carry an ``x-expected`` phrase where jsonschema's own wording would 
 from __future__ import annotations
 
 import difflib
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,11 @@ __all__ = [
     "YamlDocument",
     "describe_value",
     "dotted",
+    "load_schema",
     "load_yaml",
     "parse_yaml",
     "validate",
+    "yaml_files",
 ]
 
 MAX_BYTES = 1024 * 1024
@@ -359,3 +364,26 @@ def _explain(
     else:
         message = f"{error.message}; expected {_expected(schema, root)}"
     return doc.line_of(path), path, message, False
+
+
+@cache
+def load_schema(kind: str) -> Mapping[str, Any]:
+    """The JSON Schema ``schemas/<kind>.schema.json`` shipped with chaosdrill."""
+    text = resources.files("chaosdrill").joinpath("schemas", f"{kind}.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def yaml_files(directory: str | Path) -> Iterator[Path]:
+    """The ``*.yaml`` files of a directory, sorted; a missing or empty directory is an error."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise InvalidInputError(
+            "not a directory; expected a directory of .yaml files", source=str(d), field="<dir>"
+        )
+    files = sorted(d.glob("*.yaml"))
+    if not files:
+        raise InvalidInputError(
+            "holds no .yaml file; expected at least one", source=str(d), field="<dir>"
+        )
+    yield from files

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from chaosdrill.environments.local import LocalEnvironment
-from chaosdrill.integrity import check_integrity
 from chaosdrill.load import LoadSpec
+from chaosdrill.probes.integrity import check_integrity
 
 from ..conftest import start_env, stop_env
 

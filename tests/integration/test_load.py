@@ -11,10 +11,10 @@ import psutil
 import pytest
 
 from chaosdrill.environments.local import LocalEnvironment
-from chaosdrill.integrity import check_integrity
 from chaosdrill.load import LoadRun, LoadSpec
 from chaosdrill.load.ledger import LedgerWriter
 from chaosdrill.load.sli import ALL
+from chaosdrill.probes.integrity import check_integrity
 
 pytestmark = pytest.mark.integration
 FLOWS = {"browse", "view_course", "enroll", "my_enrollment", ALL}

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from chaosdrill.alerts import send_test_alert
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.errors import EnvironmentExistsError, InvalidInputError, UnknownComponentError
+from chaosdrill.probes.alerts import send_test_alert
 
 from ..conftest import wait_for
 

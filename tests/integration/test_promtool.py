@@ -15,7 +15,13 @@ import pytest
 import yaml
 
 from chaosdrill.environments.local.monitoring import alertmanager_config
-from chaosdrill.rules import load_rule_files, scale_duration, scale_expr, scale_rules, write_rules
+from chaosdrill.monitoring.rules import (
+    load_rule_files,
+    scale_duration,
+    scale_expr,
+    scale_rules,
+    write_rules,
+)
 
 pytestmark = pytest.mark.integration
 

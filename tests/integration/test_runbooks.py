@@ -20,10 +20,10 @@ import pytest
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import OperationError
 from chaosdrill.faults.base import make_fault
-from chaosdrill.model_loader import load_runbooks
-from chaosdrill.runbook_executor import run_runbook
-from chaosdrill.runbook_model import Runbook
-from chaosdrill.runbook_result import RunbookResult
+from chaosdrill.runbooks.executor import run_runbook
+from chaosdrill.runbooks.loader import load_runbooks
+from chaosdrill.runbooks.model import Runbook
+from chaosdrill.runbooks.result import RunbookResult
 
 from ..conftest import start_env, stop_env
 

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from chaosdrill import cli_report
-from chaosdrill.cli import cli, main
+import chaosdrill.cli.report as cli_report
+from chaosdrill.cli.app import cli, main
 from chaosdrill.report.history import History
 from tests.unit.test_history import DATA, report, result, variant
 

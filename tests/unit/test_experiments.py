@@ -12,8 +12,8 @@ from chaosdrill.drill.engine import load_experiment
 from chaosdrill.drill.setup import config_from_experiment
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults import REGISTRY, make_fault
+from chaosdrill.monitoring.rules import alert_names
 from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR, RUNBOOKS_DIR, SCENARIOS_DIR
-from chaosdrill.rules import alert_names
 
 EXPERIMENTS = sorted(EXPERIMENTS_DIR.glob("*.json"))
 

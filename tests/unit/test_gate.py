@@ -12,10 +12,10 @@ import pytest
 import xmlschema
 from click.testing import CliRunner
 
-from chaosdrill.cli import cli
-from chaosdrill.gate import evaluate, find_baseline, render_summary, write_outputs
+from chaosdrill.cli.app import cli
 from chaosdrill.paths import PROJECT_ROOT
-from chaosdrill.plans import Baseline, Gates, load_plan
+from chaosdrill.plans.gate import evaluate, find_baseline, render_summary, write_outputs
+from chaosdrill.plans.model import Baseline, Gates, load_plan
 from chaosdrill.report import build_report
 
 DATA = Path(__file__).parent.parent / "data" / "drills"

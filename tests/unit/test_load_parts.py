@@ -15,7 +15,10 @@ def test_locust_is_not_imported_by_the_framework() -> None:
     import subprocess
     import sys
 
-    code = "import chaosdrill, chaosdrill.cli, chaosdrill.load, sys; print('locust' in sys.modules)"
+    code = (
+        "import chaosdrill, chaosdrill.cli.app, chaosdrill.load, sys; "
+        "print('locust' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

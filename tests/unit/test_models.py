@@ -14,15 +14,9 @@ import pytest
 
 from chaosdrill.environments.base import Environment, LogQuery
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.model_loader import (
-    check_references,
-    load_runbook,
-    load_runbooks,
-    load_scenario,
-    load_scenarios,
-)
-from chaosdrill.rules import alert_names, load_rule_files
-from chaosdrill.runbook_model import (
+from chaosdrill.monitoring.rules import alert_names, load_rule_files
+from chaosdrill.runbooks.loader import load_runbook, load_runbooks
+from chaosdrill.runbooks.model import (
     OPERATIONS,
     HttpCheck,
     OpAction,
@@ -33,7 +27,8 @@ from chaosdrill.runbook_model import (
     find_placeholders,
     substitute,
 )
-from chaosdrill.scenario_model import Impact
+from chaosdrill.scenarios.loader import check_references, load_scenario, load_scenarios
+from chaosdrill.scenarios.model import Impact
 from chaosdrill.yamlsource import MAX_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import pytest
 
 from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.plans import (
+from chaosdrill.plans.model import (
     Baseline,
     Gates,
     PlanDrill,

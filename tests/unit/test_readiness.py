@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from chaosdrill.readiness import AllOf, LogLine, PortOpen, free_ports, port_is_free, wait_until
+from chaosdrill.environments.readiness import (
+    AllOf,
+    LogLine,
+    PortOpen,
+    free_ports,
+    port_is_free,
+    wait_until,
+)
 
 
 def test_wait_until_reports_the_last_reason(tmp_path: Path) -> None:

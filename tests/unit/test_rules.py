@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.rules import (
+from chaosdrill.monitoring.rules import (
     Rule,
     alert_names,
     format_duration,

@@ -21,15 +21,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from chaosdrill.cli import cli as main_cli
-from chaosdrill.cli_runbook import runbook as runbook_cli
+from chaosdrill.cli.app import cli as main_cli
+from chaosdrill.cli.runbook import runbook as runbook_cli
 from chaosdrill.environments.base import DeploymentStatus, Endpoints
 from chaosdrill.errors import InvalidInputError, OperationError
-from chaosdrill.model_loader import load_runbook
-from chaosdrill.runbook_executor import POLL_INTERVAL_S, _Context, run_runbook
-from chaosdrill.runbook_model import OPERATIONS, Runbook
-from chaosdrill.runbook_renderer import operation_command, render_markdown
-from chaosdrill.runbook_result import StepResult
+from chaosdrill.runbooks.executor import POLL_INTERVAL_S, _Context, run_runbook
+from chaosdrill.runbooks.loader import load_runbook
+from chaosdrill.runbooks.model import OPERATIONS, Runbook
+from chaosdrill.runbooks.renderer import operation_command, render_markdown
+from chaosdrill.runbooks.result import StepResult
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.scoring import (
+from chaosdrill.scoring.score import (
     Scoring,
     ScoringWeights,
     aggregate,

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from chaosdrill.model_loader import load_scenario
 from chaosdrill.paths import SCENARIOS_DIR
-from chaosdrill.scoring import DrillImpact, drill_impact
-from chaosdrill.severity import LEVELS, Revenue, classify, escalation, revenue_per_hour
+from chaosdrill.scenarios.loader import load_scenario
+from chaosdrill.scoring.score import DrillImpact, drill_impact
+from chaosdrill.scoring.severity import LEVELS, Revenue, classify, escalation, revenue_per_hour
 
 DATA = Path(__file__).parent.parent / "data" / "drills"
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 
-from chaosdrill.alerts import firing_alerts
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.errors import DrillError
 from chaosdrill.faults import make_fault
-from chaosdrill.integrity import check_integrity
 from chaosdrill.pager import PagerStore
-from chaosdrill.smoke import smoke_drive
+from chaosdrill.probes.alerts import firing_alerts
+from chaosdrill.probes.integrity import check_integrity
+from chaosdrill.probes.smoke import smoke_drive
 
 __all__ = [
     "detect",
@@ -166,9 +166,9 @@ def detect(ctx: DrillContext, alert: str) -> bool:
 
 def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = None) -> bool:
     """Run the runbook (auto mode) and time each step."""
-    from chaosdrill.model_loader import load_runbook
     from chaosdrill.paths import RUNBOOKS_DIR
-    from chaosdrill.runbook_executor import run_runbook
+    from chaosdrill.runbooks.executor import run_runbook
+    from chaosdrill.runbooks.loader import load_runbook
 
     ctx.phase = f"respond: {runbook}"
     if ctx.timeline.first("t_response_start") is None:

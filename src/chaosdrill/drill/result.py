@@ -142,7 +142,7 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> dict[str,
 
 def _series(ctx: DrillContext) -> dict[str, Any]:
     """Prometheus' series over the drill (for the report's charts); never raises."""
-    from chaosdrill.drill.series import capture_series
+    from chaosdrill.probes.series import capture_series
 
     start, inject = ctx.timeline.first("drill_start"), ctx.timeline.first("t_inject")
     if start is None or inject is None:

@@ -151,8 +151,8 @@ def finish_drill(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
 
 def _alerts_at_end(ctx: DrillContext) -> list[str] | None:
     """Alerts still firing when the drill ends (None when Prometheus cannot be asked)."""
-    from chaosdrill.alerts import firing_alerts
     from chaosdrill.errors import DrillError
+    from chaosdrill.probes.alerts import firing_alerts
 
     try:
         return sorted({a.name for a in firing_alerts(ctx.env.endpoints()) if a.state == "firing"})

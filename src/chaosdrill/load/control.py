@@ -21,11 +21,11 @@ from pathlib import Path
 
 import psutil
 
+from chaosdrill.environments.readiness import free_ports
 from chaosdrill.errors import OperationError, UsageError
 from chaosdrill.load import sli
 from chaosdrill.load.ledger import read_ledger
 from chaosdrill.load.spec import LoadSpec
-from chaosdrill.readiness import free_ports
 
 __all__ = ["LoadRun", "LoadStatus", "active_run", "latest_run", "start_load"]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import DrillError
-from chaosdrill.scoring import Scoring, aggregate, drill_impact, event_time, score_drill
-from chaosdrill.severity import LEVELS, Revenue, classify, escalation
+from chaosdrill.scoring.score import Scoring, aggregate, drill_impact, event_time, score_drill
+from chaosdrill.scoring.severity import LEVELS, Revenue, classify, escalation
 
 __all__ = [
     "MARKERS",
@@ -193,8 +193,8 @@ def drill_report(
     result_path: str | None = None,
 ) -> dict[str, Any]:
     """One drill's part of a report (see the JSON Schema in schemas/report.schema.json)."""
-    from chaosdrill.model_loader import load_scenario
     from chaosdrill.paths import SCENARIOS_DIR
+    from chaosdrill.scenarios.loader import load_scenario
 
     st = settings or ReportSettings()
     k = float(result.get("time_scale") or 1.0)

@@ -10,8 +10,8 @@ import redis
 from chaosdrill.environments.base import CacheStatus
 from chaosdrill.environments.local import components
 from chaosdrill.environments.local.context import LocalContext
+from chaosdrill.environments.readiness import wait_until
 from chaosdrill.errors import OperationError
-from chaosdrill.readiness import wait_until
 
 __all__ = ["CacheOps"]
 

@@ -10,7 +10,7 @@ from chaosdrill.environments.local import postgres
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.state import Replica
 from chaosdrill.environments.local.supervisor import Program
-from chaosdrill.readiness import AllOf, HttpStatus, PortOpen, SqlReady, Strategy
+from chaosdrill.environments.readiness import AllOf, HttpStatus, PortOpen, SqlReady, Strategy
 
 __all__ = [
     "app_program",

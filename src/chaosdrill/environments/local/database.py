@@ -11,8 +11,8 @@ from chaosdrill.environments.base import DatabaseNode, DatabaseStatus
 from chaosdrill.environments.local import components, postgres
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.state import EnvState
+from chaosdrill.environments.readiness import SqlReady, wait_until
 from chaosdrill.errors import InvalidInputError, OperationError
-from chaosdrill.readiness import SqlReady, wait_until
 
 __all__ = ["DatabaseOps"]
 

@@ -29,8 +29,8 @@ from chaosdrill.environments.local import components
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.lifecycle import publish_targets
 from chaosdrill.environments.local.state import EnvState, Replica
+from chaosdrill.environments.readiness import HttpStatus, free_ports, wait_until
 from chaosdrill.errors import InvalidInputError, OperationError
-from chaosdrill.readiness import HttpStatus, free_ports, wait_until
 
 __all__ = ["MAX_REPLICAS", "DeploymentOps"]
 

@@ -21,6 +21,7 @@ from chaosdrill.environments.local.deployment import MAX_REPLICAS, DeploymentOps
 from chaosdrill.environments.local.postgres import db_os_user
 from chaosdrill.environments.local.programs import find_programs
 from chaosdrill.environments.local.state import STATE_FILE, EnvSettings, EnvState, state_root
+from chaosdrill.environments.readiness import NotReady
 from chaosdrill.errors import (
     EnvironmentExistsError,
     EnvironmentNotFoundError,
@@ -28,7 +29,6 @@ from chaosdrill.errors import (
     OperationError,
 )
 from chaosdrill.load import LoadRun, LoadSpec, start_load
-from chaosdrill.readiness import NotReady
 
 __all__ = ["LocalEnvironment", "list_environments", "validate_name"]
 

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import psutil
 
-from chaosdrill import rules
 from chaosdrill.environments.local import components, monitoring, postgres
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.haproxy import render_config
 from chaosdrill.environments.local.state import EnvSettings, EnvState, Replica
 from chaosdrill.environments.local.supervisor import Program
+from chaosdrill.environments.readiness import free_ports, wait_until
 from chaosdrill.errors import ComponentStartError, OperationError
+from chaosdrill.monitoring import rules
 from chaosdrill.paths import PROBES_DIR
-from chaosdrill.readiness import free_ports, wait_until
 
 __all__ = [
     "ENV_MARKER",

@@ -12,12 +12,13 @@ from rich.table import Table
 
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.model_loader import check_references, load_runbooks, load_scenarios
-from chaosdrill.rules import alert_names
-from chaosdrill.runbook_executor import run_runbook
-from chaosdrill.runbook_model import Runbook
-from chaosdrill.runbook_renderer import render_markdown, render_scenarios_markdown
-from chaosdrill.runbook_result import RunbookResult, StepResult
+from chaosdrill.monitoring.rules import alert_names
+from chaosdrill.runbooks.executor import run_runbook
+from chaosdrill.runbooks.loader import load_runbooks
+from chaosdrill.runbooks.model import Runbook
+from chaosdrill.runbooks.renderer import render_markdown, render_scenarios_markdown
+from chaosdrill.runbooks.result import RunbookResult, StepResult
+from chaosdrill.scenarios.loader import check_references, load_scenarios
 
 __all__ = ["runbook"]
 

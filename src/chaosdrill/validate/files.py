@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.validate_problem import Problem, _from_error
-from chaosdrill.validate_refs import _References, _unknown
+from chaosdrill.validate.problem import Problem, _from_error
+from chaosdrill.validate.refs import _References, _unknown
 from chaosdrill.yamlsource import YamlDocument, load_yaml, parse_yaml
 
 __all__: list[str] = []
@@ -55,7 +55,7 @@ def _check_scenario(path: Path, shown: str, refs: _References) -> list[Problem]:
 
 
 def _check_plan(path: Path, shown: str, refs: _References) -> list[Problem]:
-    from chaosdrill.plans import load_plan
+    from chaosdrill.plans.model import load_plan
 
     try:
         doc = load_yaml(shown)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.plans import Baseline, Gates, Plan
+from chaosdrill.plans.model import Baseline, Gates, Plan
 
 __all__ = [
     "EXIT_ENVIRONMENT",

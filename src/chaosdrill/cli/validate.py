@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from chaosdrill.validate import run_validation
+from chaosdrill.validate.runner import run_validation
 
 __all__ = ["validate"]
 

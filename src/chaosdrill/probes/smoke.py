@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from chaosdrill.alerts import send_test_alert
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import OperationError
+from chaosdrill.probes.alerts import send_test_alert
 
 __all__ = ["SmokeStep", "smoke_drive"]
 

@@ -26,7 +26,7 @@ from chaosdrill.drill.result import named_results
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.errors import EnvironmentNotFoundError, InvalidInputError
 from chaosdrill.paths import reports_dir
-from chaosdrill.plans import Plan, PlanDrill
+from chaosdrill.plans.model import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
 
 __all__ = ["PlanRun", "adhoc_plan", "new_run_id", "report_settings", "run_plan"]
@@ -60,7 +60,7 @@ def adhoc_plan(
     mttr_target_s: float | None = None,
 ) -> Plan:
     """A plan for ``chaosdrill run A.json B.json`` (defaults everywhere else)."""
-    from chaosdrill.plans import (
+    from chaosdrill.plans.model import (
         Baseline,
         Gates,
         PlanEnvironment,
@@ -96,8 +96,8 @@ def adhoc_plan(
 
 def report_settings(plan: Plan) -> ReportSettings:
     """The report settings a plan asks for."""
-    from chaosdrill.scoring import Scoring, ScoringWeights
-    from chaosdrill.severity import Revenue
+    from chaosdrill.scoring.score import Scoring, ScoringWeights
+    from chaosdrill.scoring.severity import Revenue
 
     sc = plan.scoring
     return ReportSettings(

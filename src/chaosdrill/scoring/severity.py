@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaosdrill.scenario_model import Impact, SeverityModel
-from chaosdrill.scoring import DrillImpact, event_time
+from chaosdrill.scenarios.model import Impact, SeverityModel
+from chaosdrill.scoring.score import DrillImpact, event_time
 
 __all__ = [
     "ESCALATION_PATH",
@@ -168,7 +168,7 @@ def classify(
         revenue_per_hour=rev,
     )
     if model is None:
-        from chaosdrill.scenario_model import SeverityLevel
+        from chaosdrill.scenarios.model import SeverityLevel
 
         model = SeverityModel(
             (

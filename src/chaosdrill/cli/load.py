@@ -12,9 +12,9 @@ from rich.table import Table
 
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import EnvironmentNotFoundError, UsageError
-from chaosdrill.integrity import check_integrity
 from chaosdrill.load import LoadRun, LoadSpec, active_run, latest_run
 from chaosdrill.load.sli import ALL
+from chaosdrill.probes.integrity import check_integrity
 
 __all__ = ["integrity", "load"]
 

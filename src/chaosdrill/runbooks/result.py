@@ -1,6 +1,6 @@
 """What a runbook run did: one :class:`StepResult` per step, a :class:`RunbookResult` per run.
 
-Made by :func:`chaosdrill.runbook_executor.run_runbook`.
+Made by :func:`chaosdrill.runbooks.executor.run_runbook`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chaosdrill.runbook_model import (
+from chaosdrill.runbooks.model import (
     Action,
     Check,
     Comparison,
@@ -27,7 +27,7 @@ from chaosdrill.runbook_model import (
     find_placeholders,
     substitute,
 )
-from chaosdrill.scenario_model import Scenario
+from chaosdrill.scenarios.model import Scenario
 
 __all__ = [
     "SEED_ORDER",

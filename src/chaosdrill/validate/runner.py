@@ -9,10 +9,10 @@ It collects every problem instead of stopping at the first, and changes nothing.
 What a file is follows from where it lies (docs/validate.md):
 
 ==================================  ==========================================
-``scenarios/*.yaml``                scenario (:func:`chaosdrill.models.load_scenario`)
-``runbooks/*.yaml``                 runbook (:func:`chaosdrill.models.load_runbook`)
+``scenarios/*.yaml``                scenario (:func:`chaosdrill.scenarios.loader.load_scenario`)
+``runbooks/*.yaml``                 runbook (:func:`chaosdrill.runbooks.loader.load_runbook`)
 ``experiments/*.json``              experiment (Chaos Toolkit's validation + chaosdrill's)
-``drills/*.yaml``                   plan (:func:`chaosdrill.plans.load_plan`)
+``drills/*.yaml``                   plan (:func:`chaosdrill.plans.model.load_plan`)
 ``probes/*.rules.yml``              Prometheus rules (``promtool check rules``)
 ``probes/*.test.yml``               rule unit tests (``promtool test rules``)
 ``*.alertmanager.yml``              Alertmanager configuration (``amtool check-config``)
@@ -22,9 +22,9 @@ Names a file uses are looked up in the directories next to its own (``../runbook
 ``../probes``, ...) and in the project's (:data:`chaosdrill.paths.PROJECT_ROOT`).
 
 This module finds the files, tells their kind and runs their checks. The checks done in
-Python are in :mod:`chaosdrill.validate_files`, those by ``promtool`` and ``amtool`` in
-:mod:`chaosdrill.validate_tools`, the names files take from each other in
-:mod:`chaosdrill.validate_refs`, and :class:`Problem` in :mod:`chaosdrill.validate_problem`.
+Python are in :mod:`chaosdrill.validate.files`, those by ``promtool`` and ``amtool`` in
+:mod:`chaosdrill.validate.tools`, the names files take from each other in
+:mod:`chaosdrill.validate.refs`, and :class:`Problem` in :mod:`chaosdrill.validate.problem`.
 
 Example::
 
@@ -44,16 +44,16 @@ from functools import partial
 from pathlib import Path
 
 from chaosdrill import paths
-from chaosdrill.validate_files import (
+from chaosdrill.validate.files import (
     _check_experiment,
     _check_plan,
     _check_runbook,
     _check_scenario,
 )
-from chaosdrill.validate_problem import Problem, _display
-from chaosdrill.validate_refs import _References
-from chaosdrill.validate_tools import TOOL_TIMEOUT_S as TOOL_TIMEOUT_S
-from chaosdrill.validate_tools import (
+from chaosdrill.validate.problem import Problem, _display
+from chaosdrill.validate.refs import _References
+from chaosdrill.validate.tools import TOOL_TIMEOUT_S as TOOL_TIMEOUT_S
+from chaosdrill.validate.tools import (
     _check_alertmanager,
     _check_generated_alertmanager,
     _check_rule_test,

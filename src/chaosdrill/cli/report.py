@@ -250,8 +250,8 @@ def result_from_journal(journal: Mapping[str, Any]) -> dict[str, Any]:
 
 def _settings(plan: Any, source: str) -> ReportSettings:
     """A report.json's plan section back into ReportSettings."""
-    from chaosdrill.scoring import Scoring, ScoringWeights
-    from chaosdrill.severity import Revenue
+    from chaosdrill.scoring.score import Scoring, ScoringWeights
+    from chaosdrill.scoring.severity import Revenue
 
     if not isinstance(plan, dict):
         return ReportSettings()

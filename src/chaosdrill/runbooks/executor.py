@@ -13,8 +13,8 @@ Every blocking call of a step (an operation, a SQL query) runs in a daemon threa
 step stops waiting for at its deadline, so a hung database cannot hang the runbook; such an
 operation is reported as still running, and the runbook stops there.
 
-Results are :mod:`chaosdrill.runbook_result`; the one-line descriptions of actions and
-checks in them come from :mod:`chaosdrill.runbook_renderer`.
+Results are :mod:`chaosdrill.runbooks.result`; the one-line descriptions of actions and
+checks in them come from :mod:`chaosdrill.runbooks.renderer`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ import httpx
 
 from chaosdrill.environments.base import Environment, LogQuery
 from chaosdrill.errors import InvalidInputError, OperationError
-from chaosdrill.rules import format_duration, parse_duration
-from chaosdrill.runbook_model import (
+from chaosdrill.monitoring.rules import format_duration, parse_duration
+from chaosdrill.runbooks.model import (
     OPERATIONS,
     Action,
     Check,
@@ -55,8 +55,8 @@ from chaosdrill.runbook_model import (
     find_placeholders,
     substitute,
 )
-from chaosdrill.runbook_renderer import _plain, describe_action, describe_check
-from chaosdrill.runbook_result import RunbookResult, StepResult
+from chaosdrill.runbooks.renderer import _plain, describe_action, describe_check
+from chaosdrill.runbooks.result import RunbookResult, StepResult
 
 __all__ = [
     "OUTPUT_LIMIT",

@@ -17,7 +17,7 @@ from typing import Any
 
 from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.validate_problem import _display
+from chaosdrill.validate.problem import _display
 
 __all__: list[str] = []
 
@@ -39,8 +39,9 @@ class _References:
 
     def load(self, kind: str, file: Path) -> tuple[Any, InvalidInputError | None]:
         """The model of a runbook, scenario or rule file, or the error loading it."""
-        from chaosdrill.model_loader import load_runbook, load_scenario
-        from chaosdrill.rules import load_rule_file
+        from chaosdrill.monitoring.rules import load_rule_file
+        from chaosdrill.runbooks.loader import load_runbook
+        from chaosdrill.scenarios.loader import load_scenario
 
         loaders: dict[str, Callable[[str], Any]] = {
             "runbook": load_runbook,

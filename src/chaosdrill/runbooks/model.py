@@ -3,9 +3,9 @@
 Operations a runbook may call, placeholders, params, actions, checks, steps and the
 :class:`Runbook` itself.
 
-Runbooks are built from their YAML files by :mod:`chaosdrill.model_loader`, run by
-:mod:`chaosdrill.runbook_executor` and rendered for people by
-:mod:`chaosdrill.runbook_renderer`.
+Runbooks are built from their YAML files by :mod:`chaosdrill.runbooks.loader`, run by
+:mod:`chaosdrill.runbooks.executor` and rendered for people by
+:mod:`chaosdrill.runbooks.renderer`.
 """
 
 from __future__ import annotations

@@ -22,13 +22,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaosdrill.alerts import firing_alerts
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.drill.phases import SAMPLE_LAG_S
 from chaosdrill.drill.result import RESULT_PREFIX
 from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
+from chaosdrill.probes.alerts import firing_alerts
 
 __all__ = ["run"]
 
@@ -194,13 +194,13 @@ def run(
     writes report.json, report.md, report.html, junit.xml, comms.md and postmortem.md under
     reports/<run-id>/. Exit 0 when every drill passed, 1 when one did not.
     """
-    from chaosdrill.planrun import adhoc_plan
+    from chaosdrill.plans.run import adhoc_plan
 
     load = _load_option(load_json)
     if plan_path is not None:
         if experiments or run_all:
             raise InvalidInputError("give either a --plan or experiments, not both", field="plan")
-        from chaosdrill.plans import load_plan
+        from chaosdrill.plans.model import load_plan
 
         plan = load_plan(plan_path)
         sys.exit(_run_plan(plan, env_name, reports, quiet, seed))
@@ -253,7 +253,7 @@ def _load_option(text: str | None) -> dict[str, Any] | None:
 def _report_one(outcome: DrillOutcome, reports: Path | None) -> int:
     """Reports of a single drill under reports/<run-id>/; the summary; the exit code."""
     from chaosdrill.paths import reports_dir
-    from chaosdrill.planrun import new_run_id
+    from chaosdrill.plans.run import new_run_id
     from chaosdrill.report.terminal import summary_table
     from chaosdrill.report.writer import write_reports
 
@@ -280,7 +280,7 @@ def _run_plan(
     """Run a plan with a progress bar across its drills; print the summary; exit code."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from chaosdrill.planrun import run_plan
+    from chaosdrill.plans.run import run_plan
     from chaosdrill.report.terminal import summary_table
 
     progress = Progress(

@@ -11,14 +11,14 @@ import click
 from rich.console import Console
 
 from chaosdrill.errors import DrillError, InvalidInputError, RuntimeFailure
-from chaosdrill.gate import (
+from chaosdrill.paths import reports_dir
+from chaosdrill.plans.gate import (
     GateResult,
     evaluate,
     find_baseline,
     record,
     write_outputs,
 )
-from chaosdrill.paths import reports_dir
 
 __all__ = ["gate"]
 
@@ -95,8 +95,8 @@ def gate(
     junit.xml, gate.md and gate.json are always written to the run's folder under reports/
     (gate.md is also appended to $GITHUB_STEP_SUMMARY when that is set).
     """
-    from chaosdrill.planrun import new_run_id, run_plan
-    from chaosdrill.plans import load_plan
+    from chaosdrill.plans.model import load_plan
+    from chaosdrill.plans.run import new_run_id, run_plan
     from chaosdrill.report.terminal import summary_table
 
     root = reports or reports_dir()

@@ -37,8 +37,8 @@ from typing import Any
 from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.spec import LoadSpec
-from chaosdrill.scoring import Scoring, ScoringWeights
-from chaosdrill.severity import Revenue
+from chaosdrill.scoring.score import Scoring, ScoringWeights
+from chaosdrill.scoring.severity import Revenue
 from chaosdrill.yamlsource import YamlDocument, load_yaml, validate
 
 __all__ = [

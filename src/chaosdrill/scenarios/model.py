@@ -3,7 +3,7 @@
 A scenario's investigation steps and common causes, and the severity model that maps
 measured impact to P1-P4.
 
-Scenarios are built from their YAML files by :mod:`chaosdrill.model_loader`.
+Scenarios are built from their YAML files by :mod:`chaosdrill.scenarios.loader`.
 """
 
 from __future__ import annotations

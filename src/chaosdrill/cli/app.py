@@ -16,18 +16,18 @@ from rich.console import Console
 from rich.table import Table
 
 from chaosdrill import __version__
-from chaosdrill.alerts import firing_alerts, pages, send_test_alert
-from chaosdrill.cli_gate import gate
-from chaosdrill.cli_load import integrity, load
-from chaosdrill.cli_ops import ops
-from chaosdrill.cli_report import report
-from chaosdrill.cli_run import run
-from chaosdrill.cli_runbook import runbook
-from chaosdrill.cli_validate import validate
+from chaosdrill.cli.gate import gate
+from chaosdrill.cli.load import integrity, load
+from chaosdrill.cli.ops import ops
+from chaosdrill.cli.report import report
+from chaosdrill.cli.run import run
+from chaosdrill.cli.runbook import runbook
+from chaosdrill.cli.validate import validate
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
 from chaosdrill.errors import DrillError, InvalidInputError
-from chaosdrill.smoke import smoke_drive
+from chaosdrill.probes.alerts import firing_alerts, pages, send_test_alert
+from chaosdrill.probes.smoke import smoke_drive
 
 __all__ = ["main"]
 

@@ -1,31 +1,22 @@
-"""Build the typed scenario and runbook models from validated YAML files.
+"""Build the typed runbook model from validated YAML files.
 
 A file is read by :mod:`chaosdrill.yamlsource` (which keeps the line of every key), checked
-against its JSON Schema (``schemas/*.schema.json``), then checked for what a schema cannot
-say: operation names and their arguments against the ``Environment`` protocol, placeholders,
-unique step and cause names, severity thresholds in order, and the name matching the file.
-Every mistake is an :class:`~chaosdrill.errors.InvalidInputError` with file, line, field and
-what was expected; loading never changes anything.
-
-Loaders: :func:`load_scenario`, :func:`load_scenarios`, :func:`load_runbook`,
-:func:`load_runbooks`; :func:`check_references` checks names across files (a scenario's
-runbooks exist, its alerts are defined in the Prometheus rules).
+against its JSON Schema (``schemas/runbook.schema.json``), then checked for what a schema
+cannot say: operation names and their arguments against the ``Environment`` protocol,
+placeholders, unique step names, and the name matching the file. Every mistake is an
+:class:`~chaosdrill.errors.InvalidInputError` with file, line, field and what was expected;
+loading never changes anything.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-from collections.abc import Collection, Iterator, Mapping
-from functools import cache
-from importlib import resources
-from itertools import pairwise
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from chaosdrill.errors import InvalidInputError
-from chaosdrill.runbook_model import (
+from chaosdrill.runbooks.model import (
     ENVIRONMENT_PLACEHOLDERS,
     OPERATIONS,
     Action,
@@ -45,22 +36,9 @@ from chaosdrill.runbook_model import (
     SqlCheck,
     find_placeholders,
 )
-from chaosdrill.scenario_model import (
-    Cause,
-    Investigation,
-    Scenario,
-    SeverityLevel,
-    SeverityModel,
-)
-from chaosdrill.yamlsource import YamlDocument, load_yaml, validate
+from chaosdrill.yamlsource import YamlDocument, load_schema, load_yaml, validate, yaml_files
 
-__all__ = [
-    "check_references",
-    "load_runbook",
-    "load_runbooks",
-    "load_scenario",
-    "load_scenarios",
-]
+__all__ = ["load_runbook", "load_runbooks"]
 
 _ORDERING = ("at_least", "at_most", "greater_than", "less_than")
 _TYPE_NAMES: Mapping[type, str] = {
@@ -73,14 +51,7 @@ _TYPE_NAMES: Mapping[type, str] = {
 }
 
 
-# --- building models from documents -----------------------------------------------------
-
-
-@cache
-def _schema(kind: str) -> Mapping[str, Any]:
-    text = resources.files("chaosdrill").joinpath("schemas", f"{kind}.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+# --- building models from documents --------------------------------------------------------
 
 
 def _statuses(value: int | list[int] | None) -> tuple[int, ...]:
@@ -247,7 +218,7 @@ class _RunbookChecker:
 
 def _build_runbook(doc: YamlDocument, stem: str) -> Runbook:
     data = doc.data
-    validate(doc, _schema("runbook"))
+    validate(doc, load_schema("runbook"))
     if data["name"] != stem:
         raise doc.error(("name",), f"expected {stem!r}, the file's name without .yaml")
     params = tuple(
@@ -291,73 +262,7 @@ def _build_runbook(doc: YamlDocument, stem: str) -> Runbook:
     )
 
 
-def _build_scenario(doc: YamlDocument, stem: str) -> Scenario:
-    data = doc.data
-    validate(doc, _schema("scenario"))
-    if data["id"] != stem:
-        raise doc.error(("id",), f"expected {stem!r}, the file's name without .yaml")
-    causes = []
-    seen: dict[str, int] = {}
-    for i, c in enumerate(data["common_causes"]):
-        path: tuple[str | int, ...] = ("common_causes", i)
-        if c["id"] in seen:
-            raise doc.error(
-                (*path, "id"),
-                f"duplicate cause {c['id']!r} (first at line {seen[c['id']]}); expected unique ids",
-            )
-        seen[c["id"]] = doc.line_of(path)
-        for j, name in enumerate(c["runbooks"]):
-            if name not in data["runbooks"]:
-                raise doc.error(
-                    (*path, "runbooks", j),
-                    f"runbook {name!r} is not in the scenario's runbooks; expected one of: "
-                    + ", ".join(data["runbooks"]),
-                )
-        causes.append(
-            Cause(
-                c["id"],
-                c["description"],
-                tuple(c["runbooks"]),
-                c.get("seed", ""),
-                tuple(c.get("alerts", ())),
-            )
-        )
-    return Scenario(
-        id=data["id"],
-        title=data["title"],
-        description=data["description"].strip(),
-        symptoms=tuple(data["symptoms"]),
-        alerts=tuple(data["alerts"]),
-        investigation=tuple(Investigation(**i) for i in data["investigation"]),
-        common_causes=tuple(causes),
-        runbooks=tuple(data["runbooks"]),
-        severity=_severity(doc, data["severity"]),
-        source=doc.source,
-        lines=MappingProxyType({".".join(map(str, k)): v for k, v in doc.lines.items()}),
-    )
-
-
-def _severity(doc: YamlDocument, data: Mapping[str, Any]) -> SeverityModel:
-    levels = tuple(SeverityLevel(name, **data[name]) for name in ("P1", "P2", "P3"))
-    # a more severe level must need a worse impact than a less severe one
-    for upper, lower in pairwise(levels):
-        for attr, worse in (
-            ("error_rate_above", max),
-            ("p95_latency_s_above", max),
-            ("revenue_per_hour_above", max),
-            ("availability_below", min),
-        ):
-            a, b = getattr(upper, attr), getattr(lower, attr)
-            if a is not None and b is not None and worse(a, b) != a:
-                raise doc.error(
-                    ("severity", upper.level, attr),
-                    f"{upper.level}'s {attr} ({a}) is less severe than {lower.level}'s ({b}); "
-                    f"expected thresholds in order P1 > P2 > P3",
-                )
-    return SeverityModel(levels, data.get("floor", "P4"), data.get("note", ""))
-
-
-# --- loaders ----------------------------------------------------------------------------
+# --- loaders -------------------------------------------------------------------------------
 
 
 def load_runbook(path: str | Path) -> Runbook:
@@ -369,68 +274,6 @@ def load_runbook(path: str | Path) -> Runbook:
     return _build_runbook(load_yaml(path), Path(path).stem)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and check one scenario file.
-
-    Raises:
-        InvalidInputError: with file, line, field and what was expected.
-    """
-    return _build_scenario(load_yaml(path), Path(path).stem)
-
-
-def _yaml_files(directory: str | Path) -> Iterator[Path]:
-    d = Path(directory)
-    if not d.is_dir():
-        raise InvalidInputError(
-            "not a directory; expected a directory of .yaml files", source=str(d), field="<dir>"
-        )
-    files = sorted(d.glob("*.yaml"))
-    if not files:
-        raise InvalidInputError(
-            "holds no .yaml file; expected at least one", source=str(d), field="<dir>"
-        )
-    yield from files
-
-
 def load_runbooks(directory: str | Path) -> dict[str, Runbook]:
     """Every runbook of a directory by name; one bad file fails the whole load."""
-    return {rb.name: rb for rb in map(load_runbook, _yaml_files(directory))}
-
-
-def load_scenarios(directory: str | Path) -> dict[str, Scenario]:
-    """Every scenario of a directory by id; one bad file fails the whole load."""
-    return {sc.id: sc for sc in map(load_scenario, _yaml_files(directory))}
-
-
-def check_references(
-    scenarios: Mapping[str, Scenario],
-    runbooks: Collection[str],
-    alerts: Collection[str] | None = None,
-) -> None:
-    """Check that scenarios name only runbooks that exist and alerts that are defined.
-
-    Args:
-        scenarios: scenarios by id.
-        runbooks: the names of the available runbooks.
-        alerts: alert names of the Prometheus rules (None: not checked).
-
-    Raises:
-        InvalidInputError: naming the scenario file, line and field of the first bad name.
-    """
-    for sc in scenarios.values():
-        refs: list[tuple[str, str, Collection[str] | None, str]] = []
-        refs += [(f"runbooks.{i}", n, runbooks, "runbook") for i, n in enumerate(sc.runbooks)]
-        refs += [(f"alerts.{i}", n, alerts, "alert") for i, n in enumerate(sc.alerts)]
-        for ci, cause in enumerate(sc.common_causes):
-            refs += [
-                (f"common_causes.{ci}.alerts.{i}", n, alerts, "alert")
-                for i, n in enumerate(cause.alerts)
-            ]
-        for where, name, known, what in refs:
-            if known is not None and name not in known:
-                raise InvalidInputError(
-                    f"no {what} named {name!r}; expected one of: {', '.join(sorted(known))}",
-                    source=sc.source,
-                    line=sc.lines.get(where),
-                    field=where,
-                )
+    return {rb.name: rb for rb in map(load_runbook, yaml_files(directory))}

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.validate_problem import Problem, _from_error
-from chaosdrill.validate_refs import _References
+from chaosdrill.validate.problem import Problem, _from_error
+from chaosdrill.validate.refs import _References
 from chaosdrill.yamlsource import YamlDocument, load_yaml
 
 __all__ = ["TOOL_TIMEOUT_S"]
@@ -167,7 +167,7 @@ _NO_MATCH = re.compile(r"WARNING: no file match pattern (?P<pattern>.+)$", re.MU
 
 
 def _same_time(a: Any, b: str) -> bool:
-    from chaosdrill.rules import parse_duration
+    from chaosdrill.monitoring.rules import parse_duration
 
     try:
         return parse_duration(str(a).strip()) == parse_duration(b.strip())

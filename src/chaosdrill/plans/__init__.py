@@ -1,0 +1,1 @@
+"""Drill plans, plan runs and the CI gate."""

@@ -1,0 +1,1 @@
+"""Probes: alerts and pages, data integrity, the smoke drive, Prometheus series."""

@@ -1,0 +1,1 @@
+"""Scenarios: the model of a symptom class and its loading from YAML."""

@@ -1,0 +1,1 @@
+"""The score of a drill (:mod:`.score`) and its severity, revenue impact and escalation."""

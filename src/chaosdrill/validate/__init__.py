@@ -1,0 +1,1 @@
+"""Static validation of every file: schemas, references, promtool and amtool."""
