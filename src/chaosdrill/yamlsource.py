@@ -5,7 +5,9 @@ line, field, what was expected* (:class:`~chaosdrill.errors.InvalidInputError`),
 a traceback or a silently wrong value. ``yaml.safe_load`` forgets positions and keeps the
 last of two equal keys; here the document is composed into PyYAML nodes (which carry their
 marks) and built by hand, recording the line of every mapping key and sequence item under
-its path (``("steps", 2, "check")``), and refusing duplicate keys.
+its path (``("steps", 2, "check")``), and refusing duplicate keys. The line where each value's
+text starts is kept too (:meth:`YamlDocument.value_line`): for a ``|`` block that is the
+line below its key, which is what a message about a line *inside* the value needs.
 
 Limits keep a hostile or mistaken file from doing harm: files over :data:`MAX_BYTES` are
 refused before they are read in full, and alias expansion is capped at :data:`MAX_NODES`
@@ -22,7 +24,7 @@ import difflib
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -77,11 +79,15 @@ class YamlDocument:
         source: the file name (or label) the text came from, used in errors.
         data: the document as plain Python values (dict, list, str, int, float, bool, None).
         lines: 1-based line of each mapping key / sequence item, by path.
+        value_lines: 1-based line where each value's text starts, by path: the key's line
+            for ``key: value``, the next line for ``key:`` followed by the value, and the
+            first line of the text of a ``|`` or ``>`` block scalar.
     """
 
     source: str
     data: Any
     lines: Mapping[PathKey, int]
+    value_lines: Mapping[PathKey, int] = field(default_factory=dict)
 
     def line_of(self, path: Sequence[str | int]) -> int:
         """Line of ``path``, or of its deepest recorded parent (1 for the document)."""
@@ -92,6 +98,10 @@ class YamlDocument:
             key = key[:-1]
         return self.lines.get((), 1)
 
+    def value_line(self, path: Sequence[str | int]) -> int:
+        """Line where the text of the value at ``path`` starts (else :meth:`line_of`)."""
+        return self.value_lines.get(tuple(path)) or self.line_of(path)
+
     def error(self, path: Sequence[str | int], message: str) -> InvalidInputError:
         """An InvalidInputError for ``path`` of this document (file, line, dotted field)."""
         return InvalidInputError(
@@ -99,8 +109,12 @@ class YamlDocument:
         )
 
 
-def load_yaml(path: str | Path) -> YamlDocument:
+def load_yaml(path: str | Path, *, allow_empty: bool = False) -> YamlDocument:
     """Read one YAML file into a :class:`YamlDocument`.
+
+    ``allow_empty`` accepts a file without any document (empty, or only comments) as a
+    document whose data is None, for file kinds where that means "nothing", such as a
+    Prometheus rule file.
 
     Raises:
         InvalidInputError: the path is missing, a directory or unreadable; the file is
@@ -137,10 +151,10 @@ def load_yaml(path: str | Path) -> YamlDocument:
             line=line,
             field=DOCUMENT,
         ) from None
-    return parse_yaml(text, source)
+    return parse_yaml(text, source, allow_empty=allow_empty)
 
 
-def parse_yaml(text: str, source: str = "<string>") -> YamlDocument:
+def parse_yaml(text: str, source: str = "<string>", *, allow_empty: bool = False) -> YamlDocument:
     """Parse YAML text (one document) keeping the line of every key and item.
 
     Raises:
@@ -149,6 +163,8 @@ def parse_yaml(text: str, source: str = "<string>") -> YamlDocument:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is None and allow_empty:
+            return YamlDocument(source, None, {(): 1})
         if node is None:
             raise InvalidInputError(
                 "the file is empty; expected a YAML mapping of keys to values",
@@ -175,7 +191,7 @@ def parse_yaml(text: str, source: str = "<string>") -> YamlDocument:
         ) from None
     finally:
         loader.dispose()
-    return YamlDocument(source, data, builder.lines)
+    return YamlDocument(source, data, builder.lines, builder.value_lines)
 
 
 class _Builder:
@@ -185,6 +201,7 @@ class _Builder:
         self.loader = loader
         self.source = source
         self.lines: dict[PathKey, int] = {(): 1}
+        self.value_lines: dict[PathKey, int] = {}
         self.count = 0
 
     def _fail(self, node: yaml.Node, path: PathKey, message: str) -> InvalidInputError:
@@ -219,15 +236,25 @@ class _Builder:
                     )
                 first[key] = line
                 self.lines[(*path, key)] = line
+                self.value_lines[(*path, key)] = _text_line(value_node)
                 out[key] = self.build(value_node, (*path, key))
             return out
         if isinstance(node, yaml.SequenceNode):
             items = []
             for i, item in enumerate(node.value):
                 self.lines[(*path, i)] = item.start_mark.line + 1
+                self.value_lines[(*path, i)] = _text_line(item)
                 items.append(self.build(item, (*path, i)))
             return items
         return self.loader.construct_object(node, deep=True)
+
+
+def _text_line(node: yaml.Node) -> int:
+    """1-based line where a node's text starts (a block scalar's text: below its indicator)."""
+    line: int = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        line += 1
+    return line
 
 
 # --- validation against a JSON Schema ---------------------------------------------------

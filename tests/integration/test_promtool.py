@@ -15,13 +15,8 @@ import pytest
 import yaml
 
 from chaosdrill.environments.local.monitoring import alertmanager_config
-from chaosdrill.monitoring.rules import (
-    load_rule_files,
-    scale_duration,
-    scale_expr,
-    scale_rules,
-    write_rules,
-)
+from chaosdrill.monitoring.promql import scale_duration, scale_expr
+from chaosdrill.monitoring.rules import load_rule_files, scale_rules, write_rules
 
 pytestmark = pytest.mark.integration
 

@@ -26,6 +26,7 @@ from chaosdrill.runbooks.model import (
     ShellAction,
     find_placeholders,
     substitute,
+    value_text,
 )
 from chaosdrill.scenarios.loader import check_references, load_scenario, load_scenarios
 from chaosdrill.scenarios.model import Impact
@@ -191,6 +192,15 @@ def test_placeholders_leave_promql_shell_and_escaped_braces_alone() -> None:
     assert find_placeholders(text) == ["window", "service_url"]
     out = substitute(text, {"window": "2s", "service_url": "http://h"})
     assert out == 'rate(x{job="app"}[2s]) ${HOME} {literal} http://h'
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(True, "true"), (False, "false"), (0, "0"), (2.5, "2.5"), ("True", "True"), (None, "None")],
+)
+def test_value_text_writes_booleans_as_yaml_does(value: object, text: str) -> None:
+    assert value_text(value) == text
+    assert substitute("{v}", {"v": value_text(value)}) == text
 
 
 # --- broken runbooks --------------------------------------------------------------------

@@ -10,18 +10,23 @@ import pytest
 import yaml
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.monitoring.rules import (
-    Rule,
-    alert_names,
+from chaosdrill.monitoring.promql import (
+    PromQLError,
+    check_expr,
     format_duration,
-    load_rule_file,
-    load_rule_files,
     parse_duration,
     scale_duration,
     scale_expr,
+)
+from chaosdrill.monitoring.rules import (
+    Rule,
+    alert_names,
+    load_rule_file,
+    load_rule_files,
     scale_rules,
     write_rules,
 )
+from chaosdrill.yamlsource import MAX_BYTES
 
 PROBES = Path(__file__).resolve().parents[2] / "probes"
 PRODUCTION_SCRAPE_S = 15.0
@@ -184,6 +189,20 @@ def test_scale_expr_refuses_what_it_cannot_read(expr: str, message: str) -> None
     assert message in str(info.value)
 
 
+def test_check_expr_gives_the_reason_and_offset_of_the_problem() -> None:
+    check_expr('rate(x{a="[5]"}[5m]) offset 1h')  # readable: nothing raised
+    expr = "sum(rate(x[5m])) / sum(rate(y[5]))"
+    with pytest.raises(PromQLError) as info:
+        check_expr(expr)
+    assert info.value.pos == expr.index("5]")
+    assert (
+        info.value.reason
+        == "range: '5' is not a Prometheus duration (expected e.g. 30s, 5m, 1h30m, 500ms)"
+    )
+    assert str(info.value).endswith(f"(at character {info.value.pos + 1} of {expr!r})")
+    assert isinstance(info.value, InvalidInputError)
+
+
 def test_scale_expr_refuses_windows_below_the_minimum() -> None:
     assert scale_expr("rate(x[1m])", 60, min_window_s=1) == "rate(x[1s])"
     with pytest.raises(InvalidInputError) as info:
@@ -277,14 +296,16 @@ def test_an_empty_file_has_no_groups(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match="no such rule file") as info:
+    with pytest.raises(
+        InvalidInputError, match="no such file; expected an existing YAML file"
+    ) as info:
         load_rule_file(tmp_path / "nope.rules.yml")
     assert info.value.source == str(tmp_path / "nope.rules.yml")
 
 
 def test_yaml_syntax_errors_give_file_and_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "groups:\n  - name: g\n    rules:\n      - alert: A\n       expr: [\n")
-    with pytest.raises(InvalidInputError, match="not valid YAML") as info:
+    with pytest.raises(InvalidInputError, match="expected valid YAML") as info:
         load_rule_file(path)
     assert info.value.source == str(path)
     assert info.value.line == 5
@@ -352,7 +373,10 @@ def test_an_unreadable_expression_names_its_line(tmp_path: Path) -> None:
         ("groups:\n  - name: g\n    rules: []\n  - name: g\n    rules: []\n", "repeated"),
         ("groups:\n  - rules: []\n", "expected a non-empty 'name'"),
         ("groups:\n  - name: g\n    rules: []\n    evaluation: 1m\n", "unknown key 'evaluation'"),
-        ("groups:\n  - name: g\n    name: h\n    rules: []\n", "key 'name' appears twice"),
+        (
+            "groups:\n  - name: g\n    name: h\n    rules: []\n",
+            "duplicate key 'name' (first at line 2); expected each key once",
+        ),
         ("- just a list\n", "expected a mapping with 'groups'"),
         ("groups: {a: 1}\n", "expected a list of groups"),
     ],
@@ -361,6 +385,48 @@ def test_structure_errors_are_explained(tmp_path: Path, body: str, message: str)
     err = _error(tmp_path, body)
     assert message in str(err)
     assert err.source is not None and err.source.endswith("x.rules.yml")
+
+
+ONE_RULE = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n"
+
+
+def test_a_rule_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = _write(tmp_path, ONE_RULE + "#" * MAX_BYTES)
+    with pytest.raises(InvalidInputError) as info:
+        load_rule_file(path)
+    assert (info.value.source, info.value.line) == (str(path), None)
+    assert "is larger than 1024 KiB" in str(info.value)
+    # the same rule without the padding loads: the size alone was refused
+    assert [r.name for r in load_rule_file(_write(tmp_path, ONE_RULE)).alerts] == ["A"]
+
+
+def test_an_alias_bomb_in_a_rule_file_is_refused(tmp_path: Path) -> None:
+    # 10 ** 7 label values once expanded, from a file of a few hundred bytes
+    anchors = ["          a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    anchors += [f"          a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
+    path = _write(tmp_path, ONE_RULE + "        labels:\n" + "\n".join(anchors) + "\n")
+    with pytest.raises(InvalidInputError, match="more than 100000 values") as info:
+        load_rule_file(path)
+    assert info.value.source == str(path)
+    assert info.value.line == 7  # the anchored list the expansion was copying
+
+
+def test_a_recursive_anchor_in_a_rule_file_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, ONE_RULE + "        labels: &x {loop: [*x]}\n")
+    with pytest.raises(InvalidInputError, match="nested deeper than 64 levels") as info:
+        load_rule_file(path)
+    assert info.value.line == 6
+
+
+def test_an_expression_below_its_key_is_located_by_its_own_line(tmp_path: Path) -> None:
+    # "expr:" on line 5, the (plain, multi-line) expression from line 6
+    err = _error(
+        tmp_path,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr:\n"
+        "          rate(x[5])\n",
+    )
+    assert (err.line, err.field) == (6, "g.A.expr")
+    assert "range: '5' is not a Prometheus duration" in str(err)
 
 
 # --- scaling and writing -------------------------------------------------------------------

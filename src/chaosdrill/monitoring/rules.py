@@ -2,36 +2,27 @@
 
 The alerting rules in ``probes/*.rules.yml`` are written in production time (scrape every
 15 s, windows of minutes). A drill may run K times faster than production; then every
-duration that measures time in a rule is divided by K:
-
-- ``for:`` and ``keep_firing_for:`` of each alerting rule, and a group's ``interval:``;
-- every range-selector window (``rate(x[5m])`` -> ``rate(x[5s])`` at K=60);
-- every subquery range and resolution (``[10m:1m]`` -> ``[10s:1s]``);
-- every ``offset`` (``offset 1h`` -> ``offset 1m``; a negative offset keeps its sign).
-
-Everything else is left exactly as written: label values and other strings, comments,
-numbers (thresholds, and also seconds written as plain numbers, such as the second
-argument of ``predict_linear`` or a comparison with ``time()``: rules meant to be scaled
-should not use those), labels and annotations. PromQL is scanned by a small tokenizer that
-skips strings and comments, so a label value such as ``"[5m]"`` or ``"offset 1h"`` is never
-touched. Scaled durations are rounded to whole milliseconds (Prometheus accepts ``500ms``).
-
-Example::
+duration that measures time in a rule is divided by K: ``for:`` and ``keep_firing_for:``
+of each alerting rule, a group's ``interval:``, and the windows, subquery ranges and
+resolutions, and offsets of every expression (:mod:`chaosdrill.monitoring.promql`).
+Labels, annotations and thresholds are left exactly as written. Example::
 
     files = load_rule_files(["probes"])
     scaled = [scale_rules(f, k=60, min_window_s=4 * 0.25) for f in files]
     write_rules(scaled, state_dir / "prometheus" / "rules")
 
-Errors are :class:`~chaosdrill.errors.InvalidInputError` naming the file, line, group, rule
-and field; nothing is written when any file fails.
+Files are read by :func:`chaosdrill.yamlsource.load_yaml` (size, alias and nesting limits,
+no duplicate keys). Errors are :class:`~chaosdrill.errors.InvalidInputError` naming the
+file, line, group, rule and field; nothing is written when any file fails.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -39,18 +30,25 @@ from typing import Any, Literal
 import yaml
 
 from chaosdrill.errors import InvalidInputError
+from chaosdrill.monitoring.promql import (
+    PromQLError,
+    check_expr,
+    check_time_scale,
+    divide_duration,
+    format_duration,
+    parse_duration,
+    scale_expr,
+)
+from chaosdrill.yamlsource import YamlDocument, load_yaml
 
 __all__ = [
+    "RULE_FILE_GLOB",
     "Rule",
     "RuleFile",
     "RuleGroup",
     "alert_names",
-    "format_duration",
     "load_rule_file",
     "load_rule_files",
-    "parse_duration",
-    "scale_duration",
-    "scale_expr",
     "scale_rules",
     "write_rules",
 ]
@@ -58,243 +56,11 @@ __all__ = [
 RULE_FILE_GLOB = "*.rules.yml"
 """Files a directory passed to :func:`load_rule_files` contributes."""
 
-_UNIT_MS = {
-    "y": 365 * 24 * 3_600_000,
-    "w": 7 * 24 * 3_600_000,
-    "d": 24 * 3_600_000,
-    "h": 3_600_000,
-    "m": 60_000,
-    "s": 1_000,
-    "ms": 1,
-}
-# Prometheus' duration syntax (model.ParseDuration): units in this order, each at most once
-_DURATION = re.compile(
-    r"(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?"
-    r"(?:(?P<m>\d+)m(?!s))?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?"
-)
-_IDENTIFIER = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_NUMBER = re.compile(r"[0-9.][0-9A-Za-z.]*(?:[eE][+-][0-9]+)?")
-# the inside of [...]: a range, or a subquery range with an optional resolution
-_BRACKET = re.compile(r"\[\s*(?P<range>[^\s:\]]*)\s*(?:(?P<colon>:)\s*(?P<step>[^\s\]]*)\s*)?\]")
-_OFFSET_ARGUMENT = re.compile(r"\s*-?\s*(?P<duration>[0-9][0-9A-Za-z]*)")
-
 _GROUP_KEYS = ("name", "interval", "limit", "rules")
 _RULE_KEYS = ("alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations")
 
-
-# --- durations -------------------------------------------------------------------------
-
-
-def parse_duration(text: str) -> int:
-    """Parse a Prometheus duration (``1h30m``, ``500ms``, ``0``) into milliseconds.
-
-    Raises:
-        ValueError: when ``text`` is not a Prometheus duration.
-    """
-    if text == "0":
-        return 0
-    match = _DURATION.fullmatch(text)
-    if not text or match is None:
-        raise ValueError(
-            f"{text!r} is not a Prometheus duration (expected e.g. 30s, 5m, 1h30m, 500ms)"
-        )
-    return sum(int(count) * _UNIT_MS[unit] for unit, count in match.groupdict().items() if count)
-
-
-def format_duration(ms: int) -> str:
-    """Write milliseconds as a Prometheus duration: ``90000`` -> ``1m30s``, ``250`` -> ``250ms``.
-
-    Whole seconds are written in hours, minutes and seconds; anything else in milliseconds.
-    """
-    if ms < 0:
-        raise ValueError(f"a duration cannot be negative: {ms} ms")
-    if ms == 0:
-        return "0s"
-    if ms % 1000:
-        return f"{ms}ms"
-    hours, rest = divmod(ms // 1000, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [(hours, "h"), (minutes, "m"), (seconds, "s")]
-    return "".join(f"{count}{unit}" for count, unit in parts if count)
-
-
-def _divide(ms: int, k: float) -> int:
-    """``ms / k`` rounded to the nearest millisecond (halves up)."""
-    return math.floor(ms / k + 0.5)
-
-
-def scale_duration(text: str, k: float) -> str:
-    """Divide a Prometheus duration by the time scale ``k``: ``scale_duration("2m", 60) == "2s"``.
-
-    Raises:
-        ValueError: when ``text`` is not a duration.
-        InvalidInputError: when ``k`` is not a number greater than 0.
-    """
-    _check_k(k)
-    return format_duration(_divide(parse_duration(text), k))
-
-
-def _check_k(k: float) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | float) or not math.isfinite(k) or k <= 0:
-        raise InvalidInputError(
-            f"the time scale K must be a finite number greater than 0, got {k!r}",
-            field="k",
-        )
-
-
-# --- the PromQL scanner ----------------------------------------------------------------
-
-_DurationKind = Literal["range", "subquery range", "subquery resolution", "offset"]
-
-
-@dataclass(frozen=True)
-class _DurationToken:
-    """One duration found in a PromQL expression: where it is and what it means."""
-
-    kind: _DurationKind
-    start: int
-    end: int
-    text: str
-
-
-class _PromQLSyntaxError(ValueError):
-    """The scanner found something it cannot read; ``pos`` is the offset in the expression."""
-
-    def __init__(self, message: str, pos: int) -> None:
-        super().__init__(message)
-        self.pos = pos
-
-
-def _skip_string(expr: str, start: int) -> int:
-    """Offset just past the string literal opening at ``start`` (quotes: " ' or `)."""
-    quote = expr[start]
-    i = start + 1
-    while i < len(expr):
-        char = expr[i]
-        if char == "\\" and quote != "`":
-            i += 2
-            continue
-        if char == quote:
-            return i + 1
-        i += 1
-    raise _PromQLSyntaxError(f"unterminated string starting with {quote}", start)
-
-
-def _durations(expr: str) -> Iterator[_DurationToken]:
-    """Yield every time duration of a PromQL expression, skipping strings and comments.
-
-    Ranges and subqueries are the only uses of ``[...]`` in PromQL, and ``offset`` (any
-    case) is a keyword wherever it is followed by a duration: as a label name, for
-    example in ``by (offset)``, it is followed by something else.
-    """
-    i = 0
-    n = len(expr)
-    while i < n:
-        char = expr[i]
-        if char in "\"'`":
-            i = _skip_string(expr, i)
-        elif char == "#":
-            newline = expr.find("\n", i)
-            i = n if newline < 0 else newline + 1
-        elif char == "[":
-            tokens, i = _bracket(expr, i)
-            yield from tokens
-        elif char.isdigit() or (char == "." and i + 1 < n and expr[i + 1].isdigit()):
-            number = _NUMBER.match(expr, i)
-            i = number.end() if number else i + 1
-        elif ident := _IDENTIFIER.match(expr, i):
-            i = ident.end()
-            if ident.group().lower() == "offset":
-                argument = _OFFSET_ARGUMENT.match(expr, i)
-                if argument:
-                    token = argument.group("duration")
-                    _require_duration(token, "offset", argument.start("duration"))
-                    yield _DurationToken(
-                        "offset", argument.start("duration"), argument.end("duration"), token
-                    )
-                    i = argument.end()
-        else:
-            i += 1
-
-
-def _bracket(expr: str, start: int) -> tuple[list[_DurationToken], int]:
-    """The durations of the ``[...]`` opening at ``start``, and the offset past its ``]``.
-
-    The brackets hold a range (``[5m]``) or a subquery (``[10m:1m]``, ``[10m:]``).
-    """
-    match = _BRACKET.match(expr, start)
-    if match is None:
-        closing = expr.find("]", start)
-        shown = expr[start : closing + 1] if closing >= 0 else expr[start:]
-        raise _PromQLSyntaxError(
-            f"cannot read {shown!r}: expected a range [5m] or a subquery [10m:1m]", start
-        )
-    kind: _DurationKind = "subquery range" if match.group("colon") else "range"
-    _require_duration(match.group("range"), kind, match.start("range"))
-    tokens = [_DurationToken(kind, match.start("range"), match.end("range"), match.group("range"))]
-    step = match.group("step")
-    if step:
-        _require_duration(step, "subquery resolution", match.start("step"))
-        tokens.append(
-            _DurationToken("subquery resolution", match.start("step"), match.end("step"), step)
-        )
-    return tokens, match.end()
-
-
-def _require_duration(text: str, kind: str, pos: int) -> None:
-    try:
-        parse_duration(text)
-    except ValueError as exc:
-        raise _PromQLSyntaxError(f"{kind}: {exc}", pos) from None
-
-
-def scale_expr(expr: str, k: float, *, min_window_s: float | None = None) -> str:
-    """Divide every window, subquery range and resolution, and offset of ``expr`` by ``k``.
-
-    Args:
-        expr: a PromQL expression.
-        k: the time scale (the drill runs ``k`` times faster than production).
-        min_window_s: refuse range windows and subquery ranges that would become shorter
-            than this many seconds (e.g. four scrape intervals of the drill).
-
-    Returns:
-        The expression with only those durations replaced.
-
-    Raises:
-        InvalidInputError: when ``k`` is not > 0, the expression cannot be read, or a
-            window becomes shorter than ``min_window_s`` (or zero).
-    """
-    _check_k(k)
-    try:
-        return _scale_expr(expr, k, min_window_s)
-    except _PromQLSyntaxError as exc:
-        raise InvalidInputError(f"{exc} (at character {exc.pos + 1} of {expr!r})") from None
-
-
-def _scale_expr(expr: str, k: float, min_window_s: float | None) -> str:
-    """:func:`scale_expr` without the input checks; raises _PromQLSyntaxError."""
-    min_ms = None if min_window_s is None else round(min_window_s * 1000)
-    pieces: list[str] = []
-    done = 0
-    for token in _durations(expr):
-        original = parse_duration(token.text)
-        scaled = _divide(original, k)
-        if token.kind != "offset" and original and not scaled:
-            raise _PromQLSyntaxError(
-                f"{token.kind} {token.text} divided by K={k:g} rounds to 0 ms", token.start
-            )
-        is_window = token.kind in ("range", "subquery range")
-        if is_window and min_ms is not None and scaled < min_ms:
-            raise _PromQLSyntaxError(
-                f"{token.kind} [{token.text}] divided by K={k:g} is {format_duration(scaled)}, "
-                f"shorter than the minimum window {format_duration(min_ms)}",
-                token.start,
-            )
-        pieces.append(expr[done : token.start])
-        pieces.append(token.text if scaled == original else format_duration(scaled))
-        done = token.end
-    pieces.append(expr[done:])
-    return "".join(pieces)
+_Key = tuple[str | int, ...]
+"""Where a value is in a rule file: ``("groups", 0, "rules", 2, "expr")``."""
 
 
 # --- the model -------------------------------------------------------------------------
@@ -409,75 +175,9 @@ _Dumper.add_representer(str, _represent_str)
 # --- loading ---------------------------------------------------------------------------
 
 
-class _Located(dict[str, Any]):
-    """A YAML mapping that remembers its line and the line of each value."""
-
-    line: int
-    lines: dict[str, int]
-
-
-def _yaml_to_python(loader: yaml.SafeLoader, node: yaml.Node, source: str) -> Any:
-    """Build Python values from a YAML node tree, keeping line numbers of mappings."""
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
-        mapping = _Located()
-        mapping.line = node.start_mark.line + 1
-        mapping.lines = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise InvalidInputError(
-                    f"keys must be strings, got {key!r}",
-                    source=source,
-                    line=key_node.start_mark.line + 1,
-                )
-            if key in mapping:
-                raise InvalidInputError(
-                    f"key {key!r} appears twice in the same mapping",
-                    source=source,
-                    line=key_node.start_mark.line + 1,
-                )
-            mapping[key] = _yaml_to_python(loader, value_node, source)
-            line = value_node.start_mark.line + 1
-            if isinstance(value_node, yaml.ScalarNode) and value_node.style in ("|", ">"):
-                line += 1  # a block scalar's text starts below its indicator
-            mapping.lines[key] = line
-        return mapping
-    if isinstance(node, yaml.SequenceNode):
-        return [_yaml_to_python(loader, item, source) for item in node.value]
-    return loader.construct_object(node, deep=True)
-
-
-def _read_yaml(path: Path) -> Any:
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInputError("no such rule file", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"cannot read the rule file: {exc}", source=source) from None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        return None if node is None else _yaml_to_python(loader, node, source)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(part for part in (exc.context, exc.problem) if part)
-        where = f" (column {mark.column + 1})" if mark else ""
-        raise InvalidInputError(
-            f"not valid YAML: {problem or exc}{where}",
-            source=source,
-            line=mark.line + 1 if mark else None,
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InvalidInputError(f"not valid YAML: {exc}", source=source) from None
-    finally:
-        loader.dispose()
-
-
 @dataclass(frozen=True)
 class _Where:
-    """Where a value came from, to build error messages."""
+    """Which group and rule of which file a value belongs to, to build error messages."""
 
     source: str
     line: int | None = None
@@ -504,118 +204,132 @@ class _Where:
         )
 
 
-def _mapping(value: Any, where: _Where, what: str) -> _Located:
-    if not isinstance(value, _Located):
-        raise where.error(f"expected {what} (a mapping), got {type(value).__name__}")
-    return value
+class _Reader:
+    """Checks the values of one parsed rule file; ``path`` is a value's place in it."""
 
+    def __init__(self, doc: YamlDocument) -> None:
+        self.doc = doc
 
-def _string(value: Any, where: _Where, key: str, line: int | None) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise where.error(f"expected a string, got {value!r}", key, line)
-    return str(value)
+    def value(self, path: _Key) -> Any:
+        """The value at ``path`` (which the caller has seen exists)."""
+        return functools.reduce(operator.getitem, path, self.doc.data)
 
+    def mapping(self, path: _Key, where: _Where, what: str) -> dict[str, Any]:
+        value = self.value(path)
+        if not isinstance(value, dict):
+            raise where.error(f"expected {what} (a mapping), got {type(value).__name__}")
+        return value
 
-def _duration_field(data: _Located, key: str, where: _Where) -> str | None:
-    if key not in data:
-        return None
-    value = data[key]
-    line = data.lines.get(key)
-    if not isinstance(value, str):
-        raise where.error(f"expected a duration such as 5m, got {value!r}", key, line)
-    try:
-        parse_duration(value)
-    except ValueError as exc:
-        raise where.error(str(exc), key, line) from None
-    return value
+    def string(self, path: _Key, where: _Where, key: str) -> str:
+        value = self.value(path)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise where.error(f"expected a string, got {value!r}", key, self.doc.value_line(path))
+        return str(value)
 
+    def duration(self, path: _Key, where: _Where) -> str | None:
+        key = str(path[-1])
+        if key not in self.value(path[:-1]):
+            return None
+        value = self.value(path)
+        line = self.doc.value_line(path)
+        if not isinstance(value, str):
+            raise where.error(f"expected a duration such as 5m, got {value!r}", key, line)
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise where.error(str(exc), key, line) from None
+        return value
 
-def _string_map(data: _Located, key: str, where: _Where) -> dict[str, str]:
-    if key not in data or data[key] is None:
-        return {}
-    value = data[key]
-    line = data.lines.get(key)
-    if not isinstance(value, dict):
-        raise where.error(f"expected a mapping of names to strings, got {value!r}", key, line)
-    out: dict[str, str] = {}
-    for name, item in value.items():
-        item_line = value.lines.get(name, line) if isinstance(value, _Located) else line
-        if isinstance(item, bool) or not isinstance(item, str | int):
-            raise where.error(f"expected a string, got {item!r}", f"{key}.{name}", item_line)
-        out[name] = str(item)
-    return out
-
-
-def _unknown_keys(data: _Located, allowed: tuple[str, ...], where: _Where) -> None:
-    for key in data:
-        if key not in allowed:
+    def string_map(self, path: _Key, where: _Where) -> dict[str, str]:
+        key = str(path[-1])
+        value = self.value(path[:-1]).get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
             raise where.error(
-                f"unknown key {key!r}; expected one of: {', '.join(allowed)}",
+                f"expected a mapping of names to strings, got {value!r}",
                 key,
-                data.lines.get(key),
+                self.doc.value_line(path),
             )
+        out: dict[str, str] = {}
+        for name, item in value.items():
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                line = self.doc.value_line((*path, name))
+                raise where.error(f"expected a string, got {item!r}", f"{key}.{name}", line)
+            out[name] = str(item)
+        return out
 
+    def unknown_keys(self, path: _Key, allowed: tuple[str, ...], where: _Where) -> None:
+        for key in self.value(path):
+            if key not in allowed:
+                raise where.error(
+                    f"unknown key {key!r}; expected one of: {', '.join(allowed)}",
+                    key,
+                    self.doc.line_of((*path, key)),
+                )
 
-def _parse_rule(data: Any, where: _Where, index: int) -> Rule:
-    located = _mapping(data, replace(where, rule=f"#{index + 1}"), "a rule")
-    where = replace(where, line=located.line)
-    kinds = [key for key in ("alert", "record") if key in located]
-    if len(kinds) != 1:
-        raise replace(where, rule=f"#{index + 1}").error(
-            "expected exactly one of 'alert' or 'record'"
+    def rule(self, path: _Key, where: _Where) -> Rule:
+        number = f"#{int(path[-1]) + 1}"
+        data = self.mapping(path, replace(where, rule=number), "a rule")
+        line = self.doc.line_of(path)
+        where = replace(where, line=line)
+        kinds = [key for key in ("alert", "record") if key in data]
+        if len(kinds) != 1:
+            raise replace(where, rule=number).error("expected exactly one of 'alert' or 'record'")
+        kind: Literal["alert", "record"] = "alert" if kinds[0] == "alert" else "record"
+        name = self.string((*path, kind), where, kind)
+        where = replace(where, rule=name, kind=kind)
+        self.unknown_keys(path, _RULE_KEYS, where)
+        if "expr" not in data:
+            raise where.error("missing 'expr'", "expr")
+        expr = self.string((*path, "expr"), where, "expr")
+        lines = {key: self.doc.value_line((*path, key)) for key in data}
+        try:
+            check_expr(expr)
+        except PromQLError as exc:
+            raise where.error(exc.reason, "expr", _expr_line(lines, expr, exc.pos)) from None
+        if kind == "record":
+            for key in ("for", "keep_firing_for", "annotations"):
+                if key in data:
+                    raise where.error(f"a recording rule cannot have {key!r}", key)
+        return Rule(
+            name=name,
+            kind=kind,
+            expr=expr,
+            for_=self.duration((*path, "for"), where),
+            keep_firing_for=self.duration((*path, "keep_firing_for"), where),
+            labels=self.string_map((*path, "labels"), where),
+            annotations=self.string_map((*path, "annotations"), where),
+            line=line,
+            lines=lines,
         )
-    kind: Literal["alert", "record"] = "alert" if kinds[0] == "alert" else "record"
-    name = _string(located[kind], where, kind, located.lines.get(kind))
-    where = replace(where, rule=name, kind="alert" if kind == "alert" else "record")
-    _unknown_keys(located, _RULE_KEYS, where)
-    if "expr" not in located:
-        raise where.error("missing 'expr'", "expr")
-    expr = _string(located["expr"], where, "expr", located.lines.get("expr"))
-    try:
-        for _ in _durations(expr):
-            pass
-    except _PromQLSyntaxError as exc:
-        raise where.error(str(exc), "expr", _expr_line(located.lines, expr, exc.pos)) from None
-    if kind == "record":
-        for key in ("for", "keep_firing_for", "annotations"):
-            if key in located:
-                raise where.error(f"a recording rule cannot have {key!r}", key)
-    return Rule(
-        name=name,
-        kind=kind,
-        expr=expr,
-        for_=_duration_field(located, "for", where),
-        keep_firing_for=_duration_field(located, "keep_firing_for", where),
-        labels=_string_map(located, "labels", where),
-        annotations=_string_map(located, "annotations", where),
-        line=located.line,
-        lines=dict(located.lines),
-    )
 
-
-def _parse_group(data: Any, where: _Where, index: int) -> RuleGroup:
-    located = _mapping(data, replace(where, group=f"#{index + 1}"), "a group")
-    if "name" not in located or not isinstance(located["name"], str) or not located["name"]:
-        raise replace(where, group=f"#{index + 1}", line=located.line).error(
-            "expected a non-empty 'name'", "name"
+    def group(self, path: _Key, where: _Where) -> RuleGroup:
+        line = self.doc.line_of(path)
+        numbered = replace(where, group=f"#{int(path[-1]) + 1}", line=line)
+        data = self.mapping(path, numbered, "a group")
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise numbered.error("expected a non-empty 'name'", "name")
+        where = replace(where, group=name, line=line)
+        self.unknown_keys(path, _GROUP_KEYS, where)
+        rules = data.get("rules")
+        rules = [] if rules is None else rules
+        if not isinstance(rules, list):
+            line_of_rules = self.doc.value_line((*path, "rules"))
+            raise where.error("expected a list of rules", "rules", line_of_rules)
+        limit = data.get("limit")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise where.error(f"expected an integer >= 0, got {limit!r}", "limit")
+        return RuleGroup(
+            name=name,
+            rules=tuple(self.rule((*path, "rules", i), where) for i in range(len(rules))),
+            interval=self.duration((*path, "interval"), where),
+            limit=limit,
+            line=line,
         )
-    where = replace(where, group=located["name"], line=located.line)
-    _unknown_keys(located, _GROUP_KEYS, where)
-    rules = located.get("rules")
-    if rules is None:
-        rules = []
-    if not isinstance(rules, list):
-        raise where.error("expected a list of rules", "rules", located.lines.get("rules"))
-    limit = located.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise where.error(f"expected an integer >= 0, got {limit!r}", "limit")
-    return RuleGroup(
-        name=located["name"],
-        rules=tuple(_parse_rule(rule, where, i) for i, rule in enumerate(rules)),
-        interval=_duration_field(located, "interval", where),
-        limit=limit,
-        line=located.line,
-    )
 
 
 def load_rule_file(path: str | os.PathLike[str]) -> RuleFile:
@@ -623,22 +337,26 @@ def load_rule_file(path: str | os.PathLike[str]) -> RuleFile:
 
     Checks what Prometheus checks about the structure (known keys, one of alert/record,
     durations, unique group names) and that every duration in every expression can be
-    read, so that scaling cannot fail later except for a too-short window.
+    read, so that scaling cannot fail later except for a too-short window. An empty file
+    (or one holding only comments) has no groups, as for Prometheus.
 
     Raises:
-        InvalidInputError: naming the file, line, group, rule and field.
+        InvalidInputError: naming the file, line, group, rule and field; also for a file
+            that is missing, too large, not UTF-8, not YAML, or repeats a key
+            (:func:`chaosdrill.yamlsource.load_yaml`).
     """
     file_path = Path(path)
-    where = _Where(str(file_path))
-    data = _read_yaml(file_path)
-    if data is None:
+    doc = load_yaml(file_path, allow_empty=True)
+    if doc.data is None:
         return RuleFile(file_path, ())
-    top = _mapping(data, where, "a mapping with 'groups'")
-    _unknown_keys(top, ("groups",), where)
+    reader = _Reader(doc)
+    where = _Where(doc.source)
+    top = reader.mapping((), where, "a mapping with 'groups'")
+    reader.unknown_keys((), ("groups",), where)
     groups = top.get("groups") or []
     if not isinstance(groups, list):
-        raise where.error("expected a list of groups", "groups", top.lines.get("groups"))
-    parsed = tuple(_parse_group(group, where, i) for i, group in enumerate(groups))
+        raise where.error("expected a list of groups", "groups", doc.value_line(("groups",)))
+    parsed = tuple(reader.group(("groups", i), where) for i in range(len(groups)))
     seen: set[str] = set()
     for group in parsed:
         if group.name in seen:
@@ -680,27 +398,32 @@ def _expr_line(lines: Mapping[str, int], expr: str, pos: int) -> int | None:
     return None if first is None else first + expr.count("\n", 0, pos)
 
 
-def _scale_field(value: str | None, k: float, where: _Where, key: str, rule: Rule) -> str | None:
+def _scale_field(
+    value: str | None, k: float, where: _Where, key: str, line: int | None
+) -> str | None:
+    """A ``for``/``keep_firing_for``/``interval`` divided by ``k`` (unchanged text if equal)."""
     if value is None:
         return None
     original = parse_duration(value)
-    scaled = _divide(original, k)
+    scaled = divide_duration(original, k)
     if original and not scaled:
-        raise where.error(f"{value} divided by K={k:g} rounds to 0 ms", key, rule.lines.get(key))
+        raise where.error(f"{value} divided by K={k:g} rounds to 0 ms", key, line)
     return value if scaled == original else format_duration(scaled)
 
 
 def _scale_rule(rule: Rule, k: float, min_window_s: float | None, where: _Where) -> Rule:
     where = replace(where, rule=rule.name, kind=rule.kind, line=rule.line)
     try:
-        expr = _scale_expr(rule.expr, k, min_window_s)
-    except _PromQLSyntaxError as exc:
-        raise where.error(str(exc), "expr", _expr_line(rule.lines, rule.expr, exc.pos)) from None
+        expr = scale_expr(rule.expr, k, min_window_s=min_window_s)
+    except PromQLError as exc:
+        raise where.error(exc.reason, "expr", _expr_line(rule.lines, rule.expr, exc.pos)) from None
     return replace(
         rule,
         expr=expr,
-        for_=_scale_field(rule.for_, k, where, "for", rule),
-        keep_firing_for=_scale_field(rule.keep_firing_for, k, where, "keep_firing_for", rule),
+        for_=_scale_field(rule.for_, k, where, "for", rule.lines.get("for")),
+        keep_firing_for=_scale_field(
+            rule.keep_firing_for, k, where, "keep_firing_for", rule.lines.get("keep_firing_for")
+        ),
     )
 
 
@@ -722,7 +445,7 @@ def scale_rules(rule_file: RuleFile, k: float, min_window_s: float | None = None
         InvalidInputError: ``k`` is not > 0, or a window would become too short; the
             message names the file, line, group, rule and field.
     """
-    _check_k(k)
+    check_time_scale(k)
     if min_window_s is not None and (not math.isfinite(min_window_s) or min_window_s < 0):
         raise InvalidInputError(
             f"the minimum window must be a number of seconds >= 0, got {min_window_s!r}",
@@ -732,16 +455,7 @@ def scale_rules(rule_file: RuleFile, k: float, min_window_s: float | None = None
     groups = []
     for group in rule_file.groups:
         where = replace(base, group=group.name, line=group.line)
-        interval = group.interval
-        if interval is not None:
-            original = parse_duration(interval)
-            scaled_ms = _divide(original, k)
-            if original and not scaled_ms:
-                raise where.error(
-                    f"{interval} divided by K={k:g} rounds to 0 ms", "interval", group.line
-                )
-            if scaled_ms != original:
-                interval = format_duration(scaled_ms)
+        interval = _scale_field(group.interval, k, where, "interval", group.line)
         rules = tuple(_scale_rule(rule, k, min_window_s, where) for rule in group.rules)
         groups.append(replace(group, rules=rules, interval=interval))
     return replace(rule_file, groups=tuple(groups), time_scale=rule_file.time_scale * k)

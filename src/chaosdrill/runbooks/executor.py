@@ -38,7 +38,7 @@ import httpx
 
 from chaosdrill.environments.base import Environment, LogQuery
 from chaosdrill.errors import InvalidInputError, OperationError
-from chaosdrill.monitoring.rules import format_duration, parse_duration
+from chaosdrill.monitoring.promql import format_duration, parse_duration
 from chaosdrill.runbooks.model import (
     OPERATIONS,
     Action,
@@ -54,8 +54,9 @@ from chaosdrill.runbooks.model import (
     SqlCheck,
     find_placeholders,
     substitute,
+    value_text,
 )
-from chaosdrill.runbooks.renderer import _plain, describe_action, describe_check
+from chaosdrill.runbooks.renderer import describe_action, describe_check
 from chaosdrill.runbooks.result import RunbookResult, StepResult
 
 __all__ = [
@@ -106,7 +107,7 @@ class _Context:
             "alertmanager_url": ep.alertmanager_url,
             "pager_url": ep.pager_url,
             "env_name": env.name,
-            **{k: _plain(v) for k, v in params.items()},
+            **{k: value_text(v) for k, v in params.items()},
         }
         self.shell: dict[str, str] = {k: shlex.quote(v) for k, v in self.text.items()}
         self.text["chaosdrill"] = self.shell["chaosdrill"] = chaosdrill_command()
@@ -425,7 +426,7 @@ def _same(a: Any, b: Any) -> bool:
         return x == y
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    return _plain(a) == _plain(b)
+    return value_text(a) == value_text(b)
 
 
 def _compare(actual: Any, text: str, expect: Comparison, ctx: _Context) -> tuple[bool, str]:

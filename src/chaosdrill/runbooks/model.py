@@ -42,6 +42,7 @@ __all__ = [
     "SqlCheck",
     "find_placeholders",
     "substitute",
+    "value_text",
 ]
 
 # --- operations a runbook may call ------------------------------------------------------
@@ -178,6 +179,17 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
         return values[match.group(2)]
 
     return _PLACEHOLDER.sub(one, text)
+
+
+def value_text(value: Any) -> str:
+    """The text a parameter or observed value stands for in a runbook.
+
+    Booleans are written as YAML writes them (``true``/``false``, not Python's ``True``),
+    so that a placeholder filled with a boolean, the command shown to a person and a
+    comparison of an observed value with an expected one all agree; anything else is
+    ``str(value)``.
+    """
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 # --- runbooks ---------------------------------------------------------------------------

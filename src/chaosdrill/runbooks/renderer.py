@@ -26,6 +26,7 @@ from chaosdrill.runbooks.model import (
     SqlCheck,
     find_placeholders,
     substitute,
+    value_text,
 )
 from chaosdrill.scenarios.model import Scenario
 
@@ -44,10 +45,6 @@ SEED_ORDER = ("high-error-rate", "high-latency", "database-down", "memory-leak")
 # --- describing and rendering for people ------------------------------------------------
 
 _STATUS = "curl -s -o /dev/null -w '%{{http_code}}\\n'"
-
-
-def _plain(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _cli(text: str) -> str:
@@ -109,7 +106,9 @@ def operation_command(op: str, args: Mapping[str, Any]) -> str:
         return _cli(f"env logs {a['component']}{extra}")
     if op == "deploy_revision":
         pairs = [f" --setting {_arg(f'{k}={v}')}" for k, v in args.get("settings", {}).items()]
-        pairs += [f" --flag {_arg(f'{k}={_plain(v)}')}" for k, v in args.get("flags", {}).items()]
+        pairs += [
+            f" --flag {_arg(f'{k}={value_text(v)}')}" for k, v in args.get("flags", {}).items()
+        ]
         return _cli(f"ops deployment deploy {a['version']}{''.join(pairs)}")
     raise KeyError(op)
 
@@ -156,7 +155,7 @@ def describe_check(check: Check, params: Mapping[str, Any] | None = None) -> str
 def _with_defaults(text: str, params: Mapping[str, Any]) -> str:
     """Params replaced by their defaults, environment placeholders kept for the reader."""
     keep = {n: "{" + n + "}" for n in find_placeholders(text) if n not in params}
-    return substitute(text, {**keep, **{k: _plain(v) for k, v in params.items()}})
+    return substitute(text, {**keep, **{k: value_text(v) for k, v in params.items()}})
 
 
 def _fill(value: Any, params: Mapping[str, Any]) -> Any:
@@ -204,7 +203,7 @@ def _expect_words(expect: Comparison, params: Mapping[str, Any], subject: str) -
     elif isinstance(value, str) and expect.operator not in ("at_least", "at_most"):
         shown = f"'{value}'"
     else:
-        shown = _plain(value)
+        shown = value_text(value)
     return f"{subject} {_VERBS[expect.operator]} {shown}"
 
 
@@ -269,7 +268,9 @@ def render_markdown(runbook: Runbook) -> str:
     ]
     if runbook.params:
         out += ["## Parameters", "", "| parameter | default | meaning |", "|---|---|---|"]
-        out += [f"| `{p.name}` | `{_plain(p.default)}` | {p.description} |" for p in runbook.params]
+        out += [
+            f"| `{p.name}` | `{value_text(p.default)}` | {p.description} |" for p in runbook.params
+        ]
         out += ["", "The commands below show the defaults.", ""]
     out += ["## Steps", ""]
     for i, step in enumerate(runbook.steps, start=1):

@@ -167,7 +167,7 @@ _NO_MATCH = re.compile(r"WARNING: no file match pattern (?P<pattern>.+)$", re.MU
 
 
 def _same_time(a: Any, b: str) -> bool:
-    from chaosdrill.monitoring.rules import parse_duration
+    from chaosdrill.monitoring.promql import parse_duration
 
     try:
         return parse_duration(str(a).strip()) == parse_duration(b.strip())
