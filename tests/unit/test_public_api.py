@@ -1,3 +1,5 @@
+import types
+
 import chaosdrill
 
 
@@ -17,6 +19,19 @@ def test_exported_names_are_exactly_the_intended_ones() -> None:
     )
     for name in chaosdrill.__all__:
         assert hasattr(chaosdrill, name)
+
+
+def test_all_lists_every_public_name_the_package_exposes() -> None:
+    # what ``import chaosdrill`` makes public, apart from its submodules (which appear as
+    # attributes once imported anywhere): an export left out of __all__ fails here
+    exposed = {
+        name
+        for name, value in vars(chaosdrill).items()
+        if not isinstance(value, types.ModuleType)
+        and (not name.startswith("_") or name == "__version__")
+    }
+    assert sorted(chaosdrill.__all__) == sorted(exposed)
+    assert len(chaosdrill.__all__) == len(set(chaosdrill.__all__))  # each name once
 
 
 def test_local_environment_satisfies_the_environment_protocol() -> None:
