@@ -1,5 +1,5 @@
 """``python -m chaosdrill`` runs the CLI."""
 
-from chaosdrill.cli.app import main
+from chaosdrill.cli.main import main
 
 main()

@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from chaosdrill.cli.app import cli, main
+from chaosdrill.cli.main import cli, main
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import chaosdrill.cli.report as cli_report
-from chaosdrill.cli.app import cli, main
+from chaosdrill.cli.application import app
+from chaosdrill.cli.main import cli, main
 from chaosdrill.report.history import History
 from tests.unit.test_history import DATA, report, result, variant
 
@@ -25,7 +25,7 @@ from tests.unit.test_history import DATA, report, result, variant
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tables as wide as they need, so rows stay on one line."""
-    monkeypatch.setattr(cli_report, "console", Console(width=250, highlight=False))
+    monkeypatch.setattr(app, "console", Console(width=250, highlight=False))
     yield
 
 

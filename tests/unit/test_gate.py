@@ -12,7 +12,7 @@ import pytest
 import xmlschema
 from click.testing import CliRunner
 
-from chaosdrill.cli.app import cli
+from chaosdrill.cli.main import cli
 from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.plans.gate import evaluate, find_baseline, render_summary, write_outputs
 from chaosdrill.plans.model import Baseline, Gates, load_plan

@@ -16,7 +16,7 @@ def test_locust_is_not_imported_by_the_framework() -> None:
     import sys
 
     code = (
-        "import chaosdrill, chaosdrill.cli.app, chaosdrill.load, sys; "
+        "import chaosdrill, chaosdrill.cli.main, chaosdrill.load, sys; "
         "print('locust' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

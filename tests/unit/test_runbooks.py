@@ -21,7 +21,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from chaosdrill.cli.app import cli as main_cli
+from chaosdrill.cli.main import cli as main_cli
 from chaosdrill.cli.runbook import runbook as runbook_cli
 from chaosdrill.environments.base import DeploymentStatus, Endpoints
 from chaosdrill.errors import InvalidInputError, OperationError

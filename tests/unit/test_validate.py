@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from chaosdrill.cli.app import cli
+from chaosdrill.cli.main import cli
 from chaosdrill.environments.local import monitoring
 from chaosdrill.validate.runner import (
     PROJECT_DIRS,

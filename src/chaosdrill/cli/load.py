@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from chaosdrill.cli.application import Exit, app, env_option
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import EnvironmentNotFoundError, UsageError
 from chaosdrill.load import LoadRun, LoadSpec, active_run, latest_run
@@ -17,9 +16,6 @@ from chaosdrill.load.sli import ALL
 from chaosdrill.probes.integrity import check_integrity
 
 __all__ = ["integrity", "load"]
-
-console = Console(highlight=False)
-NAME = click.option("--name", default="default", show_default=True, help="Environment name.")
 
 
 def _run(env: LocalEnvironment, run_id: str | None) -> LoadRun:
@@ -41,7 +37,7 @@ def load() -> None:
 
 
 @load.command("start")
-@NAME
+@env_option
 @click.option("--rate", default=20.0, show_default=True, help="Requests per second in all.")
 @click.option("--users", default=10, show_default=True, help="Concurrent users.")
 @click.option(
@@ -56,38 +52,38 @@ def load() -> None:
     show_default=True,
     help="Seconds after which the run stops by itself.",
 )
-def load_start(name: str, rate: float, users: int, workers: int, duration: float) -> None:
+def load_start(name: str | None, rate: float, users: int, workers: int, duration: float) -> None:
     """Start a load run against the environment's load balancer."""
-    env = LocalEnvironment.attach(name)
+    env = app.environment(name)
     spec = LoadSpec(rate=rate, users=users, workers=workers, duration_s=duration)
     run = env.start_load(spec)
-    console.print(
+    app.console.print(
         f"load run {run.run_id} started: {rate:g} req/s, {users} users, "
         f"{workers or 'no'} workers"
     )
 
 
 @load.command("stop")
-@NAME
-def load_stop(name: str) -> None:
+@env_option
+def load_stop(name: str | None) -> None:
     """Stop the running load run and write its SLI series."""
-    env = LocalEnvironment.attach(name)
+    env = app.environment(name)
     run = active_run(env.root / "load") or _run(env, None)
     points = run.stop()
     total = [p for p in points if p.flow == ALL]
-    console.print(
+    app.console.print(
         f"load run {run.run_id} stopped: {sum(p.requests for p in total)} requests, "
         f"{sum(p.failures for p in total)} failures; series in {run.run_dir / 'sli.jsonl'}"
     )
 
 
 @load.command("status")
-@NAME
+@env_option
 @click.option("--run", "run_id", default=None, help="Run id (default: the latest).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def load_status(name: str, run_id: str | None, as_json: bool) -> None:
+def load_status(name: str | None, run_id: str | None, as_json: bool) -> None:
     """Requests, failures, recent rate and p95, write outcomes."""
-    status = _run(LocalEnvironment.attach(name), run_id).status()
+    status = _run(app.environment(name), run_id).status()
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(status), indent=2))
         return
@@ -96,16 +92,16 @@ def load_status(name: str, run_id: str | None, as_json: bool) -> None:
     table.add_column("value")
     for f in dataclasses.fields(status):
         table.add_row(f.name, str(getattr(status, f.name)))
-    console.print(table)
+    app.console.print(table)
 
 
 @click.command("integrity")
-@NAME
+@env_option
 @click.option("--run", "run_id", default=None, help="Run id (default: the latest).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def integrity(name: str, run_id: str | None, as_json: bool) -> None:
+def integrity(name: str | None, run_id: str | None, as_json: bool) -> None:
     """Verify data integrity: every acknowledged write of a load run is on the primary."""
-    env = LocalEnvironment.attach(name)
+    env = app.environment(name)
     run = _run(env, run_id)
     started = min((p.second for p in run.series()), default=None)
     promotion = next(
@@ -122,12 +118,12 @@ def integrity(name: str, run_id: str | None, as_json: bool) -> None:
         data["passed"] = report.passed
         click.echo(json.dumps(data, indent=2))
     else:
-        console.print(report.summary())
+        app.console.print(report.summary())
         for label in ("lost", "unexpected", "duplicates", "failed_but_present"):
             keys = getattr(report, label)
             if keys:
-                console.print(
+                app.console.print(
                     f"  {label}: {', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''}"
                 )
     if not report.passed:
-        sys.exit(1)
+        app.exit(Exit.FAILED)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
+from chaosdrill.cli.application import app
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.paths import reports_dir
 from chaosdrill.report.history import History, TrendPoint
@@ -38,8 +38,6 @@ from chaosdrill.report.model import ReportSettings
 # RECENT_RUNS, direction_line and overall_line are re-exported from report.history_tables
 __all__ = ["RECENT_RUNS", "direction_line", "load_results", "overall_line", "report"]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 
 HISTORY = click.option(
     "--history",
@@ -98,7 +96,7 @@ def trend(
         from chaosdrill.report.writer import write_atomic
 
         write_atomic(html_path, render_trend_html(points, str(history.path)))
-        console.print(f"trend chart: {html_path}")
+        app.console.print(f"trend chart: {html_path}")
     if as_json:
         click.echo(json.dumps([asdict(p) for p in points], indent=2))
         return
@@ -106,7 +104,7 @@ def trend(
         what = " and ".join(
             f"{k} {v!r}" for k, v in (("scenario", scenario), ("plan", plan)) if v is not None
         )
-        console.print(
+        app.console.print(
             f"no runs recorded in {history.path}"
             + (f" for {what}" if what else "")
             + " (runs are recorded when their reports are written)"
@@ -116,9 +114,9 @@ def trend(
     for p in points:
         by_scenario.setdefault(p.scenario, []).append(p)
     for name, pts in by_scenario.items():
-        console.print(trend_table(name or "(no scenario)", pts))
-        console.print(direction_line(pts))
-        console.print()
+        app.console.print(trend_table(name or "(no scenario)", pts))
+        app.console.print(direction_line(pts))
+        app.console.print()
 
 
 # -- compare ----------------------------------------------------------------------------
@@ -136,9 +134,9 @@ def compare(run_a: str, run_b: str, history_path: Path | None, as_json: bool) ->
         click.echo(json.dumps(c.to_dict(), indent=2))
         return
     for r in (c.run_a, c.run_b):
-        console.print(f"{r.run_id}: plan {r.plan}, {short_date(r.generated_at)}")
-    console.print(compare_table(c))
-    console.print(overall_line(c))
+        app.console.print(f"{r.run_id}: plan {r.plan}, {short_date(r.generated_at)}")
+    app.console.print(compare_table(c))
+    app.console.print(overall_line(c))
 
 
 # -- render -----------------------------------------------------------------------------
@@ -396,7 +394,7 @@ def render(
             f"cannot build a report from it: {type(exc).__name__}: {exc}", source=str(path)
         ) from exc
     for note in notes:
-        err_console.print(f"[yellow]note:[/] {note}")
+        app.err_console.print(f"[yellow]note:[/] {note}")
     out_dir = out or reports_dir() / rid
     history = history_path or out_dir.parent / "history.sqlite"  # the writer's default
     written = write_reports(
@@ -407,9 +405,9 @@ def render(
         record_history=not no_history,
         history_path=history,
     )
-    console.print(f"run {rid}: reports written to {written.parent}", soft_wrap=True)
+    app.console.print(f"run {rid}: reports written to {written.parent}", soft_wrap=True)
     for f in sorted(written.parent.iterdir()):
         if f.is_file() and not f.name.startswith("."):
-            console.print(f"  {f.name}")
+            app.console.print(f"  {f.name}")
     if not no_history:
-        console.print(f"recorded in {history}", soft_wrap=True)
+        app.console.print(f"recorded in {history}", soft_wrap=True)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from chaosdrill.environments.local import LocalEnvironment
+from chaosdrill.cli.application import Exit, app, env_option
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.monitoring.rules import alert_names
 from chaosdrill.runbooks.executor import run_runbook
@@ -22,8 +20,6 @@ from chaosdrill.scenarios.loader import check_references, load_scenarios
 
 __all__ = ["runbook"]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -61,7 +57,7 @@ def list_runbooks(directory: Path | None) -> None:
     for rb in _runbooks(directory).values():
         params = ", ".join(f"{p.name}={p.default}" for p in rb.params)
         table.add_row(rb.name, rb.title, str(len(rb.steps)), params or "-")
-    console.print(table)
+    app.console.print(table)
 
 
 @runbook.command("render")
@@ -111,13 +107,13 @@ def render(
         for path in stale:
             click.echo(f"out of date: {path}", err=True)
         if stale:
-            sys.exit(1)
-        console.print(f"{len(pages)} pages up to date")
+            app.exit(Exit.FAILED)
+        app.console.print(f"{len(pages)} pages up to date")
         return
     out.mkdir(parents=True, exist_ok=True)
     for path in stale:
         path.write_text(pages[path])
-    console.print(f"{len(pages)} pages, {len(stale)} written")
+    app.console.print(f"{len(pages)} pages, {len(stale)} written")
 
 
 def _params(values: tuple[str, ...]) -> dict[str, str]:
@@ -132,7 +128,7 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
 
 def _print_step(step: StepResult) -> None:
     state = "skipped" if step.skipped else "ok" if step.ok else "FAILED"
-    err_console.print(f"{step.index}. {step.name}: {state} ({step.duration_s:.1f} s)")
+    app.err_console.print(f"{step.index}. {step.name}: {state} ({step.duration_s:.1f} s)")
 
 
 def _table(result: RunbookResult) -> Table:
@@ -151,7 +147,7 @@ def _table(result: RunbookResult) -> Table:
 
 @runbook.command("run")
 @click.argument("name_of_runbook", metavar="RUNBOOK")
-@click.option("--name", default="default", show_default=True, help="Environment name.")
+@env_option
 @click.option("--param", "params", multiple=True, help="NAME=VALUE for a runbook parameter.")
 @click.option(
     "--time-scale",
@@ -164,7 +160,7 @@ def _table(result: RunbookResult) -> Table:
 @DIR
 def run(
     name_of_runbook: str,
-    name: str,
+    name: str | None,
     params: tuple[str, ...],
     time_scale: float,
     as_json: bool,
@@ -179,14 +175,14 @@ def run(
             field="RUNBOOK",
         )
     values = rb.resolve_params(_params(params))
-    env = LocalEnvironment.attach(name)
+    env = app.environment(name)
     result = run_runbook(rb, env, values, time_scale, on_step=None if as_json else _print_step)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        console.print(_table(result))
+        app.console.print(_table(result))
         failed = result.failed_step
         verdict = "ok" if result.ok else f"FAILED at step {failed.name!r}" if failed else "FAILED"
-        console.print(f"{verdict} in {result.duration_s:.1f} s")
+        app.console.print(f"{verdict} in {result.duration_s:.1f} s")
     if not result.ok:
-        sys.exit(1)
+        app.exit(Exit.FAILED)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from chaosdrill.cli.application import Exit, app
 from chaosdrill.validate.runner import run_validation
 
 __all__ = ["validate"]
@@ -39,4 +39,4 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
             click.echo(str(problem))
         click.echo(summary)
     if not report.ok:
-        sys.exit(2)
+        app.exit(Exit.USAGE)

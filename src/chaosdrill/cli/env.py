@@ -1,58 +1,29 @@
-"""``chaosdrill``: the command line. It only parses and calls the library.
-
-Exit codes: 0 success, 1 a check failed, 2 invalid input (nothing changed), 3 a runtime
-failure (a component, a port, a database).
-"""
+"""``chaosdrill env ...``: bring local environments up and down, and look inside them."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from chaosdrill import __version__
-from chaosdrill.cli.gate import gate
-from chaosdrill.cli.load import integrity, load
-from chaosdrill.cli.ops import ops
-from chaosdrill.cli.report import report
-from chaosdrill.cli.run import run
-from chaosdrill.cli.runbook import runbook
-from chaosdrill.cli.validate import validate
+from chaosdrill.cli.application import Exit, app, env_option
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
-from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.probes.alerts import firing_alerts, pages, send_test_alert
 from chaosdrill.probes.smoke import smoke_drive
 
-__all__ = ["main"]
-
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-NAME = click.option("--name", default="default", show_default=True, help="Environment name.")
+__all__ = ["env"]
 
 
 @click.group()
-@click.version_option(__version__, prog_name="chaosdrill")
-def cli() -> None:
-    """Chaos drills for incident response.
-
-    Break a real system, prove the alert pages and the runbook restores it, score the drill.
-    """
-
-
-@cli.group()
 def env() -> None:
     """Bring local environments up and down, and look inside them."""
 
 
 @env.command("up")
-@NAME
+@env_option
 @click.option("--replicas", default=2, show_default=True, type=int, help="Service replicas.")
 @click.option(
     "--scrape-interval",
@@ -89,7 +60,7 @@ def env() -> None:
     help="Synchronous streaming replication to the standby.",
 )
 def env_up(
-    name: str,
+    name: str | None,
     replicas: int,
     scrape_interval: float,
     evaluation_interval: float,
@@ -98,6 +69,7 @@ def env_up(
     sync_replication: bool,
 ) -> None:
     """Start an environment of real processes on 127.0.0.1."""
+    name = app.env_name(name)
     settings = EnvSettings(
         replicas=replicas,
         scrape_interval_s=scrape_interval,
@@ -106,39 +78,41 @@ def env_up(
         enrollments=enrollments,
         synchronous_replication=sync_replication,
     )
-    with console.status("bringing the environment up") as status:
+    with app.console.status("bringing the environment up") as status:
         environment = LocalEnvironment.up(name, settings, progress=status.update)
     ep = environment.endpoints()
-    console.print(f"[green]environment {name!r} is up[/] (state in {environment.root})")
+    app.console.print(f"[green]environment {name!r} is up[/] (state in {environment.root})")
     for field in dataclasses.fields(ep):
-        console.print(f"  {field.name:<26} {getattr(ep, field.name)}")
+        app.console.print(f"  {field.name:<26} {getattr(ep, field.name)}")
 
 
 @env.command("down")
-@NAME
-def env_down(name: str) -> None:
+@env_option
+def env_down(name: str | None) -> None:
     """Stop every process, free every port, remove the state directory."""
-    LocalEnvironment.attach(name).down()
-    console.print(f"environment {name!r} is down")
+    environment = app.environment(name)
+    environment.down()
+    app.console.print(f"environment {environment.name!r} is down")
 
 
 @env.command("list")
 def env_list() -> None:
     """Names of environments with a state directory."""
     for name in list_environments():
-        console.print(name)
+        app.console.print(name)
 
 
 @env.command("status")
-@NAME
+@env_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def env_status(name: str, as_json: bool) -> None:
+def env_status(name: str | None, as_json: bool) -> None:
     """Every part: pid, port, state, health."""
-    rows = LocalEnvironment.attach(name).components()
+    environment = app.environment(name)
+    rows = environment.components()
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         return
-    table = Table(title=f"environment {name}")
+    table = Table(title=f"environment {environment.name}")
     for col in ("part", "pid", "port", "state", "health"):
         table.add_column(col)
     for r in rows:
@@ -146,29 +120,29 @@ def env_status(name: str, as_json: bool) -> None:
         table.add_row(
             r.name, str(r.pid or "-"), str(r.port or "-"), r.state, f"[{colour}]{r.health}[/]"
         )
-    console.print(table)
+    app.console.print(table)
     if any(r.health not in ("ok", "-") for r in rows):
-        sys.exit(1)
+        app.exit(Exit.FAILED)
 
 
 @env.command("logs")
 @click.argument("component")
-@NAME
+@env_option
 @click.option("--tail", default=50, show_default=True, type=int, help="Lines to show (0: all).")
 @click.option("--grep", default=None, help="Only lines matching this regular expression.")
-def env_logs(component: str, name: str, tail: int, grep: str | None) -> None:
+def env_logs(component: str, name: str | None, tail: int, grep: str | None) -> None:
     """Show a component's log (like ``kubectl logs``)."""
-    for line in LocalEnvironment.attach(name).logs(LogQuery(component, tail, grep)):
+    for line in app.environment(name).logs(LogQuery(component, tail, grep)):
         click.echo(line)
 
 
 @env.command("alerts")
-@NAME
+@env_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--test", is_flag=True, help="First send a test alert and wait for its page.")
-def env_alerts(name: str, as_json: bool, test: bool) -> None:
+def env_alerts(name: str | None, as_json: bool, test: bool) -> None:
     """Alerts pending or firing in Prometheus, and every page the pager received."""
-    environment = LocalEnvironment.attach(name)
+    environment = app.environment(name)
     if test:
         send_test_alert(environment.endpoints(), environment.root)
     alerts = firing_alerts(environment.endpoints())
@@ -189,82 +163,49 @@ def env_alerts(name: str, as_json: bool, test: bool) -> None:
         table.add_column(col)
     for a in alerts:
         table.add_row(a.name, a.state, a.active_at)
-    console.print(table)
+    app.console.print(table)
     pt = Table(title="pages")
     for col in ("#", "received", "alert", "status", "startsAt"):
         pt.add_column(col)
     for p in got:
         pt.add_row(str(p.notification), p.received_wall, p.alertname, p.status, p.starts_at or "")
-    console.print(pt)
+    app.console.print(pt)
 
 
 @env.command("recover")
-@NAME
-def env_recover(name: str) -> None:
+@env_option
+def env_recover(name: str | None) -> None:
     """Revert every fault the ledger holds open (after a crash or kill -9 of a drill)."""
     from chaosdrill.faults.ledger import recover_environment
     from chaosdrill.load import active_run
 
-    environment = LocalEnvironment.attach(name)
+    environment = app.environment(name)
     reverted = recover_environment(environment)
     for entry in reverted:
         state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
-        console.print(f"{entry.kind} {entry.params}: {state}")
-    console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
+        app.console.print(f"{entry.kind} {entry.params}: {state}")
+    app.console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
     stale = active_run(environment.root / "load")
     if stale is not None:
         stale.stop(grace_s=3)
-        console.print(f"stopped load run {stale.run_id}")
+        app.console.print(f"stopped load run {stale.run_id}")
     if any(e.error for e in reverted):
-        sys.exit(1)
+        app.exit(Exit.FAILED)
 
 
 @env.command("smoke")
-@NAME
-def env_smoke(name: str) -> None:
+@env_option
+def env_smoke(name: str | None) -> None:
     """Drive every route once through the load balancer and check the answers."""
-    steps = smoke_drive(LocalEnvironment.attach(name))
-    table = Table(title=f"smoke drive of {name}")
+    environment = app.environment(name)
+    steps = smoke_drive(environment)
+    table = Table(title=f"smoke drive of {environment.name}")
     for col in ("step", "result", "detail", "s"):
         table.add_column(col)
     for s in steps:
         table.add_row(
             s.name, "[green]ok[/]" if s.ok else "[red]FAILED[/]", s.detail, f"{s.seconds:.2f}"
         )
-    console.print(table)
+    app.console.print(table)
     if not all(s.ok for s in steps):
-        sys.exit(1)
-
-
-cli.add_command(gate)
-cli.add_command(ops)
-cli.add_command(load)
-cli.add_command(report)
-cli.add_command(run)
-cli.add_command(runbook)
-cli.add_command(validate)
-ops.add_command(integrity)
-
-
-def _report(exc: DrillError) -> None:
-    err_console.print(f"[red]error:[/] {exc}")
-    for note in getattr(exc, "__notes__", []):
-        err_console.print(note)
-
-
-def main(argv: list[str] | None = None) -> Any:
-    """Entry point of the ``chaosdrill`` console script."""
-    try:
-        return cli.main(args=argv, prog_name="chaosdrill", standalone_mode=False)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except InvalidInputError as exc:
-        _report(exc)
-        sys.exit(2)
-    except DrillError as exc:
-        _report(exc)
-        sys.exit(exc.exit_code)
+        app.exit(Exit.FAILED)

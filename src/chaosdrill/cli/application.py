@@ -1,0 +1,95 @@
+"""The one application object of the command line: consoles, common options, exits.
+
+Every command module imports :data:`app` and the option decorators from here, so the
+console, the environment option and the way a command ends are written once. Commands only
+parse their arguments and call the library; an error's class decides the exit code
+(:class:`~chaosdrill.errors.UsageError` 2, :class:`~chaosdrill.errors.RuntimeFailure` 3).
+
+Exit codes (:class:`Exit`): 0 success, 1 a check or drill failed, 2 invalid input (nothing
+was changed), 3 a runtime failure (a component, a port, a database, a crashed drill),
+130 interrupted (Ctrl-C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from chaosdrill.errors import DrillError, RuntimeFailure, UsageError
+
+if TYPE_CHECKING:
+    from chaosdrill.environments.local import LocalEnvironment
+
+__all__ = ["DEFAULT_ENV", "ENV_VAR", "Application", "Exit", "app", "env_option"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_ENV = "default"
+"""The environment used when neither ``--name``, ``$CHAOSDRILL_ENV`` nor a plan names one."""
+ENV_VAR = "CHAOSDRILL_ENV"
+
+
+class Exit(IntEnum):
+    """The command line's exit codes."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = UsageError.exit_code
+    RUNTIME = RuntimeFailure.exit_code
+    INTERRUPTED = 130
+
+
+@dataclass
+class Application:
+    """The consoles and the ways a command ends, shared by every command."""
+
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    err_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    def env_name(self, given: str | None, plan_env: str | None = None) -> str:
+        """The environment to use: ``--name``, then ``$CHAOSDRILL_ENV``, the plan's, ``default``."""
+        return given or os.environ.get(ENV_VAR) or plan_env or DEFAULT_ENV
+
+    def environment(self, name: str | None) -> LocalEnvironment:
+        """Attach to the running environment ``name`` (EnvironmentNotFoundError if it is not up)."""
+        from chaosdrill.environments.local import LocalEnvironment
+
+        return LocalEnvironment.attach(self.env_name(name))
+
+    def exit(self, code: int) -> NoReturn:
+        """End the command with ``code``."""
+        sys.exit(int(code))
+
+    def fail_unless(self, ok: bool) -> None:
+        """End with :attr:`Exit.FAILED` when a check did not pass."""
+        if not ok:
+            self.exit(Exit.FAILED)
+
+    def report_error(self, exc: DrillError) -> int:
+        """Print an error with its notes on stderr; return the exit code its class gives."""
+        self.err_console.print(f"[red]error:[/] {exc}")
+        for note in getattr(exc, "__notes__", []):
+            self.err_console.print(note)
+        return exc.exit_code
+
+
+app = Application()
+"""The command line's application object."""
+
+
+def env_option(func: F) -> F:
+    """``--name NAME``: the environment a command works on (one name, one default rule)."""
+    return click.option(
+        "--name",
+        "name",
+        default=None,
+        metavar="NAME",
+        help=f"Environment name (default: ${ENV_VAR}, the plan's environment, or {DEFAULT_ENV!r}).",
+    )(func)

@@ -1,0 +1,54 @@
+"""``chaosdrill``: the command line. It only parses and calls the library.
+
+The root group and the console script's entry point; each command group lives in a module
+of its own and shares the application object of :mod:`chaosdrill.cli.application` (exit
+codes are documented there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from chaosdrill import __version__
+from chaosdrill.cli.application import Exit, app
+from chaosdrill.cli.env import env
+from chaosdrill.cli.gate import gate
+from chaosdrill.cli.load import integrity, load
+from chaosdrill.cli.ops import ops
+from chaosdrill.cli.report import report
+from chaosdrill.cli.run import run
+from chaosdrill.cli.runbook import runbook
+from chaosdrill.cli.validate import validate
+from chaosdrill.errors import DrillError
+
+__all__ = ["cli", "main"]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="chaosdrill")
+def cli() -> None:
+    """Chaos drills for incident response.
+
+    Break a real system, prove the alert pages and the runbook restores it, score the drill.
+    """
+
+
+for _group in (env, gate, ops, load, report, run, runbook, validate):
+    cli.add_command(_group)
+ops.add_command(integrity)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``chaosdrill`` console script."""
+    try:
+        return cli.main(args=argv, prog_name="chaosdrill", standalone_mode=False)
+    except click.exceptions.Abort:
+        app.err_console.print("aborted")
+        app.exit(Exit.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        app.exit(exc.exit_code)
+    except DrillError as exc:
+        app.exit(app.report_error(exc))
