@@ -26,7 +26,7 @@ from chaosdrill.cli.validate import validate
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
 from chaosdrill.errors import DrillError, InvalidInputError
-from chaosdrill.probes.alerts import firing_alerts, pages, send_test_alert
+from chaosdrill.probes.alerts import firing_alerts, send_test_alert
 from chaosdrill.probes.smoke import smoke_drive
 
 __all__ = ["main"]
@@ -170,9 +170,9 @@ def env_alerts(name: str, as_json: bool, test: bool) -> None:
     """Alerts pending or firing in Prometheus, and every page the pager received."""
     environment = LocalEnvironment.attach(name)
     if test:
-        send_test_alert(environment.endpoints(), environment.root)
+        send_test_alert(environment)
     alerts = firing_alerts(environment.endpoints())
-    got = pages(environment.root)
+    got = environment.pages()
     if as_json:
         click.echo(
             json.dumps(
