@@ -37,6 +37,7 @@ import pytest
 if TYPE_CHECKING:
     import pluggy
 
+    from chaosdrill.environments import Environment
     from chaosdrill.environments.local import LocalEnvironment
 
 __all__ = ["DrillReport", "DrillRunError", "DrillRunner"]
@@ -139,7 +140,7 @@ class _Session:
     env_name: str = DEFAULT_ENV
     time_scale: float = DEFAULT_TIME_SCALE
     keep_env: bool = False
-    env: LocalEnvironment | None = None
+    env: Environment | None = None
     owned: bool = False
     drills: list[tuple[str, DrillReport]] = field(default_factory=list)
 
@@ -244,37 +245,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-def _acquire(name: str, time_scale: float) -> tuple[LocalEnvironment, bool]:
-    """The running environment ``name`` (not owned), else a new one (owned)."""
-    from chaosdrill.environments.local import EnvSettings, LocalEnvironment
-    from chaosdrill.environments.local.environment import validate_name
-    from chaosdrill.errors import EnvironmentExistsError, EnvironmentNotFoundError
-
-    validate_name(name)
-    for _ in range(2):
-        try:
-            env = LocalEnvironment.attach(name)
-            if env.ctx.supervisor.alive():
-                return env, False
-            # a state directory left by a crashed run: up() clears it first
-        except EnvironmentNotFoundError:
-            pass
-        try:
-            return LocalEnvironment.up(name, EnvSettings.for_time_scale(time_scale)), True
-        except EnvironmentExistsError:
-            continue  # another process brought it up in the meantime: attach to it
-    raise RuntimeError(f"could neither attach to nor bring up environment {name!r}")
-
-
 @pytest.fixture(scope="session")
-def chaosdrill_env(pytestconfig: pytest.Config) -> Iterator[LocalEnvironment]:
+def chaosdrill_env(pytestconfig: pytest.Config) -> Iterator[Environment]:
     """The session's environment: attached if up (and left up), else brought up and taken down.
 
     An environment this fixture brought up is taken down at the end of the session, also
     when tests fail or the run is interrupted, unless ``--chaosdrill-keep-env`` is given.
     """
+    from chaosdrill.environments import open_environment
+
     state = pytestconfig.stash[_SESSION]
-    env, owned = _acquire(state.env_name, state.time_scale)
+    env, owned = open_environment(state.env_name, time_scale=state.time_scale)
     state.env, state.owned = env, owned
     try:
         yield env
@@ -289,7 +270,7 @@ class DrillRunner:
 
     def __init__(
         self,
-        env: LocalEnvironment,
+        env: Environment,
         reports: Path,
         time_scale: float,
         defaults: Mapping[str, Any],
@@ -441,7 +422,7 @@ def _marker_defaults(node: pytest.Item) -> dict[str, Any]:
 
 @pytest.fixture
 def run_drill(
-    request: pytest.FixtureRequest, chaosdrill_env: LocalEnvironment, tmp_path: Path
+    request: pytest.FixtureRequest, chaosdrill_env: Environment, tmp_path: Path
 ) -> DrillRunner:
     """``run_drill(experiment=None, *, time_scale=None, hold_s=None, recovery_timeout_s=None)``.
 
@@ -484,14 +465,16 @@ def _log_names(env: LocalEnvironment) -> list[str]:
     return names + others
 
 
-def _log_section(env: LocalEnvironment | None, drills: list[DrillReport]) -> str:
+def _log_section(env: Environment | None, drills: list[DrillReport]) -> str:
+    from chaosdrill.environments.local import LocalEnvironment  # log tails: local only
+
     parts: list[str] = []
     for report in drills:
         failures = report.result.get("failures") or []
         parts.append(f"drill {report.summary()}\n  result: {report.result_path}")
         parts += [f"  reason: {r}" for r in report.reasons]
         parts += [f"  failure: {f}" for f in failures if f not in report.reasons]
-    if env is not None and env.root.exists():
+    if isinstance(env, LocalEnvironment) and env.root.exists():
         quiet: list[str] = []
         for name in _log_names(env):
             tail = env.ctx.tail(name, lines=LOG_LINES)

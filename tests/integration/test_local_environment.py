@@ -86,7 +86,7 @@ def test_prometheus_has_every_target_up(env: LocalEnvironment) -> None:
 
 def test_a_test_alert_reaches_the_pager(env: LocalEnvironment) -> None:
     before = time.monotonic()
-    page = send_test_alert(env.endpoints(), env.root, timeout=20)
+    page = send_test_alert(env, timeout=20)
     assert page.status == "firing"
     assert page.alertname.startswith("ChaosdrillTestAlert")
     assert page.received_monotonic >= before

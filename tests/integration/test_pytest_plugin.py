@@ -193,19 +193,23 @@ def test_a_drill_without_a_result_is_an_error(
 
 
 def test_attach_when_up_else_bring_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session fixture's policy, ``open_environment`` on the local backend."""
+    from chaosdrill.environments import open_environment
     from chaosdrill.errors import EnvironmentNotFoundError
 
-    class Supervisor:
+    retimed: list[float] = []
+
+    class Env:
         def __init__(self, alive: bool) -> None:
             self._alive = alive
 
         def alive(self) -> bool:
             return self._alive
 
-    def fake(alive: bool) -> Any:
-        return type("Env", (), {"ctx": type("Ctx", (), {"supervisor": Supervisor(alive)})()})()
+        def apply_time_scale(self, k: float) -> None:
+            retimed.append(k)
 
-    running, fresh, stale = fake(True), fake(True), fake(False)
+    running, fresh, stale = Env(True), Env(True), Env(False)
     ups: list[tuple[str, float]] = []
 
     def up(name: str, settings: Any) -> Any:
@@ -214,17 +218,19 @@ def test_attach_when_up_else_bring_up(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(LocalEnvironment, "up", staticmethod(up))
     monkeypatch.setattr(LocalEnvironment, "attach", staticmethod(lambda name: running))
-    assert plugin._acquire("one", 20) == (running, False)
+    assert open_environment("one", time_scale=20) == (running, False)
     assert ups == []
+    assert retimed == [20]
     monkeypatch.setattr(LocalEnvironment, "attach", staticmethod(lambda name: stale))
-    assert plugin._acquire("two", 20) == (fresh, True)
+    assert open_environment("two", time_scale=20) == (fresh, True)
 
     def missing(name: str) -> Any:
         raise EnvironmentNotFoundError("no")
 
     monkeypatch.setattr(LocalEnvironment, "attach", staticmethod(missing))
-    assert plugin._acquire("three", 30) == (fresh, True)
+    assert open_environment("three", time_scale=30) == (fresh, True)
     assert ups == [("two", 20.0), ("three", 30.0)]
+    assert retimed == [20]
 
 
 def test_the_failure_section_names_the_drills_reasons(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
+import inspect
 import types
 
 import chaosdrill
+from chaosdrill.environments.base import DRILL_MEMBERS
 
 
 def test_exported_names_are_exactly_the_intended_ones() -> None:
@@ -39,6 +41,32 @@ def test_local_environment_satisfies_the_environment_protocol() -> None:
     assert len(operations) >= 20
     missing = [n for n in operations if not hasattr(chaosdrill.LocalEnvironment, n)]
     assert missing == []
+    for name in operations:
+        wanted = vars(chaosdrill.Environment)[name]
+        got = inspect.getattr_static(chaosdrill.LocalEnvironment, name)
+        if isinstance(wanted, property):
+            assert isinstance(got, property), f"{name} should be a property"
+            continue
+        params = list(inspect.signature(wanted).parameters)
+        assert list(inspect.signature(got).parameters)[: len(params)] == params, name
+
+
+def test_the_environment_protocol_has_what_a_drill_needs() -> None:
+    drill_needs = {
+        "backend",
+        "root",
+        "down",
+        "endpoints",
+        "monitoring",
+        "apply_time_scale",
+        "start_load",
+        "active_load",
+        "pages",
+        "last_promotion",
+    }
+    assert drill_needs <= set(vars(chaosdrill.Environment))
+    assert set(vars(chaosdrill.Environment)) >= DRILL_MEMBERS
+    assert "name" in chaosdrill.Environment.__annotations__
 
 
 def test_the_chaos_toolkit_extension_discovers_its_activities() -> None:

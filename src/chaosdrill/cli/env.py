@@ -11,7 +11,7 @@ from rich.table import Table
 from chaosdrill.cli.application import Exit, app, env_option
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
-from chaosdrill.probes.alerts import firing_alerts, pages, send_test_alert
+from chaosdrill.probes.alerts import firing_alerts, send_test_alert
 from chaosdrill.probes.smoke import smoke_drive
 
 __all__ = ["env"]
@@ -144,9 +144,9 @@ def env_alerts(name: str | None, as_json: bool, test: bool) -> None:
     """Alerts pending or firing in Prometheus, and every page the pager received."""
     environment = app.environment(name)
     if test:
-        send_test_alert(environment.endpoints(), environment.root)
+        send_test_alert(environment)
     alerts = firing_alerts(environment.endpoints())
-    got = pages(environment.root)
+    got = environment.pages()
     if as_json:
         click.echo(
             json.dumps(

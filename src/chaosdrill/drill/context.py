@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.environments.local import LocalEnvironment
+from chaosdrill.environments import Environment
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import LoadRun
 from chaosdrill.load.sli import SliTail
@@ -72,7 +72,7 @@ class DrillContext:
     """Everything a drill's activities share."""
 
     config: DrillConfig
-    env: LocalEnvironment
+    env: Environment
     owns_env: bool
     ledger: FaultLedger
     timeline: Timeline = field(default_factory=Timeline)

@@ -16,7 +16,6 @@ import httpx
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.errors import DrillError
 from chaosdrill.faults import make_fault
-from chaosdrill.pager import PagerStore
 from chaosdrill.probes.alerts import firing_alerts
 from chaosdrill.probes.integrity import check_integrity
 from chaosdrill.probes.smoke import smoke_drive
@@ -119,7 +118,6 @@ def detect(ctx: DrillContext, alert: str) -> bool:
     ctx.phase = "detect"
     t_inject = ctx.timeline.first("t_inject")
     assert t_inject is not None, "detect before inject"
-    store = PagerStore(ctx.env.root / "pager" / "pager.db")
     deadline = t_inject.t + ctx.config.detection_timeout_s
     seen_pending = seen_firing = None
     while time.monotonic() < deadline:
@@ -133,7 +131,7 @@ def detect(ctx: DrillContext, alert: str) -> bool:
                 ctx.timeline.mark("t_alert_firing", alert=alert, active_at=a.active_at)
         pages = [
             p
-            for p in store.pages(alertname=alert, since_monotonic=t_inject.t)
+            for p in ctx.env.pages(alertname=alert, since_monotonic=t_inject.t)
             if p.status == "firing"
         ]
         if pages:
@@ -256,11 +254,12 @@ def recover(ctx: DrillContext, alert: str) -> bool:
 
 
 def _resolved_page(ctx: DrillContext, alert: str, since: float) -> bool:
-    store = PagerStore(ctx.env.root / "pager" / "pager.db")
     deadline = time.monotonic() + max(2.0, 2 * ctx.config.time_scale.group_wait_s)
     while True:
         pages = [
-            p for p in store.pages(alertname=alert, since_monotonic=since) if p.status == "resolved"
+            p
+            for p in ctx.env.pages(alertname=alert, since_monotonic=since)
+            if p.status == "resolved"
         ]
         if pages:
             ctx.timeline.mark("t_resolved", t=pages[0].received_monotonic, alert=alert)

@@ -101,7 +101,7 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> dict[str,
         "title": cfg.title,
         "scenario": cfg.scenario,
         "cause": cfg.cause,
-        "environment": {"backend": "local", "name": cfg.env_name},
+        "environment": {"backend": ctx.env.backend, "name": cfg.env_name},
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "time_scale": ts.k,
         "targets": {
@@ -154,7 +154,7 @@ def _series(ctx: DrillContext) -> dict[str, Any]:
             start.t + offset,
             time.monotonic() + offset,
             inject.t + offset,
-            ctx.env.state.settings.scrape_interval_s,
+            ctx.env.monitoring().scrape_interval_s,
         )
     except DrillError as exc:
         return {"errors": [str(exc)]}

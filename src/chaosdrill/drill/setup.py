@@ -15,10 +15,10 @@ from typing import Any
 
 from chaosdrill.drill.context import DrillConfig, DrillContext, clear_current, set_current
 from chaosdrill.drill.result import write_result
-from chaosdrill.environments.local import EnvSettings, LocalEnvironment
-from chaosdrill.errors import EnvironmentNotFoundError, InvalidInputError
-from chaosdrill.faults.ledger import FaultLedger
-from chaosdrill.load import LoadSpec, active_run
+from chaosdrill.environments import open_environment
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
+from chaosdrill.load import LoadSpec
 from chaosdrill.load.sli import SliTail
 from chaosdrill.paths import reports_dir
 from chaosdrill.timescale import PRODUCTION, TimeScale
@@ -110,21 +110,14 @@ def config_from_experiment(
 def start_drill(cfg: DrillConfig) -> DrillContext:
     """Environment at the drill's time scale, leftovers reverted, load running."""
     LoadSpec(**cfg.load)  # validate before anything starts
-    try:
-        env = LocalEnvironment.attach(cfg.env_name)
-        owns = False
-        env.apply_time_scale(cfg.time_scale.k)
-    except EnvironmentNotFoundError:
-        settings = EnvSettings.for_time_scale(cfg.time_scale.k, replicas=cfg.replicas)
-        env = LocalEnvironment.up(cfg.env_name, settings)
-        owns = True
-    ledger = FaultLedger(env.root / "faults.jsonl")
+    env, owns = open_environment(cfg.env_name, time_scale=cfg.time_scale.k, replicas=cfg.replicas)
+    ledger = FaultLedger(default_ledger_path(env))
     ctx = DrillContext(config=cfg, env=env, owns_env=owns, ledger=ledger)
     try:
         leftovers = [e for e in ledger.recover(env) if not e.error]
         if leftovers:
             ctx.timeline.mark("leftover_faults_reverted", faults=[e.kind for e in leftovers])
-        stale = active_run(env.root / "load")
+        stale = env.active_load()
         if stale is not None:
             stale.stop(grace_s=3)
         ctx.timeline.mark(

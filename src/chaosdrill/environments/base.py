@@ -1,17 +1,24 @@
-"""The ``Environment`` interface: what faults, runbooks, probes and people call.
+"""The ``Environment`` interface: what drills, faults, runbooks, probes and people call.
 
 One protocol for every backend (local processes, Kubernetes, containers) so that a drill
 file runs on any of them. The operations mirror what an on-call engineer does with kubectl
-and database tools in the seed's runbooks.
+and database tools in the seed's runbooks, plus what a drill needs of its environment
+(re-timing monitoring, user load, the pager's record, the last failover). The drill, the
+faults and the probes use only these operations, never a backend's internals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # chaosdrill.load imports environments.readiness: no cycle at run time
+    from chaosdrill.load import LoadRun, LoadSpec
+    from chaosdrill.pager import Page
 
 __all__ = [
+    "DRILL_MEMBERS",
     "CacheStatus",
     "ComponentStatus",
     "DatabaseNode",
@@ -20,6 +27,7 @@ __all__ = [
     "Endpoints",
     "Environment",
     "LogQuery",
+    "MonitoringSettings",
     "ProcessUsage",
     "ReplicaStatus",
     "RevisionInfo",
@@ -131,16 +139,41 @@ class LogQuery:
     grep: str | None = None
 
 
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """How monitoring is timed right now (drill seconds), as a drill reads it."""
+
+    scrape_interval_s: float
+    evaluation_interval_s: float
+    group_wait_s: float
+    time_scale: float
+
+
 @runtime_checkable
 class Environment(Protocol):
     """Operations every environment backend provides."""
 
     name: str
+    """The environment's name (unique per backend on this machine)."""
 
     # lifecycle and discovery
     @property
+    def backend(self) -> str:
+        """The backend's name as plans and results spell it (``"local"``)."""
+        ...
+
+    @property
     def root(self) -> Path:
-        """A directory of this environment where drills and faults keep their files."""
+        """A directory on this machine that belongs to the environment.
+
+        Drills and faults keep their files under it (the fault ledger, fault holders'
+        logs); ``down()`` removes it. Every backend has one, also one whose parts run
+        elsewhere, because the drill and its fault holders run here.
+        """
+        ...
+
+    def down(self) -> None:
+        """Stop every part and free what the environment held; calling it twice is fine."""
         ...
 
     def database_dsn(self, node: str | None = None) -> str:
@@ -153,6 +186,41 @@ class Environment(Protocol):
 
     def components(self) -> list[ComponentStatus]:
         """Every part with pid, port, state and health."""
+        ...
+
+    # what a drill needs
+    def monitoring(self) -> MonitoringSettings:
+        """The current scrape and evaluation intervals, Alertmanager's wait and time scale."""
+        ...
+
+    def apply_time_scale(self, k: float) -> None:
+        """Re-time monitoring for a drill ``k`` times faster than production, no restart."""
+        ...
+
+    def start_load(self, spec: LoadSpec | None = None) -> LoadRun:
+        """Start user load against the service; ``down()`` also stops it."""
+        ...
+
+    def active_load(self) -> LoadRun | None:
+        """The load run still running against this environment, if any."""
+        ...
+
+    def pages(
+        self, alertname: str | None = None, since_monotonic: float | None = None
+    ) -> list[Page]:
+        """Notifications the pager received, oldest first, optionally filtered.
+
+        ``since_monotonic`` compares with the system-wide monotonic clock of this machine.
+        """
+        ...
+
+    def last_promotion(self, since_monotonic: float | None = None) -> dict[str, Any] | None:
+        """The latest replica promotion (only if at or after ``since_monotonic``), or None.
+
+        Keys: ``old_primary``, ``new_primary``, ``at_wall``, ``at_monotonic``,
+        ``replay_lsn``, ``old_primary_wal_end`` and ``wal_gap_bytes`` (the data-integrity
+        check reads them to bound what a failover may have lost).
+        """
         ...
 
     # deployment
@@ -271,3 +339,20 @@ class Environment(Protocol):
     def clear_flag(self, name: str) -> dict[str, bool]:
         """Remove a flag set at runtime: every replica goes back to its revision's value."""
         ...
+
+
+DRILL_MEMBERS: frozenset[str] = frozenset(
+    {
+        "backend",
+        "root",
+        "down",
+        "monitoring",
+        "apply_time_scale",
+        "start_load",
+        "active_load",
+        "pages",
+        "last_promotion",
+    }
+)
+"""Members of :class:`Environment` for the drill machinery, not operations a runbook step
+calls: lifecycle, monitoring's timing, user load, the pager's record, the last failover."""

@@ -23,8 +23,7 @@ from types import FrameType
 from typing import Any
 
 from chaosdrill.drill.result import named_results
-from chaosdrill.environments.local import EnvSettings, LocalEnvironment
-from chaosdrill.errors import EnvironmentNotFoundError, InvalidInputError
+from chaosdrill.environments import Environment, open_environment
 from chaosdrill.paths import reports_dir
 from chaosdrill.plans.model import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
@@ -137,22 +136,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
-def _environment(plan: Plan, env_name: str | None) -> tuple[LocalEnvironment, bool]:
-    if plan.environment.backend != "local":
-        raise InvalidInputError(
-            f"the {plan.environment.backend!r} backend is not available in this version; "
-            "expected 'local'",
-            source=str(plan.path),
-            field="environment.backend",
-        )
-    name = env_name or plan.environment.name
-    try:
-        env = LocalEnvironment.attach(name)
-        env.apply_time_scale(plan.time_scale)
-        return env, False
-    except EnvironmentNotFoundError:
-        settings = EnvSettings.for_time_scale(plan.time_scale, replicas=plan.environment.replicas)
-        return LocalEnvironment.up(name, settings), True
+def _environment(plan: Plan, env_name: str | None) -> tuple[Environment, bool]:
+    return open_environment(
+        env_name or plan.environment.name,
+        backend=plan.environment.backend,
+        time_scale=plan.time_scale,
+        replicas=plan.environment.replicas,
+        source=str(plan.path),
+        field="environment.backend",
+    )
 
 
 def _command(plan: Plan, drill: PlanDrill, env: str, out: Path) -> list[str]:

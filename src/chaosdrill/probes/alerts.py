@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from chaosdrill.environments.base import Endpoints
+from chaosdrill.environments.base import Endpoints, Environment
 from chaosdrill.errors import OperationError
-from chaosdrill.pager import Page, PagerStore
+from chaosdrill.pager import Page
 
-__all__ = ["FiringAlert", "firing_alerts", "pages", "send_test_alert"]
+__all__ = ["FiringAlert", "firing_alerts", "send_test_alert"]
 
 
 @dataclass(frozen=True)
@@ -41,19 +40,12 @@ def firing_alerts(endpoints: Endpoints) -> list[FiringAlert]:
     ]
 
 
-def pages(root: Path, alertname: str | None = None) -> list[Page]:
-    """Pages the environment's pager has recorded."""
-    db = root / "pager" / "pager.db"
-    if not db.exists():
-        return []
-    return PagerStore(db).pages(alertname=alertname)
-
-
-def send_test_alert(endpoints: Endpoints, root: Path, timeout: float = 30.0) -> Page:
+def send_test_alert(env: Environment, timeout: float = 30.0) -> Page:
     """Post a synthetic alert to Alertmanager and wait until the pager records it.
 
     Proves the path Alertmanager -> webhook -> pager works; returns the recorded page.
     """
+    endpoints = env.endpoints()
     name = f"ChaosdrillTestAlert{int(time.time() * 1000)}"
     now = datetime.now(UTC)
     alert: dict[str, Any] = {
@@ -70,7 +62,7 @@ def send_test_alert(endpoints: Endpoints, root: Path, timeout: float = 30.0) -> 
         raise OperationError(f"posting the test alert to Alertmanager: {exc}") from exc
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = pages(root, name)
+        got = env.pages(alertname=name)
         if got:
             return got[0]
         time.sleep(0.1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from chaosdrill.environments.local import LocalEnvironment
+from chaosdrill.environments import Environment
 from chaosdrill.errors import OperationError
 from chaosdrill.probes.alerts import send_test_alert
 
@@ -39,7 +39,7 @@ def _step(steps: list[SmokeStep], name: str, fn: Callable[[], str]) -> None:
     steps.append(SmokeStep(name, ok, detail, time.monotonic() - t0))
 
 
-def smoke_drive(env: LocalEnvironment, include_page: bool = True) -> list[SmokeStep]:
+def smoke_drive(env: Environment, include_page: bool = True) -> list[SmokeStep]:
     """Drive the service through the load balancer and check each answer.
 
     Args:
@@ -89,7 +89,8 @@ def smoke_drive(env: LocalEnvironment, include_page: bool = True) -> list[SmokeS
             return "read back through the service"
 
         def on_replica() -> str:
-            replica = env.state.pg_replica
+            status = env.database_status()
+            replica = next((n.name for n in status.nodes if n.name != status.primary), None)
             assert replica, "no replica"
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
@@ -102,7 +103,7 @@ def smoke_drive(env: LocalEnvironment, include_page: bool = True) -> list[SmokeS
             raise AssertionError(f"enrollment not replicated to {replica} within 5 s")
 
         def page() -> str:
-            p = send_test_alert(ep, env.root)
+            p = send_test_alert(env)
             return f"{p.alertname} paged at {p.received_wall}"
 
         for name, fn in [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chaosdrill.environments.local import postgres
 from chaosdrill.environments.local.context import LocalContext
-from chaosdrill.environments.local.state import Replica
+from chaosdrill.environments.local.state import Replica, pager_db
 from chaosdrill.environments.local.supervisor import Program
 from chaosdrill.environments.readiness import AllOf, HttpStatus, PortOpen, SqlReady, Strategy
 
@@ -114,7 +114,7 @@ def static_programs(ctx: LocalContext) -> list[Program]:
                 "--port",
                 str(p["pager"]),
                 "--db",
-                str(root / "pager" / "pager.db"),
+                str(pager_db(root)),
             ],
             ctx.log_path("pager"),
         ),

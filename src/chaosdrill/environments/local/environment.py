@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from chaosdrill.environments.base import ComponentStatus, Endpoints
+from chaosdrill.environments.base import ComponentStatus, Endpoints, Environment, MonitoringSettings
 from chaosdrill.environments.local import components, lifecycle
 from chaosdrill.environments.local.cache import CacheOps
 from chaosdrill.environments.local.context import LocalContext
@@ -20,7 +20,13 @@ from chaosdrill.environments.local.database import DatabaseOps
 from chaosdrill.environments.local.deployment import MAX_REPLICAS, DeploymentOps
 from chaosdrill.environments.local.postgres import db_os_user
 from chaosdrill.environments.local.programs import find_programs
-from chaosdrill.environments.local.state import STATE_FILE, EnvSettings, EnvState, state_root
+from chaosdrill.environments.local.state import (
+    STATE_FILE,
+    EnvSettings,
+    EnvState,
+    pager_db,
+    state_root,
+)
 from chaosdrill.environments.readiness import NotReady
 from chaosdrill.errors import (
     EnvironmentExistsError,
@@ -28,7 +34,8 @@ from chaosdrill.errors import (
     InvalidInputError,
     OperationError,
 )
-from chaosdrill.load import LoadRun, LoadSpec, start_load
+from chaosdrill.load import LoadRun, LoadSpec, active_run, start_load
+from chaosdrill.pager import Page, PagerStore
 
 __all__ = ["LocalEnvironment", "list_environments", "validate_name"]
 
@@ -142,6 +149,39 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             )
         return cls._load(root)
 
+    @classmethod
+    def open(
+        cls, name: str = "default", time_scale: float = 1.0, replicas: int | None = None
+    ) -> tuple[Environment, bool]:
+        """The running environment ``name`` re-timed for ``time_scale``, else a new one.
+
+        Returns the environment and whether the caller owns it (brought it up, so takes it
+        down). A state directory whose supervisor is gone (a crashed run) is cleared and
+        brought up again; if another process brings the same name up meanwhile, this
+        attaches to it. ``replicas`` applies only to a new environment.
+        """
+        validate_name(name)
+        for _ in range(2):
+            try:
+                env = cls.attach(name)
+                if env.alive():
+                    env.apply_time_scale(time_scale)
+                    return env, False
+            except EnvironmentNotFoundError:
+                pass
+            settings = EnvSettings.for_time_scale(time_scale)
+            if replicas is not None:
+                settings = dataclasses.replace(settings, replicas=replicas)
+            try:
+                return cls.up(name, settings), True
+            except EnvironmentExistsError:
+                continue  # brought up by another process in the meantime: attach to it
+        raise OperationError(f"could neither attach to nor bring up environment {name!r}")
+
+    def alive(self) -> bool:
+        """True while the environment's supervisor runs (False after a crash or ``down()``)."""
+        return not self._closed and self.ctx.supervisor.alive()
+
     def down(self) -> None:
         """Stop every process, free every port, remove the state directory."""
         if self._closed:
@@ -154,6 +194,11 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
 
     def __exit__(self, *exc: object) -> None:
         self.down()
+
+    @property
+    def backend(self) -> str:
+        """``"local"``: the backend's name, as plans and drill results spell it."""
+        return "local"
 
     @property
     def root(self) -> Path:
@@ -202,6 +247,27 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             spec or LoadSpec(),
             {lifecycle.ENV_MARKER: str(self.root)},
         )
+
+    def active_load(self) -> LoadRun | None:
+        """The load run still running against this environment, if any."""
+        return active_run(self.root / "load")
+
+    def monitoring(self) -> MonitoringSettings:
+        """Monitoring's current timing, as last written by ``up`` or ``apply_time_scale``."""
+        self.ctx.state = EnvState.load(self.ctx.root)
+        s = self.ctx.state.settings
+        return MonitoringSettings(
+            s.scrape_interval_s, s.evaluation_interval_s, s.group_wait_s, s.time_scale
+        )
+
+    def pages(
+        self, alertname: str | None = None, since_monotonic: float | None = None
+    ) -> list[Page]:
+        """Notifications the pager has committed to its store, oldest first."""
+        db = pager_db(self.root)
+        if not db.exists():
+            return []
+        return PagerStore(db).pages(alertname=alertname, since_monotonic=since_monotonic)
 
     def last_promotion(self, since_monotonic: float | None = None) -> dict[str, Any] | None:
         """The latest replica promotion (optionally: only if after ``since_monotonic``)."""

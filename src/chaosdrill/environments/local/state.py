@@ -17,9 +17,14 @@ from typing import Any
 
 from chaosdrill.errors import EnvironmentNotFoundError
 
-__all__ = ["EnvSettings", "EnvState", "Replica", "state_root"]
+__all__ = ["EnvSettings", "EnvState", "Replica", "pager_db", "state_root"]
 
 STATE_FILE = "env.json"
+
+
+def pager_db(root: Path) -> Path:
+    """The pager's SQLite file in the state directory ``root`` (the pager writes it)."""
+    return root / "pager" / "pager.db"
 
 
 def state_root() -> Path:
