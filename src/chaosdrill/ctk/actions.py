@@ -11,15 +11,21 @@ __all__ = ["inject_fault", "revert_faults", "run_runbook"]
 
 
 def inject_fault(kind: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write the fault to the ledger, then apply it to the drill's environment."""
+    """Write the fault to the ledger, then apply it to the drill's environment.
+
+    A failing injection aborts the drill (the later chaosdrill activities skip) and fails
+    this activity.
+    """
     ctx = current()
     entry = phases.inject(ctx, kind, params)
     return {"fault": kind, "ledger_entry": entry}
 
 
 def run_runbook(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run a runbook in auto mode; every step is timed."""
+    """Run a runbook in auto mode; every step is timed (skipped when the drill aborted)."""
     ctx = current()
+    if ctx.aborted is not None:
+        return {"name": name, "skipped": ctx.aborted}
     phases.respond(ctx, name, params)
     result: dict[str, Any] = ctx.measurements["runbooks"][-1]
     return result

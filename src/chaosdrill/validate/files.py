@@ -122,7 +122,7 @@ class _JsonLines:
 
 
 def _check_experiment(path: Path, shown: str, refs: _References) -> list[Problem]:
-    from chaosdrill.drill.engine import load_experiment
+    from chaosdrill.scenarios.experiment import load_experiment
 
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = _JsonLines(text, shown)
@@ -147,7 +147,6 @@ def _experiment_fields(
     experiment: dict[str, Any], shown: str, path: Path, lines: _JsonLines, refs: _References
 ) -> list[Problem]:
     """The chaosdrill extension, its LoadSpec, and the names the experiment uses."""
-    from chaosdrill.drill.setup import config_from_experiment
     from chaosdrill.load.spec import LoadSpec
 
     index = next(
@@ -165,7 +164,7 @@ def _experiment_fields(
         return lines.line((*ext_path, *keys)), name
 
     try:
-        cfg = config_from_experiment(experiment, experiment.get("configuration"), shown)
+        cfg = _extension_fields(experiment, shown)
     except InvalidInputError as exc:
         problem = _from_error(exc, shown)[0]
         if problem.field and problem.field.startswith("extensions[chaosdrill]."):
@@ -258,7 +257,63 @@ def _experiment_fields(
                     add(lines.line((*arg_path, *param_path)), f"{dotted}.{exc.field}", exc.detail)
         elif func == "inject_fault":
             problems.extend(_check_fault(args, arg_path, shown, lines))
-    return problems
+    return problems or _spec_problems(experiment, shown, lines)
+
+
+def _spec_problems(experiment: dict[str, Any], shown: str, lines: _JsonLines) -> list[Problem]:
+    """What ``chaosdrill run`` would refuse: the drill spec, resolved as a run resolves it."""
+    from chaosdrill.scenarios.spec import resolve_spec
+
+    try:
+        resolve_spec(experiment, shown, located=lines.line)
+    except InvalidInputError as exc:
+        return _from_error(exc, shown)
+    return []
+
+
+@dataclasses.dataclass(frozen=True)
+class _ExtensionFields:
+    """The names of the chaosdrill extension the reference checks look up."""
+
+    scenario: str
+    cause: str
+    alert: str
+    runbook: str
+    load: dict[str, Any]
+
+
+def _extension_fields(experiment: dict[str, Any], shown: str) -> _ExtensionFields:
+    """The chaosdrill extension's names and merged load settings (InvalidInputError if absent)."""
+    ext = next(
+        (
+            e
+            for e in experiment.get("extensions") or []
+            if isinstance(e, dict) and e.get("name") == "chaosdrill"
+        ),
+        None,
+    )
+    if ext is None:
+        raise InvalidInputError(
+            "expected an extension named 'chaosdrill'", source=shown, field="extensions"
+        )
+    names = {}
+    for key in ("scenario", "cause", "alert", "runbook"):
+        if not isinstance(ext.get(key), str) or not ext[key]:
+            raise InvalidInputError(
+                "expected a non-empty string", source=shown, field=f"extensions[chaosdrill].{key}"
+            )
+        names[key] = ext[key]
+    load = ext.get("load") or {}
+    override = (experiment.get("configuration") or {}).get("chaosdrill_load") or {}
+    for given, where in (
+        (load, "extensions[chaosdrill].load"),
+        (override, "configuration.chaosdrill_load"),
+    ):
+        if not isinstance(given, dict):
+            raise InvalidInputError(
+                "expected a mapping of LoadSpec fields", source=shown, field=where
+            )
+    return _ExtensionFields(load={**load, **override}, **names)
 
 
 def _check_fault(
