@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chaosdrill.drill import phases
-from chaosdrill.drill.context import current
+from chaosdrill.drill.context import current, current_or_none
 
 __all__ = ["inject_fault", "revert_faults", "run_runbook"]
 
@@ -32,8 +32,14 @@ def run_runbook(name: str, params: dict[str, Any] | None = None) -> dict[str, An
 
 
 def revert_faults() -> dict[str, Any]:
-    """Revert every fault of this drill (idempotent; used as the experiment's rollback)."""
-    ctx = current()
+    """Revert every fault of this drill (idempotent; used as the experiment's rollback).
+
+    With no drill set up (the control refused the experiment), nothing was injected and
+    there is nothing to revert.
+    """
+    ctx = current_or_none()
+    if ctx is None:
+        return {"reverted": [], "still_active": [], "ok": True, "skipped": "no drill set up"}
     phases.revert(ctx)
     result: dict[str, Any] = ctx.measurements["revert"]
     return result
