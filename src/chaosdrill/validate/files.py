@@ -15,22 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.validate.problem import Problem, _from_error
-from chaosdrill.validate.refs import _References, _unknown
+from chaosdrill.validate.problem import Problem, from_error
+from chaosdrill.validate.refs import References, unknown_name
 from chaosdrill.yamlsource import YamlDocument, load_yaml, parse_yaml
 
-__all__: list[str] = []
+__all__ = ["check_experiment", "check_plan", "check_runbook", "check_scenario"]
 
 
-def _check_runbook(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_runbook(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a runbook file (its loader's checks)."""
     _, error = refs.load("runbook", path)
-    return [] if error is None else _from_error(error, shown)
+    return [] if error is None else from_error(error, shown)
 
 
-def _check_scenario(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_scenario(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a scenario file, and the runbooks and alerts it names."""
     scenario, error = refs.load("scenario", path)
     if error is not None:
-        return _from_error(error, shown)
+        return from_error(error, shown)
     runbooks = refs.runbooks(path)
     alerts = refs.alerts(path)
     checks: list[tuple[str, str, Iterable[str], str, str]] = []
@@ -48,24 +50,25 @@ def _check_scenario(path: Path, shown: str, refs: _References) -> list[Problem]:
             for i, n in enumerate(cause.alerts)
         ]
     return [
-        Problem(shown, scenario.lines.get(where), where, _unknown(what, name, known, place))
+        Problem(shown, scenario.lines.get(where), where, unknown_name(what, name, known, place))
         for where, name, known, what, place in checks
         if name not in known
     ]
 
 
-def _check_plan(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_plan(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a drill plan, its experiments' drill specs and the alerts it gates on."""
     from chaosdrill.plans.model import load_plan
 
     try:
         doc = load_yaml(shown)
     except InvalidInputError as exc:
-        return _from_error(exc, shown)
+        return from_error(exc, shown)
     problems: list[Problem] = []
     try:
         load_plan(shown)
     except InvalidInputError as exc:
-        problems += _from_error(exc, shown)
+        problems += from_error(exc, shown)
     # the alerts are checked even when the plan has other problems
     gates = doc.data.get("gates") if isinstance(doc.data, dict) else None
     names = gates.get("alerts_must_page") if isinstance(gates, dict) else None
@@ -75,7 +78,7 @@ def _check_plan(path: Path, shown: str, refs: _References) -> list[Problem]:
         dotted = ".".join(map(str, where))
         reported = any(p.field == dotted for p in problems)
         if isinstance(name, str) and name not in alerts and not reported:
-            message = _unknown("alert", name, alerts, "in probes/*.rules.yml")
+            message = unknown_name("alert", name, alerts, "in probes/*.rules.yml")
             problems.append(Problem(shown, doc.line_of(where), dotted, message))
     return problems
 
@@ -121,7 +124,8 @@ class _JsonLines:
         return None if doc is None else doc.line_of(path)
 
 
-def _check_experiment(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_experiment(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of an experiment: Chaos Toolkit's validation, then the drill spec."""
     from chaosdrill.scenarios.experiment import load_experiment
 
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -129,7 +133,7 @@ def _check_experiment(path: Path, shown: str, refs: _References) -> list[Problem
     try:
         experiment = load_experiment(Path(shown))
     except InvalidInputError as exc:
-        problem = _from_error(exc, shown)[0]
+        problem = from_error(exc, shown)[0]
         match = _ACTIVITY.search(exc.detail)
         if problem.line is None and match and lines.doc is not None:
             for where, activity in _activities(lines.doc.data):
@@ -144,7 +148,7 @@ def _check_experiment(path: Path, shown: str, refs: _References) -> list[Problem
 
 
 def _experiment_fields(
-    experiment: dict[str, Any], shown: str, path: Path, lines: _JsonLines, refs: _References
+    experiment: dict[str, Any], shown: str, path: Path, lines: _JsonLines, refs: References
 ) -> list[Problem]:
     """The chaosdrill extension, its LoadSpec, and the names the experiment uses."""
     from chaosdrill.load.spec import LoadSpec
@@ -166,7 +170,7 @@ def _experiment_fields(
     try:
         cfg = _extension_fields(experiment, shown)
     except InvalidInputError as exc:
-        problem = _from_error(exc, shown)[0]
+        problem = from_error(exc, shown)[0]
         if problem.field and problem.field.startswith("extensions[chaosdrill]."):
             line, _ = at(problem.field.removeprefix("extensions[chaosdrill]."))
             problem = Problem(shown, line, problem.field, problem.message)
@@ -210,7 +214,7 @@ def _experiment_fields(
     runbooks = refs.runbooks(path)
     alerts = refs.alerts(path)
     if cfg.scenario not in scenarios:
-        add(*at("scenario"), _unknown("scenario", cfg.scenario, scenarios, "in scenarios/"))
+        add(*at("scenario"), unknown_name("scenario", cfg.scenario, scenarios, "in scenarios/"))
     else:
         scenario = scenarios[cfg.scenario]
         causes = [c.id for c in scenario.common_causes] if scenario is not None else None
@@ -221,12 +225,12 @@ def _experiment_fields(
                 f"expected one of: {', '.join(causes)}",
             )
     if cfg.alert not in alerts:
-        add(*at("alert"), _unknown("alert", cfg.alert, alerts, "in probes/*.rules.yml"))
+        add(*at("alert"), unknown_name("alert", cfg.alert, alerts, "in probes/*.rules.yml"))
     named: list[tuple[tuple[str | int, ...], Any]] = [(("runbook",), cfg.runbook)]
     named += [(("runbooks", i), n) for i, n in enumerate(ext.get("runbooks") or [])]
     for keys, name in named:
         if name not in runbooks:
-            add(*at(*keys), _unknown("runbook", name, runbooks, "in runbooks/"))
+            add(*at(*keys), unknown_name("runbook", name, runbooks, "in runbooks/"))
     for where, activity in _activities(experiment):
         provider = activity.get("provider") if isinstance(activity, dict) else None
         if not isinstance(provider, dict) or provider.get("module") not in _CTK_MODULES:
@@ -239,7 +243,7 @@ def _experiment_fields(
             add(
                 lines.line((*arg_path, "alert")),
                 f"{dotted}.alert",
-                _unknown("alert", args.get("alert"), alerts, "in probes/*.rules.yml"),
+                unknown_name("alert", args.get("alert"), alerts, "in probes/*.rules.yml"),
             )
         elif func == "run_runbook":
             wanted = args.get("name")
@@ -247,7 +251,7 @@ def _experiment_fields(
                 add(
                     lines.line((*arg_path, "name")),
                     f"{dotted}.name",
-                    _unknown("runbook", wanted, runbooks, "in runbooks/"),
+                    unknown_name("runbook", wanted, runbooks, "in runbooks/"),
                 )
             elif runbooks[wanted] is not None:
                 try:
@@ -267,7 +271,7 @@ def _spec_problems(experiment: dict[str, Any], shown: str, lines: _JsonLines) ->
     try:
         resolve_spec(experiment, shown, located=lines.line)
     except InvalidInputError as exc:
-        return _from_error(exc, shown)
+        return from_error(exc, shown)
     return []
 
 
