@@ -260,3 +260,49 @@ def test_kill_9_mid_fault_then_env_recover_reverts(env: LocalEnvironment, tmp_pa
     assert not make_fault("missing-index").is_active(env)
     assert FaultLedger(env.root / "faults.jsonl").open_entries() == []
     assert active_run(env.root / "load") is None
+
+
+def test_a_fault_whose_injection_raises_ends_the_drill_with_that_reason_first(
+    env: LocalEnvironment, tmp_path: Path
+) -> None:
+    """Nothing runs against a fault that was never applied: no page wait, no runbook."""
+    from chaosdrill.drill.engine import run_drill
+    from chaosdrill.environments.base import Environment
+    from chaosdrill.faults.base import REGISTRY, Fault, register
+
+    class RefusedFault(Fault):
+        kind = "refused-by-the-environment"
+        scenario = "high-error-rate"
+        description = "a fault whose injection fails on the live system"
+
+        def inject(self, env: Environment) -> None:
+            raise RuntimeError("the environment refused the fault")
+
+        def revert(self, env: Environment) -> None:
+            pass
+
+        def is_active(self, env: Environment) -> bool:
+            return False
+
+    register(RefusedFault)
+    try:
+        data = json.loads((EXPERIMENTS_DIR / "bad-release.json").read_text())
+        data["method"][0]["provider"]["arguments"] = {"kind": RefusedFault.kind, "params": {}}
+        path = tmp_path / "refused.json"
+        path.write_text(json.dumps(data))
+        start = time.monotonic()
+        outcome = run_drill(
+            path, env_name=env.name, time_scale=K, hold_production_s=60, reports=tmp_path
+        )
+        elapsed = time.monotonic() - start
+    finally:
+        REGISTRY.pop(RefusedFault.kind, None)
+    result = outcome.result
+    assert not outcome.passed
+    reasons = result["verdict"]["reasons"]
+    assert "could not be injected" in reasons[0] and "refused the fault" in reasons[0]
+    measurements = result["measurements"]
+    assert "detection" not in measurements and "runbooks" not in measurements
+    assert measurements["revert"]["ok"] is True
+    assert FaultLedger(env.root / "faults.jsonl").open_entries() == []
+    assert elapsed < 60  # no wait for a page (3 MTTD targets) nor for recovery

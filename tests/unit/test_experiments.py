@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from chaosdrill.drill.engine import load_experiment
-from chaosdrill.drill.setup import config_from_experiment
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults import REGISTRY, make_fault
 from chaosdrill.monitoring.rules import alert_names
 from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR, RUNBOOKS_DIR, SCENARIOS_DIR
+from chaosdrill.scenarios.experiment import load_experiment
+from chaosdrill.scenarios.spec import resolve_spec
 
 EXPERIMENTS = sorted(EXPERIMENTS_DIR.glob("*.json"))
 
@@ -27,8 +27,8 @@ def test_two_causes_or_more_for_each_of_the_four_scenarios() -> None:
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
 def test_experiment_is_valid_and_its_references_exist(path: Path) -> None:
     experiment = load_experiment(path)  # Chaos Toolkit's own validation included
-    cfg = config_from_experiment(experiment, experiment["configuration"], str(path))
-    assert cfg.cause == path.stem and cfg.cause in REGISTRY
+    cfg = resolve_spec(experiment, str(path))
+    assert cfg.cause == path.stem and cfg.cause in REGISTRY and cfg.fault.kind == cfg.cause
     make_fault(cfg.cause)
     assert cfg.alert in alert_names(sorted(PROBES_DIR.glob("*.rules.yml")))
     runbooks = [
@@ -62,7 +62,7 @@ def test_an_experiment_without_the_chaosdrill_extension_is_refused(tmp_path: Pat
     data = json.loads(EXPERIMENTS[0].read_text())
     data["extensions"] = []
     with pytest.raises(InvalidInputError, match="extension named 'chaosdrill'"):
-        config_from_experiment(data, data["configuration"], "x.json")
+        resolve_spec(data, "x.json")
     data = json.loads(EXPERIMENTS[0].read_text())
     with pytest.raises(InvalidInputError, match="chaosdrill_time_scale"):
-        config_from_experiment(data, {"chaosdrill_time_scale": "fast"}, "x.json")
+        resolve_spec(data, "x.json", {"chaosdrill_time_scale": "fast"})

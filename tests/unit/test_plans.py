@@ -223,8 +223,8 @@ def test_the_default_pool_follows_the_experiments_dir(
 ) -> None:
     experiments = tmp_path / "exps"
     experiments.mkdir()
-    for name in ("a", "b"):
-        (experiments / f"{name}.json").write_text("{}")
+    for name in ("a", "b"):  # real experiments: a plan resolves every drill's spec
+        (experiments / f"{name}.json").write_text((EXPERIMENTS / "bad-release.json").read_text())
     monkeypatch.setattr(paths, "EXPERIMENTS_DIR", experiments)
     path = _write(tmp_path, "version: 1\nname: p\ndrills:\n  - random: {count: 2}\n")
     (pick,) = load_plan(path).drills

@@ -384,3 +384,44 @@ def test_problem_text_is_file_line_field_message() -> None:
 )
 def test_kind_follows_directory_and_name(path: str, kind: str | None) -> None:
     assert kind_of(Path(path)) == kind
+
+
+# --- recognition by content ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, kind",
+    [
+        ("experiments/bad-release.json", "experiment"),
+        ("runbooks/rollback-deployment.yaml", "runbook"),
+        ("scenarios/database-down.yaml", "scenario"),
+        ("drills/ci-gate.yaml", "plan"),
+        ("probes/service.rules.yml", "rules"),
+    ],
+)
+def test_a_file_is_recognised_by_its_content_wherever_it_lives(
+    tmp_path: Path, source: str, kind: str
+) -> None:
+    copy = tmp_path / "elsewhere" / f"my{Path(source).suffix}"
+    copy.parent.mkdir()
+    copy.write_text((ROOT / source).read_text())
+    assert kind_of(copy) == kind
+
+
+def test_validate_checks_an_experiment_outside_experiments(tmp_path: Path) -> None:
+    copy = tmp_path / "my.json"
+    copy.write_text((ROOT / "experiments" / "bad-release.json").read_text())
+    result = CliRunner().invoke(cli, ["validate", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "cannot tell what kind" not in result.output
+
+
+def test_validate_refuses_what_run_refuses(tmp_path: Path) -> None:
+    """The drill spec runs in validate too: a negative hold is a problem in both."""
+    data = json.loads((ROOT / "experiments" / "bad-release.json").read_text())
+    data["configuration"]["chaosdrill_hold_s"] = -5
+    copy = tmp_path / "my.json"
+    copy.write_text(json.dumps(data, indent=2))
+    (problem,) = validate_paths([copy])
+    assert problem.field == "configuration.chaosdrill_hold_s"
+    assert problem.line == 13 and "at least 0, got -5" in problem.message

@@ -29,6 +29,8 @@ from chaosdrill.drill.result import RESULT_PREFIX
 from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.probes.alerts import firing_alerts
+from chaosdrill.scenarios.settings import SpecOverrides
+from chaosdrill.scenarios.spec import DrillSpec
 
 __all__ = ["run"]
 
@@ -88,6 +90,7 @@ def _run_one(
     quiet: bool,
     targets: tuple[float | None, float | None] = (None, None),
     load: dict[str, Any] | None = None,
+    spec: DrillSpec | None = None,
 ) -> DrillOutcome:
     view = _LiveView()
 
@@ -112,6 +115,7 @@ def _run_one(
             mttr_target_s=targets[1],
             load=load,
             on_context=attach,
+            spec=spec,
         )
 
 
@@ -209,6 +213,19 @@ def run(
         paths += sorted(EXPERIMENTS_DIR.glob("*.json"))
     if not paths:
         raise InvalidInputError("expected experiment files, --all or --plan", field="experiments")
+    specs = _resolve_specs(
+        paths,
+        SpecOverrides(
+            env_name=env_name,
+            time_scale=time_scale,
+            hold_production_s=hold,
+            reports=reports,
+            recovery_timeout_production_s=recovery_timeout,
+            mttd_target_s=mttd_target,
+            mttr_target_s=mttr_target,
+            load=load,
+        ),
+    )
     if len(paths) == 1:
         outcome = _run_one(
             paths[0],
@@ -220,6 +237,7 @@ def run(
             quiet,
             (mttd_target, mttr_target),
             load,
+            specs[0],
         )
         if result_only:
             print(f"{RESULT_PREFIX}{outcome.result_path}", file=sys.stderr)
@@ -236,6 +254,15 @@ def run(
     if load:
         plan = dataclasses.replace(plan, load=load)
     sys.exit(_run_plan(plan, env_name, reports, quiet, seed))
+
+
+def _resolve_specs(paths: list[Path], overrides: SpecOverrides) -> list[DrillSpec]:
+    """Every drill's spec, before anything starts (InvalidInputError, exit 2, at the first)."""
+    from chaosdrill.scenarios.catalogue import Catalogue
+    from chaosdrill.scenarios.spec import load_spec
+
+    catalogue = Catalogue()
+    return [load_spec(path, overrides, catalogue=catalogue) for path in paths]
 
 
 def _load_option(text: str | None) -> dict[str, Any] | None:

@@ -10,20 +10,23 @@ are idempotent.
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.drill import context as drill_context
-from chaosdrill.drill.setup import cleanup_drill, config_from_experiment, finish_drill, start_drill
+from chaosdrill.drill.context import DrillConfig, current_or_none
+from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
+from chaosdrill.errors import DrillError
 
 __all__ = [
     "after_activity_control",
     "after_experiment_control",
+    "before_experiment_control",
     "cleanup_control",
     "configure_control",
 ]
 
-_STATE: dict[str, Any] = {"owned": False}
+_STATE: dict[str, Any] = {"owned": False, "error": None}
 
 
 def configure_control(
@@ -33,21 +36,62 @@ def configure_control(
     experiment: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Set the drill up unless ``chaosdrill run`` already did."""
-    if drill_context._CURRENT is not None or experiment is None:
+    """Set the drill up unless ``chaosdrill run`` already did.
+
+    The drill spec is resolved first, so a mistake in the experiment starts nothing. Chaos
+    Toolkit swallows any error raised here (and then drops the control), so the error is
+    logged at ERROR level and kept; ``before_experiment_control`` ends the run with it.
+    """
+    from chaosdrill.scenarios.spec import resolve_spec
+
+    _STATE["error"] = None
+    if current_or_none() is not None or experiment is None:
         return
-    ext: dict[str, Any] = next(
-        (e for e in experiment.get("extensions") or [] if e.get("name") == "chaosdrill"), {}
-    )
-    source = str(ext.get("id") or ext.get("cause") or "experiment")
-    cfg = config_from_experiment(experiment, configuration, source)
-    start_drill(cfg)
+    source = _experiment_path() or _experiment_name(experiment)
+    try:
+        spec = resolve_spec(experiment, source, configuration)
+        start_drill(DrillConfig.from_spec(spec))
+    except DrillError as exc:
+        _STATE["error"] = str(exc)
+        logging.getLogger("chaostoolkit").error("chaosdrill: %s", exc)
+        return
     _STATE["owned"] = True
+
+
+def _experiment_name(experiment: dict[str, Any]) -> str:
+    ext: dict[str, Any] = next(
+        (
+            e
+            for e in experiment.get("extensions") or []
+            if isinstance(e, dict) and e.get("name") == "chaosdrill"
+        ),
+        {},
+    )
+    return str(ext.get("id") or ext.get("cause") or "experiment")
+
+
+def _experiment_path() -> str | None:
+    """The experiment file the stock ``chaos run`` was given, if its command line names one.
+
+    Chaos Toolkit does not hand the path to controls; errors then name the file anyway.
+    """
+    import sys
+
+    args = [a for a in sys.argv[1:] if a.endswith(".json") and Path(a).is_file()]
+    return args[-1] if args else None
+
+
+def before_experiment_control(context: Any = None, **kwargs: Any) -> None:
+    """End the run when the drill could not be set up, with the reason as its message."""
+    from chaoslib.exceptions import InterruptExecution
+
+    if _STATE["error"] is not None:
+        raise InterruptExecution(f"chaosdrill: {_STATE['error']}")
 
 
 def after_activity_control(context: Any = None, state: Any = None, **kwargs: Any) -> None:
     """Put every activity's outcome on the drill's timeline."""
-    ctx = drill_context._CURRENT
+    ctx = current_or_none()
     if ctx is None or not isinstance(state, dict):
         return
     activity = state.get("activity") or {}
@@ -61,9 +105,11 @@ def after_activity_control(context: Any = None, state: Any = None, **kwargs: Any
 
 def after_experiment_control(context: Any = None, state: Any = None, **kwargs: Any) -> None:
     """Stop the load and write the result; note its path in the journal."""
-    ctx = drill_context._CURRENT
+    ctx = current_or_none()
     if ctx is None or not isinstance(state, dict) or ctx.result_path is not None:
         return
+    if ctx.aborted is not None and state.get("status") == "completed":
+        state["status"] = "failed"  # the stock `chaos run` then exits 1
     path = finish_drill(ctx, state)
     ext: dict[str, Any] = {
         "name": "chaosdrill",
@@ -93,7 +139,7 @@ def _write_reports(result_path: Path) -> dict[str, Any]:
 
 def cleanup_control() -> None:
     """Revert anything still open; take down an environment the drill brought up."""
-    ctx = drill_context._CURRENT
+    ctx = current_or_none()
     if ctx is None or not _STATE["owned"]:
         return
     with contextlib.suppress(Exception):

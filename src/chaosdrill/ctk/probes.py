@@ -1,4 +1,8 @@
-"""Chaos Toolkit probes: steady state, the page, recovery, the seed's verification."""
+"""Chaos Toolkit probes: steady state, the page, recovery, the seed's verification.
+
+After an aborted drill (a fault that could not be injected) the page, recovery and
+verification probes skip, answering why.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ def steady_state_met() -> bool:
 def wait_for_page(alert: str) -> dict[str, Any]:
     """Wait for the expected alert at the pager; return MTTD and Prometheus' view."""
     ctx = current()
+    if ctx.aborted is not None:
+        return {"skipped": ctx.aborted}
     phases.detect(ctx, alert)
     result: dict[str, Any] = ctx.measurements["detection"]
     return result
@@ -30,6 +36,8 @@ def wait_for_page(alert: str) -> dict[str, Any]:
 def wait_for_recovery(alert: str) -> dict[str, Any]:
     """Wait until SLOs are met and hold for the hold period; return MTTR."""
     ctx = current()
+    if ctx.aborted is not None:
+        return {"skipped": ctx.aborted}
     phases.recover(ctx, alert)
     result: dict[str, Any] = ctx.measurements["recovery"]
     return result
@@ -38,6 +46,8 @@ def wait_for_recovery(alert: str) -> dict[str, Any]:
 def verify() -> dict[str, Any]:
     """The seed's five verification checks."""
     ctx = current()
+    if ctx.aborted is not None:
+        return {"skipped": ctx.aborted}
     phases.verify(ctx)
     result: dict[str, Any] = ctx.measurements["verification"]
     return result

@@ -14,10 +14,18 @@ from chaosdrill.environments import Environment
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import LoadRun
 from chaosdrill.load.sli import SliTail
+from chaosdrill.scenarios.spec import DrillSpec
 from chaosdrill.timeline import Timeline
 from chaosdrill.timescale import TimeScale
 
-__all__ = ["DrillConfig", "DrillContext", "clear_current", "current", "set_current"]
+__all__ = [
+    "DrillConfig",
+    "DrillContext",
+    "clear_current",
+    "current",
+    "current_or_none",
+    "set_current",
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,28 @@ class DrillConfig:
     load: dict[str, Any] = field(default_factory=dict)
     replicas: int = 2
     recovery_timeout_production_s: float | None = None
+    spec: DrillSpec | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_spec(cls, spec: DrillSpec) -> DrillConfig:
+        """The settings of a resolved (and so already checked) drill spec."""
+        return cls(
+            experiment=spec.experiment,
+            title=spec.title,
+            scenario=spec.scenario,
+            cause=spec.cause,
+            alert=spec.alert,
+            runbook=spec.runbook.name,
+            runbook_params=dict(spec.runbook.params),
+            env_name=spec.env_name,
+            time_scale=spec.time_scale,
+            reports_dir=spec.reports_dir,
+            hold_production_s=spec.hold_production_s,
+            load=spec.load_settings,
+            replicas=spec.replicas,
+            recovery_timeout_production_s=spec.recovery_timeout_production_s,
+            spec=spec,
+        )
 
     @property
     def hold_s(self) -> float:
@@ -83,6 +113,7 @@ class DrillContext:
     fault_entries: list[str] = field(default_factory=list)
     phase: str = "setup"
     result_path: Path | None = None
+    aborted: str | None = None
 
 
 _CURRENT: DrillContext | None = None
@@ -96,6 +127,11 @@ def current() -> DrillContext:
             "chaosdrill control (controls: [{name: chaosdrill, provider: {type: python, "
             "module: chaosdrill.ctk.control}}])"
         )
+    return _CURRENT
+
+
+def current_or_none() -> DrillContext | None:
+    """The drill of this process, or None when none is set up."""
     return _CURRENT
 
 

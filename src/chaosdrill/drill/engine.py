@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.drill.context import DrillContext
-from chaosdrill.drill.setup import cleanup_drill, config_from_experiment, finish_drill, start_drill
-from chaosdrill.errors import InvalidInputError
+from chaosdrill.drill.context import DrillConfig, DrillContext
+from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
+from chaosdrill.scenarios.experiment import load_experiment
+from chaosdrill.scenarios.settings import SpecOverrides
+from chaosdrill.scenarios.spec import DrillSpec, load_spec
 
-__all__ = ["DrillOutcome", "load_experiment", "run_drill"]
-
-MAX_EXPERIMENT_BYTES = 1024 * 1024
+__all__ = ["DrillOutcome", "run_drill"]
 
 
 @dataclass(frozen=True)
@@ -35,40 +35,6 @@ class DrillOutcome:
         return bool(self.result["verdict"]["passed"])
 
 
-def load_experiment(path: Path) -> dict[str, Any]:
-    """Read and validate an experiment file (JSON), with Chaos Toolkit's own validation."""
-    from chaoslib.exceptions import ChaosException
-    from chaoslib.experiment import ensure_experiment_is_valid
-
-    source = str(path)
-    if path.is_dir():
-        raise InvalidInputError("expected an experiment file, got a directory", source=source)
-    try:
-        size = path.stat().st_size
-        if size > MAX_EXPERIMENT_BYTES:
-            raise InvalidInputError(
-                f"file is {size} bytes; at most {MAX_EXPERIMENT_BYTES}", source=source
-            )
-        text = path.read_text()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read the file: {exc.strerror}", source=source) from None
-    if not text.strip():
-        raise InvalidInputError("the file is empty; expected a JSON experiment", source=source)
-    try:
-        experiment = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(
-            f"not valid JSON: {exc.msg}", source=source, line=exc.lineno
-        ) from None
-    if not isinstance(experiment, dict):
-        raise InvalidInputError("expected a JSON object", source=source, line=1)
-    try:
-        ensure_experiment_is_valid(experiment)
-    except ChaosException as exc:
-        raise InvalidInputError(f"Chaos Toolkit says: {exc}", source=source) from None
-    return experiment
-
-
 def run_drill(
     path: Path,
     *,
@@ -81,25 +47,33 @@ def run_drill(
     mttr_target_s: float | None = None,
     load: dict[str, Any] | None = None,
     on_context: Any = None,
+    spec: DrillSpec | None = None,
 ) -> DrillOutcome:
-    """Run one experiment file as a drill; return its result (always reverted)."""
+    """Run one experiment file as a drill; return its result (always reverted).
+
+    The drill spec is resolved first (unless given, already resolved with the same
+    settings): a mistake in the experiment raises InvalidInputError before anything starts.
+    """
     from chaoslib.experiment import run_experiment
 
+    overrides = SpecOverrides(
+        env_name=env_name,
+        time_scale=time_scale,
+        hold_production_s=hold_production_s,
+        reports=reports,
+        recovery_timeout_production_s=recovery_timeout_production_s,
+        mttd_target_s=mttd_target_s,
+        mttr_target_s=mttr_target_s,
+        load=load or None,
+    )
+    if spec is None:
+        spec = load_spec(path, overrides)
     experiment = load_experiment(path)
-    configuration = dict(experiment.get("configuration") or {})
-    overrides = {
-        "chaosdrill_env": env_name,
-        "chaosdrill_time_scale": time_scale,
-        "chaosdrill_hold_s": hold_production_s,
-        "chaosdrill_reports": str(reports) if reports else None,
-        "chaosdrill_recovery_timeout_s": recovery_timeout_production_s,
-        "chaosdrill_mttd_target_s": mttd_target_s,
-        "chaosdrill_mttr_target_s": mttr_target_s,
-        "chaosdrill_load": load or None,
+    experiment["configuration"] = {
+        **(experiment.get("configuration") or {}),
+        **overrides.configuration(),
     }
-    configuration.update({k: v for k, v in overrides.items() if v is not None})
-    experiment["configuration"] = configuration
-    cfg = config_from_experiment(experiment, configuration, str(path))
+    cfg = DrillConfig.from_spec(spec)
     ctx: DrillContext = start_drill(cfg)
     if on_context is not None:
         on_context(ctx)

@@ -2,7 +2,8 @@
 
 Each phase marks the timeline and stores what it measured in ``ctx.measurements``. A phase
 that does not reach its goal records why in ``ctx.failures`` and returns False; the drill
-goes on (a late page still tells us something) and the fault is always reverted.
+goes on (a late page still tells us something) and the fault is always reverted. A fault
+that cannot be injected aborts the drill (:func:`abort`): nothing else runs against it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from chaosdrill.probes.integrity import check_integrity
 from chaosdrill.probes.smoke import smoke_drive
 
 __all__ = [
+    "abort",
     "detect",
     "inject",
     "recover",
@@ -102,15 +104,32 @@ def steady_state(ctx: DrillContext, timeout: float | None = None) -> bool:
 
 
 def inject(ctx: DrillContext, kind: str, params: dict[str, Any] | None = None) -> str:
-    """Write the fault to the ledger, then apply it (``t_inject``)."""
+    """Write the fault to the ledger, then apply it (``t_inject``).
+
+    When applying it fails, the drill is aborted with that error as its first reason and
+    the fault is reverted at once (through the ledger); the error is raised again.
+    """
     ctx.phase = "inject"
     fault = make_fault(kind, params)
     entry = ctx.ledger.open(fault, drill_id=ctx.config.experiment)
     ctx.fault_entries.append(entry)
     ctx.timeline.mark("t_inject", fault=fault.to_dict())
-    fault.inject(ctx.env)
+    try:
+        fault.inject(ctx.env)
+    except Exception as exc:
+        abort(ctx, f"the fault {kind} could not be injected: {type(exc).__name__}: {exc}")
+        revert(ctx)
+        raise
     ctx.timeline.mark("fault_applied")
     return entry
+
+
+def abort(ctx: DrillContext, reason: str) -> None:
+    """End the drill early: ``reason`` becomes its first failure; later phases are skipped."""
+    if ctx.aborted is None:
+        ctx.aborted = reason
+        ctx.failures.insert(0, reason)
+        ctx.timeline.mark("drill_aborted", reason=reason)
 
 
 def detect(ctx: DrillContext, alert: str) -> bool:

@@ -1,7 +1,7 @@
 """Setting a drill up from an experiment and taking it down again.
 
-``start_drill``: read the chaosdrill part of the experiment, attach to (or bring up) the
-environment at the drill's time scale, revert faults a killed drill left behind, start the
+``start_drill``: from the drill's settings (a checked ``DrillSpec``), attach to (or bring up)
+the environment at the drill's time scale, revert faults a killed drill left behind, start the
 load. ``finish_drill``: stop the load, write the result. ``cleanup_drill``: revert anything
 still open and take down an environment the drill brought up itself.
 """
@@ -9,102 +9,17 @@ still open and take down an environment the drill brought up itself.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.context import DrillConfig, DrillContext, clear_current, set_current
 from chaosdrill.drill.result import write_result
 from chaosdrill.environments import open_environment
-from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
 from chaosdrill.load import LoadSpec
 from chaosdrill.load.sli import SliTail
-from chaosdrill.paths import reports_dir
-from chaosdrill.timescale import PRODUCTION, TimeScale
 
-__all__ = ["cleanup_drill", "config_from_experiment", "finish_drill", "start_drill"]
-
-_REQUIRED = ("scenario", "cause", "alert", "runbook")
-
-
-def _number(value: Any, field: str, source: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"expected a number, got {value!r}", source=source, field=field
-        ) from None
-
-
-def config_from_experiment(
-    experiment: dict[str, Any], configuration: dict[str, Any] | None, source: str
-) -> DrillConfig:
-    """The drill's settings from the experiment's ``chaosdrill`` extension and configuration."""
-    ext = next(
-        (e for e in experiment.get("extensions") or [] if e.get("name") == "chaosdrill"), None
-    )
-    if not isinstance(ext, dict):
-        raise InvalidInputError(
-            "expected an extension named 'chaosdrill'", source=source, field="extensions"
-        )
-    for key in _REQUIRED:
-        if not isinstance(ext.get(key), str) or not ext[key]:
-            raise InvalidInputError(
-                "expected a non-empty string", source=source, field=f"extensions[chaosdrill].{key}"
-            )
-    conf = configuration or {}
-    k = _number(conf.get("chaosdrill_time_scale", 1), "configuration.chaosdrill_time_scale", source)
-    hold = _number(
-        conf.get("chaosdrill_hold_s", PRODUCTION.hold_s), "configuration.chaosdrill_hold_s", source
-    )
-    timeout = conf.get("chaosdrill_recovery_timeout_s")
-    recovery_timeout = (
-        None
-        if timeout in (None, "")
-        else _number(timeout, "configuration.chaosdrill_recovery_timeout_s", source)
-    )
-    targets = {}
-    for key, name in (
-        ("mttd_target_s", "chaosdrill_mttd_target_s"),
-        ("mttr_target_s", "chaosdrill_mttr_target_s"),
-    ):
-        if conf.get(name) not in (None, ""):
-            value = _number(conf[name], f"configuration.{name}", source)
-            if value <= 0:
-                raise InvalidInputError(
-                    f"expected a positive number of production seconds, got {value:g}",
-                    source=source,
-                    field=f"configuration.{name}",
-                )
-            targets[key] = value
-    load = ext.get("load") or {}
-    override = conf.get("chaosdrill_load") or {}
-    for given, where in (
-        (load, "extensions[chaosdrill].load"),
-        (override, "configuration.chaosdrill_load"),
-    ):
-        if not isinstance(given, dict):
-            raise InvalidInputError(
-                "expected a mapping of LoadSpec fields", source=source, field=where
-            )
-    load = {**load, **override}
-    return DrillConfig(
-        experiment=source,
-        title=str(experiment.get("title", "")),
-        scenario=ext["scenario"],
-        cause=ext["cause"],
-        alert=ext["alert"],
-        runbook=ext["runbook"],
-        runbook_params=dict(ext.get("runbook_params") or {}),
-        env_name=str(conf.get("chaosdrill_env") or "drill"),
-        time_scale=TimeScale(k, production=dataclasses.replace(PRODUCTION, **targets)),
-        reports_dir=Path(conf.get("chaosdrill_reports") or reports_dir()),
-        hold_production_s=hold,
-        load=dict(load),
-        replicas=int(ext.get("replicas", 2)),
-        recovery_timeout_production_s=recovery_timeout,
-    )
+__all__ = ["cleanup_drill", "finish_drill", "start_drill"]
 
 
 def start_drill(cfg: DrillConfig) -> DrillContext:

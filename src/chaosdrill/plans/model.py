@@ -53,6 +53,7 @@ __all__ = [
     "Scoring",
     "ScoringWeights",
     "Targets",
+    "check_drill_specs",
     "load_plan",
 ]
 
@@ -427,4 +428,36 @@ def load_plan(path: str | Path) -> Plan:
         InvalidInputError: with file, line, dotted field and what was expected (the file
             is missing, empty, not YAML, breaks the schema, names a missing experiment, ...).
     """
-    return _build(load_yaml(path))
+    plan = _build(load_yaml(path))
+    check_drill_specs(plan)
+    return plan
+
+
+def check_drill_specs(plan: Plan) -> None:
+    """Resolve the drill spec of every experiment the plan may run, with the plan's settings.
+
+    So a plan whose drill names an unknown fault, runbook or alert is refused when it is
+    loaded, before its environment starts (the same checks ``chaosdrill run`` makes).
+
+    Raises:
+        InvalidInputError: naming the experiment file and field of the first problem.
+    """
+    from chaosdrill.scenarios.catalogue import Catalogue
+    from chaosdrill.scenarios.settings import SpecOverrides
+    from chaosdrill.scenarios.spec import load_spec
+
+    catalogue = Catalogue()
+    drills: list[PlanDrill] = []
+    for item in plan.drills:
+        drills += [item] if isinstance(item, PlanDrill) else [PlanDrill(p) for p in item.pool]
+    for drill in drills:
+        targets = plan.targets_for(drill)
+        overrides = SpecOverrides(
+            env_name=plan.environment.name,
+            time_scale=plan.time_scale,
+            hold_production_s=plan.hold_s,
+            mttd_target_s=targets.mttd_s,
+            mttr_target_s=targets.mttr_s,
+            load=dict(plan.load) or None,
+        )
+        load_spec(drill.experiment, overrides, catalogue=catalogue)

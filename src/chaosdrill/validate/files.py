@@ -15,22 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.validate.problem import Problem, _from_error
-from chaosdrill.validate.refs import _References, _unknown
+from chaosdrill.validate.problem import Problem, from_error
+from chaosdrill.validate.refs import References, unknown_name
 from chaosdrill.yamlsource import YamlDocument, load_yaml, parse_yaml
 
-__all__: list[str] = []
+__all__ = ["check_experiment", "check_plan", "check_runbook", "check_scenario"]
 
 
-def _check_runbook(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_runbook(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a runbook file (its loader's checks)."""
     _, error = refs.load("runbook", path)
-    return [] if error is None else _from_error(error, shown)
+    return [] if error is None else from_error(error, shown)
 
 
-def _check_scenario(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_scenario(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a scenario file, and the runbooks and alerts it names."""
     scenario, error = refs.load("scenario", path)
     if error is not None:
-        return _from_error(error, shown)
+        return from_error(error, shown)
     runbooks = refs.runbooks(path)
     alerts = refs.alerts(path)
     checks: list[tuple[str, str, Iterable[str], str, str]] = []
@@ -48,24 +50,25 @@ def _check_scenario(path: Path, shown: str, refs: _References) -> list[Problem]:
             for i, n in enumerate(cause.alerts)
         ]
     return [
-        Problem(shown, scenario.lines.get(where), where, _unknown(what, name, known, place))
+        Problem(shown, scenario.lines.get(where), where, unknown_name(what, name, known, place))
         for where, name, known, what, place in checks
         if name not in known
     ]
 
 
-def _check_plan(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_plan(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a drill plan, its experiments' drill specs and the alerts it gates on."""
     from chaosdrill.plans.model import load_plan
 
     try:
         doc = load_yaml(shown)
     except InvalidInputError as exc:
-        return _from_error(exc, shown)
+        return from_error(exc, shown)
     problems: list[Problem] = []
     try:
         load_plan(shown)
     except InvalidInputError as exc:
-        problems += _from_error(exc, shown)
+        problems += from_error(exc, shown)
     # the alerts are checked even when the plan has other problems
     gates = doc.data.get("gates") if isinstance(doc.data, dict) else None
     names = gates.get("alerts_must_page") if isinstance(gates, dict) else None
@@ -75,7 +78,7 @@ def _check_plan(path: Path, shown: str, refs: _References) -> list[Problem]:
         dotted = ".".join(map(str, where))
         reported = any(p.field == dotted for p in problems)
         if isinstance(name, str) and name not in alerts and not reported:
-            message = _unknown("alert", name, alerts, "in probes/*.rules.yml")
+            message = unknown_name("alert", name, alerts, "in probes/*.rules.yml")
             problems.append(Problem(shown, doc.line_of(where), dotted, message))
     return problems
 
@@ -121,15 +124,16 @@ class _JsonLines:
         return None if doc is None else doc.line_of(path)
 
 
-def _check_experiment(path: Path, shown: str, refs: _References) -> list[Problem]:
-    from chaosdrill.drill.engine import load_experiment
+def check_experiment(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of an experiment: Chaos Toolkit's validation, then the drill spec."""
+    from chaosdrill.scenarios.experiment import load_experiment
 
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = _JsonLines(text, shown)
     try:
         experiment = load_experiment(Path(shown))
     except InvalidInputError as exc:
-        problem = _from_error(exc, shown)[0]
+        problem = from_error(exc, shown)[0]
         match = _ACTIVITY.search(exc.detail)
         if problem.line is None and match and lines.doc is not None:
             for where, activity in _activities(lines.doc.data):
@@ -144,10 +148,9 @@ def _check_experiment(path: Path, shown: str, refs: _References) -> list[Problem
 
 
 def _experiment_fields(
-    experiment: dict[str, Any], shown: str, path: Path, lines: _JsonLines, refs: _References
+    experiment: dict[str, Any], shown: str, path: Path, lines: _JsonLines, refs: References
 ) -> list[Problem]:
     """The chaosdrill extension, its LoadSpec, and the names the experiment uses."""
-    from chaosdrill.drill.setup import config_from_experiment
     from chaosdrill.load.spec import LoadSpec
 
     index = next(
@@ -165,9 +168,9 @@ def _experiment_fields(
         return lines.line((*ext_path, *keys)), name
 
     try:
-        cfg = config_from_experiment(experiment, experiment.get("configuration"), shown)
+        cfg = _extension_fields(experiment, shown)
     except InvalidInputError as exc:
-        problem = _from_error(exc, shown)[0]
+        problem = from_error(exc, shown)[0]
         if problem.field and problem.field.startswith("extensions[chaosdrill]."):
             line, _ = at(problem.field.removeprefix("extensions[chaosdrill]."))
             problem = Problem(shown, line, problem.field, problem.message)
@@ -211,7 +214,7 @@ def _experiment_fields(
     runbooks = refs.runbooks(path)
     alerts = refs.alerts(path)
     if cfg.scenario not in scenarios:
-        add(*at("scenario"), _unknown("scenario", cfg.scenario, scenarios, "in scenarios/"))
+        add(*at("scenario"), unknown_name("scenario", cfg.scenario, scenarios, "in scenarios/"))
     else:
         scenario = scenarios[cfg.scenario]
         causes = [c.id for c in scenario.common_causes] if scenario is not None else None
@@ -222,12 +225,12 @@ def _experiment_fields(
                 f"expected one of: {', '.join(causes)}",
             )
     if cfg.alert not in alerts:
-        add(*at("alert"), _unknown("alert", cfg.alert, alerts, "in probes/*.rules.yml"))
+        add(*at("alert"), unknown_name("alert", cfg.alert, alerts, "in probes/*.rules.yml"))
     named: list[tuple[tuple[str | int, ...], Any]] = [(("runbook",), cfg.runbook)]
     named += [(("runbooks", i), n) for i, n in enumerate(ext.get("runbooks") or [])]
     for keys, name in named:
         if name not in runbooks:
-            add(*at(*keys), _unknown("runbook", name, runbooks, "in runbooks/"))
+            add(*at(*keys), unknown_name("runbook", name, runbooks, "in runbooks/"))
     for where, activity in _activities(experiment):
         provider = activity.get("provider") if isinstance(activity, dict) else None
         if not isinstance(provider, dict) or provider.get("module") not in _CTK_MODULES:
@@ -240,7 +243,7 @@ def _experiment_fields(
             add(
                 lines.line((*arg_path, "alert")),
                 f"{dotted}.alert",
-                _unknown("alert", args.get("alert"), alerts, "in probes/*.rules.yml"),
+                unknown_name("alert", args.get("alert"), alerts, "in probes/*.rules.yml"),
             )
         elif func == "run_runbook":
             wanted = args.get("name")
@@ -248,7 +251,7 @@ def _experiment_fields(
                 add(
                     lines.line((*arg_path, "name")),
                     f"{dotted}.name",
-                    _unknown("runbook", wanted, runbooks, "in runbooks/"),
+                    unknown_name("runbook", wanted, runbooks, "in runbooks/"),
                 )
             elif runbooks[wanted] is not None:
                 try:
@@ -258,7 +261,63 @@ def _experiment_fields(
                     add(lines.line((*arg_path, *param_path)), f"{dotted}.{exc.field}", exc.detail)
         elif func == "inject_fault":
             problems.extend(_check_fault(args, arg_path, shown, lines))
-    return problems
+    return problems or _spec_problems(experiment, shown, lines)
+
+
+def _spec_problems(experiment: dict[str, Any], shown: str, lines: _JsonLines) -> list[Problem]:
+    """What ``chaosdrill run`` would refuse: the drill spec, resolved as a run resolves it."""
+    from chaosdrill.scenarios.spec import resolve_spec
+
+    try:
+        resolve_spec(experiment, shown, located=lines.line)
+    except InvalidInputError as exc:
+        return from_error(exc, shown)
+    return []
+
+
+@dataclasses.dataclass(frozen=True)
+class _ExtensionFields:
+    """The names of the chaosdrill extension the reference checks look up."""
+
+    scenario: str
+    cause: str
+    alert: str
+    runbook: str
+    load: dict[str, Any]
+
+
+def _extension_fields(experiment: dict[str, Any], shown: str) -> _ExtensionFields:
+    """The chaosdrill extension's names and merged load settings (InvalidInputError if absent)."""
+    ext = next(
+        (
+            e
+            for e in experiment.get("extensions") or []
+            if isinstance(e, dict) and e.get("name") == "chaosdrill"
+        ),
+        None,
+    )
+    if ext is None:
+        raise InvalidInputError(
+            "expected an extension named 'chaosdrill'", source=shown, field="extensions"
+        )
+    names = {}
+    for key in ("scenario", "cause", "alert", "runbook"):
+        if not isinstance(ext.get(key), str) or not ext[key]:
+            raise InvalidInputError(
+                "expected a non-empty string", source=shown, field=f"extensions[chaosdrill].{key}"
+            )
+        names[key] = ext[key]
+    load = ext.get("load") or {}
+    override = (experiment.get("configuration") or {}).get("chaosdrill_load") or {}
+    for given, where in (
+        (load, "extensions[chaosdrill].load"),
+        (override, "configuration.chaosdrill_load"),
+    ):
+        if not isinstance(given, dict):
+            raise InvalidInputError(
+                "expected a mapping of LoadSpec fields", source=shown, field=where
+            )
+    return _ExtensionFields(load={**load, **override}, **names)
 
 
 def _check_fault(

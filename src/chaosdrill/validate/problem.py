@@ -1,7 +1,7 @@
 """One problem ``chaosdrill validate`` found, and how a path and an error become problems.
 
-A :class:`Problem` names the file (as :func:`_display` shows it), the line and the field where
-known, and what is wrong; :func:`_from_error` turns an ``InvalidInputError`` and the further
+A :class:`Problem` names the file (as :func:`display` shows it), the line and the field where
+known, and what is wrong; :func:`from_error` turns an ``InvalidInputError`` and the further
 problems in its notes into problems.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chaosdrill.errors import InvalidInputError
 
-__all__ = ["Problem"]
+__all__ = ["Problem", "display", "from_error"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-def _display(path: Path) -> str:
+def display(path: Path) -> str:
     """The path relative to the current directory when inside it, else as given."""
     try:
         return str(path.absolute().relative_to(Path.cwd()))
@@ -50,7 +50,7 @@ def _display(path: Path) -> str:
 _NOTE = re.compile(r"^also line (\d+), field '([^']*)': (.*)$", re.DOTALL)
 
 
-def _from_error(exc: InvalidInputError, shown: str) -> list[Problem]:
+def from_error(exc: InvalidInputError, shown: str) -> list[Problem]:
     """An InvalidInputError (and the further problems in its notes) as problems."""
     out = [Problem(shown, exc.line, exc.field, exc.detail)]
     for note in getattr(exc, "__notes__", []):

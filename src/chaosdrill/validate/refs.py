@@ -1,7 +1,7 @@
 """The names a file may use from the others: runbooks, scenarios and alerts.
 
 Names are looked up in the directories next to the file's own (``../runbooks``,
-``../probes``, ...) and in the project's; :func:`_unknown` says which name is missing and
+``../probes``, ...) and in the project's; :func:`unknown_name` says which name is missing and
 which were expected.
 """
 
@@ -17,15 +17,15 @@ from typing import Any
 
 from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.validate.problem import _display
+from chaosdrill.validate.problem import display
 
-__all__: list[str] = []
+__all__ = ["References", "unknown_name"]
 
 
 _ALERT_LINE = re.compile(r"^\s*-?\s*alert:\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 
 
-class _References:
+class References:
     """Runbooks, scenarios and alerts known next to a file and in the project.
 
     Every file is loaded once per validation: the check of a runbook and the runbooks a
@@ -59,7 +59,7 @@ class _References:
         file: Path,
     ) -> tuple[Any, InvalidInputError | None]:
         if key not in self._models:
-            shown = _display(file)
+            shown = display(file)
             try:
                 self._models[key] = (loader(shown), None)
             except InvalidInputError as exc:
@@ -114,7 +114,8 @@ class _References:
         return names
 
 
-def _unknown(what: str, name: Any, known: Iterable[str], where: str) -> str:
+def unknown_name(what: str, name: Any, known: Iterable[str], where: str) -> str:
+    """The message for a name that is not known: the known ones and a close match."""
     names = sorted(known)
     shown = ", ".join(names) if names else "none found"
     hint = difflib.get_close_matches(str(name), names, n=1)

@@ -6,7 +6,8 @@ runbooks, Chaos Toolkit experiments, drill plans, Prometheus rules and their uni
 and the names each file uses from the others (runbooks, scenarios, alerts, experiments).
 It collects every problem instead of stopping at the first, and changes nothing.
 
-What a file is follows from where it lies (docs/validate.md):
+What a file is follows from its content (its top-level keys), wherever it lies; where the
+content does not tell (an unparsable file), from where it lies (docs/validate.md):
 
 ==================================  ==========================================
 ``scenarios/*.yaml``                scenario (:func:`chaosdrill.scenarios.loader.load_scenario`)
@@ -45,20 +46,20 @@ from pathlib import Path
 
 from chaosdrill import paths
 from chaosdrill.validate.files import (
-    _check_experiment,
-    _check_plan,
-    _check_runbook,
-    _check_scenario,
+    check_experiment,
+    check_plan,
+    check_runbook,
+    check_scenario,
 )
-from chaosdrill.validate.problem import Problem, _display
-from chaosdrill.validate.refs import _References
+from chaosdrill.validate.problem import Problem, display
+from chaosdrill.validate.refs import References
 from chaosdrill.validate.tools import TOOL_TIMEOUT_S as TOOL_TIMEOUT_S
 from chaosdrill.validate.tools import (
-    _check_alertmanager,
-    _check_generated_alertmanager,
-    _check_rule_test,
-    _check_rules,
-    _generated_alertmanager_configs,
+    check_alertmanager,
+    check_generated_alertmanager,
+    check_rule_test,
+    check_rules,
+    generated_alertmanager_configs,
 )
 from chaosdrill.yamlsource import MAX_BYTES
 
@@ -66,6 +67,8 @@ __all__ = [
     "KINDS",
     "Problem",
     "ValidationReport",
+    "kind_by_content",
+    "kind_by_name",
     "kind_of",
     "run_validation",
     "validate_paths",
@@ -131,15 +134,15 @@ def run_validation(targets: Sequence[Path]) -> ValidationReport:
         if key not in seen:
             seen.add(key)
             unique.append((path, shown))
-    refs = _References()
+    refs = References()
     jobs: list[tuple[Callable[[], list[Problem]], bool]] = []
     checked = [shown for _, shown in unique]
     for path, shown in unique:
         jobs.append(_job(path, shown, refs))
     if not targets:
-        for label, text in _generated_alertmanager_configs():
+        for label, text in generated_alertmanager_configs():
             checked.append(label)
-            jobs.append((partial(_check_generated_alertmanager, label, text), True))
+            jobs.append((partial(check_generated_alertmanager, label, text), True))
     # Python checks run in order here; promtool and amtool runs in parallel threads
     results: dict[int, list[Problem]] = {}
     with ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2))) as pool:
@@ -158,7 +161,21 @@ def run_validation(targets: Sequence[Path]) -> ValidationReport:
 
 
 def kind_of(path: Path) -> str | None:
-    """The kind of file ``path`` is by its name and directory (a key of KINDS), or None."""
+    """The kind of file ``path`` is (a key of KINDS), or None.
+
+    Told by the file's content where it is decisive (see :func:`kind_by_content`), so a
+    file is recognised wherever it lives; otherwise by its name and directory, which also
+    decide for a file that cannot be parsed.
+    """
+    if path.is_file():
+        found = kind_by_content(path)
+        if found is not None:
+            return found
+    return kind_by_name(path)
+
+
+def kind_by_name(path: Path) -> str | None:
+    """The kind by the file's name and directory (the project's layout), or None."""
     name, parent = path.name, path.parent.name
     if name.endswith(".alertmanager.yml") or name == "alertmanager.yml":
         return "alertmanager"
@@ -176,8 +193,48 @@ def kind_of(path: Path) -> str | None:
     return by_dir.get((parent, path.suffix))
 
 
+_CONTENT_KEYS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("experiment", frozenset({"method", "steady-state-hypothesis"})),
+    ("rule-test", frozenset({"rule_files", "tests"})),
+    ("rules", frozenset({"groups"})),
+    ("alertmanager", frozenset({"route", "receivers", "inhibit_rules"})),
+    ("runbook", frozenset({"steps"})),
+    ("scenario", frozenset({"common_causes", "symptoms", "investigation"})),
+    ("plan", frozenset({"drills"})),
+)
+"""Top-level keys that mark each kind (the first kind whose key a file has wins)."""
+
+
+def kind_by_content(path: Path) -> str | None:
+    """The kind by the top-level keys of a JSON or YAML file, or None when they do not tell.
+
+    Only ``.json``, ``.yaml`` and ``.yml`` files of at most MAX_BYTES are read; a file that
+    is not a mapping, or cannot be parsed, does not tell.
+    """
+    import json
+
+    import yaml
+
+    if path.suffix not in (".json", ".yaml", ".yml"):
+        return None
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return None
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    keys = {str(k) for k in data}
+    for kind, marks in _CONTENT_KEYS:
+        if keys & marks:
+            return kind
+    return None
+
+
 def _collect(path: Path, files: list[tuple[Path, str]], problems: list[Problem]) -> None:
-    shown = _display(path)
+    shown = display(path)
     if not path.exists():
         why = "a broken symbolic link" if path.is_symlink() else "no such file or directory"
         problems.append(Problem(shown, None, None, f"{why}; expected a file or directory"))
@@ -203,7 +260,7 @@ def _collect(path: Path, files: list[tuple[Path, str]], problems: list[Problem])
 # --- checking one file ------------------------------------------------------------------
 
 
-def _job(path: Path, shown: str, refs: _References) -> tuple[Callable[[], list[Problem]], bool]:
+def _job(path: Path, shown: str, refs: References) -> tuple[Callable[[], list[Problem]], bool]:
     """The check of one file, and whether it runs an external tool."""
     kind = kind_of(path)
     if kind is None:
@@ -215,19 +272,20 @@ def _job(path: Path, shown: str, refs: _References) -> tuple[Callable[[], list[P
                     None,
                     None,
                     "cannot tell what kind of file this is; expected one of: "
-                    f"{', '.join(_PATTERNS)} (the kind follows from the directory and name)",
+                    f"{', '.join(_PATTERNS)} (the kind follows from the content, or the "
+                    "directory and name)",
                 )
             ]
 
         return unknown, False
-    checkers: dict[str, Callable[[Path, str, _References], list[Problem]]] = {
-        "scenario": _check_scenario,
-        "runbook": _check_runbook,
-        "experiment": _check_experiment,
-        "plan": _check_plan,
-        "rules": _check_rules,
-        "rule-test": _check_rule_test,
-        "alertmanager": _check_alertmanager,
+    checkers: dict[str, Callable[[Path, str, References], list[Problem]]] = {
+        "scenario": check_scenario,
+        "runbook": check_runbook,
+        "experiment": check_experiment,
+        "plan": check_plan,
+        "rules": check_rules,
+        "rule-test": check_rule_test,
+        "alertmanager": check_alertmanager,
     }
 
     def run() -> list[Problem]:

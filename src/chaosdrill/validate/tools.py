@@ -20,11 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.validate.problem import Problem, _from_error
-from chaosdrill.validate.refs import _References
+from chaosdrill.validate.problem import Problem, from_error
+from chaosdrill.validate.refs import References
 from chaosdrill.yamlsource import YamlDocument, load_yaml
 
-__all__ = ["TOOL_TIMEOUT_S"]
+__all__ = [
+    "TOOL_TIMEOUT_S",
+    "check_alertmanager",
+    "check_generated_alertmanager",
+    "check_rule_test",
+    "check_rules",
+    "generated_alertmanager_configs",
+]
 
 TOOL_TIMEOUT_S = 60.0
 _PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
@@ -130,10 +137,11 @@ def _tool_failed(tool: str, rc: int, output: str, shown: str) -> Problem:
     return Problem(shown, None, None, f"{tool} failed (exit {rc}): {tail}")
 
 
-def _check_rules(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_rules(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a Prometheus rule file (chaosdrill's checks, then promtool)."""
     _, error = refs.load("rules", path)
     if error is not None:
-        return _from_error(error, shown)
+        return from_error(error, shown)
     ran = _run_tool("promtool", ["check", "rules", shown], shown)
     if isinstance(ran, Problem):
         return [ran]
@@ -212,11 +220,12 @@ def _locate_case(doc: YamlDocument, block: str) -> tuple[str | int, ...] | None:
     return None
 
 
-def _check_rule_test(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_rule_test(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of a promtool rule unit-test file (the real promtool runs it)."""
     try:
         doc = load_yaml(shown)
     except InvalidInputError as exc:
-        return _from_error(exc, shown)
+        return from_error(exc, shown)
     ran = _run_tool("promtool", ["test", "rules", shown], shown)
     if isinstance(ran, Problem):
         return [ran]
@@ -299,18 +308,19 @@ def _amtool_problems(
     return [_tool_failed("amtool check-config", rc, output, file)]
 
 
-def _check_alertmanager(path: Path, shown: str, refs: _References) -> list[Problem]:
+def check_alertmanager(path: Path, shown: str, refs: References) -> list[Problem]:
+    """The problems of an Alertmanager configuration (the real amtool checks it)."""
     try:
         doc = load_yaml(shown)
     except InvalidInputError as exc:
-        return _from_error(exc, shown)
+        return from_error(exc, shown)
     ran = _run_tool("amtool", ["check-config", shown], shown)
     if isinstance(ran, Problem):
         return [ran]
     return _amtool_problems(*ran, shown, doc)
 
 
-def _generated_alertmanager_configs() -> list[tuple[str, str]]:
+def generated_alertmanager_configs() -> list[tuple[str, str]]:
     """The Alertmanager configuration environments get, at time scale 1 and 1000."""
     from chaosdrill.environments.local.monitoring import alertmanager_config
     from chaosdrill.timescale import TimeScale
@@ -323,7 +333,8 @@ def _generated_alertmanager_configs() -> list[tuple[str, str]]:
     return out
 
 
-def _check_generated_alertmanager(label: str, text: str) -> list[Problem]:
+def check_generated_alertmanager(label: str, text: str) -> list[Problem]:
+    """The problems amtool finds in a generated Alertmanager configuration."""
     with tempfile.TemporaryDirectory(prefix="chaosdrill-validate-") as tmp:
         file = Path(tmp) / "alertmanager.yml"
         file.write_text(text)

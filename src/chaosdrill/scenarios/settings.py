@@ -1,0 +1,222 @@
+"""Settings of a drill from an experiment's configuration and the command line's overrides.
+
+Also the helpers every check of a drill spec uses: errors naming the experiment file, the
+dotted field and its line (:class:`FieldErrors`), and the timing and load checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.load.spec import LoadSpec
+from chaosdrill.timescale import PRODUCTION, TimeScale
+
+__all__ = [
+    "EXTENSION_FIELD",
+    "OPTIONS",
+    "FieldErrors",
+    "Located",
+    "Settings",
+    "SpecOverrides",
+    "dotted",
+    "finite_number",
+    "resolve_load",
+    "resolve_timing",
+]
+
+EXTENSION_FIELD = "extensions[chaosdrill]"
+
+Located = Callable[[Sequence[str | int]], int | None]
+"""The line of a field path in the experiment file (None where unknown)."""
+
+
+@dataclass(frozen=True)
+class SpecOverrides:
+    """What the command line (or a plan) sets over the experiment's configuration.
+
+    None leaves the experiment's value (or the default). Times are production seconds.
+    """
+
+    env_name: str | None = None
+    time_scale: float | None = None
+    hold_production_s: float | None = None
+    reports: Path | None = None
+    recovery_timeout_production_s: float | None = None
+    mttd_target_s: float | None = None
+    mttr_target_s: float | None = None
+    load: Mapping[str, Any] | None = None
+
+    def configuration(self) -> dict[str, Any]:
+        """The overrides as Chaos Toolkit configuration keys (the given ones only)."""
+        values = {
+            "chaosdrill_env": self.env_name,
+            "chaosdrill_time_scale": self.time_scale,
+            "chaosdrill_hold_s": self.hold_production_s,
+            "chaosdrill_reports": str(self.reports) if self.reports else None,
+            "chaosdrill_recovery_timeout_s": self.recovery_timeout_production_s,
+            "chaosdrill_mttd_target_s": self.mttd_target_s,
+            "chaosdrill_mttr_target_s": self.mttr_target_s,
+            "chaosdrill_load": dict(self.load) if self.load else None,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+OPTIONS = {
+    "chaosdrill_env": "--env",
+    "chaosdrill_time_scale": "--time-scale",
+    "chaosdrill_hold_s": "--hold",
+    "chaosdrill_reports": "--reports",
+    "chaosdrill_recovery_timeout_s": "--recovery-timeout",
+    "chaosdrill_mttd_target_s": "--mttd-target",
+    "chaosdrill_mttr_target_s": "--mttr-target",
+    "chaosdrill_load": "--load",
+}
+
+
+class FieldErrors:
+    """Raises the errors of one experiment file: each names ``source``, the field and its line."""
+
+    def __init__(self, source: str, located: Located) -> None:
+        self.source = source
+        self.located = located
+
+    def error(self, message: str, path: Sequence[str | int], name: str | None = None) -> NoReturn:
+        """Raise InvalidInputError for ``path`` (its line where known), named ``name``."""
+        raise InvalidInputError(
+            message,
+            source=self.source,
+            line=self.located(path) if path else None,
+            field=name or dotted(path),
+        )
+
+    def rethrow(self, exc: InvalidInputError, path: Sequence[str | int], name: str) -> NoReturn:
+        """Re-raise a nested check's error under this file and field."""
+        sub = exc.field or ""
+        for prefix in ("fault.params", "params"):
+            if sub.startswith(prefix):
+                sub = sub[len(prefix) :].lstrip(".")
+        keys = [*path, *sub.split(".")] if sub else list(path)
+        self.error(exc.detail, keys, f"{name}.{sub}" if sub else name)
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """A field path as the errors name it: ``method[0].provider.arguments.kind``."""
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else key)
+    return out
+
+
+def finite_number(
+    value: Any,
+    path: Sequence[str | int],
+    name: str,
+    r: FieldErrors,
+    *,
+    minimum: float,
+    strict: bool,
+) -> float:
+    """A finite number above (``strict``) or at least ``minimum``."""
+    if isinstance(value, str) and value.strip():
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    bound = f"above {minimum:g}" if strict else f"at least {minimum:g}"
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
+    if not ok:
+        r.error(f"expected a finite number {bound}, got {value!r}", path, name)
+    return float(value)
+
+
+class Settings:
+    """The configuration with the overrides over it, and where each value came from."""
+
+    def __init__(self, configuration: Mapping[str, Any] | None, overrides: SpecOverrides) -> None:
+        self.values = {**(configuration or {})}
+        self.given = overrides.configuration()
+        self.values.update(self.given)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` (an empty one counts as unset)."""
+        value = self.values.get(key)
+        return default if value in (None, "") else value
+
+    def where(self, key: str) -> tuple[tuple[str | int, ...], str]:
+        """Where ``key``'s value came from: its path in the file and its name in errors."""
+        if key in self.given:
+            return (), OPTIONS[key]
+        return ("configuration", key), f"configuration.{key}"
+
+
+def resolve_timing(conf: Settings, r: FieldErrors) -> tuple[TimeScale, float, float | None]:
+    """Time scale (1 to 1000), hold (>= 0), recovery timeout and targets (> 0)."""
+    path, name = conf.where("chaosdrill_time_scale")
+    k = finite_number(conf.get("chaosdrill_time_scale", 1), path, name, r, minimum=0, strict=True)
+    path, name = conf.where("chaosdrill_hold_s")
+    hold = finite_number(
+        conf.get("chaosdrill_hold_s", PRODUCTION.hold_s), path, name, r, minimum=0, strict=False
+    )
+    timeout: float | None = None
+    if conf.get("chaosdrill_recovery_timeout_s") is not None:
+        path, name = conf.where("chaosdrill_recovery_timeout_s")
+        timeout = finite_number(
+            conf.get("chaosdrill_recovery_timeout_s"), path, name, r, minimum=0, strict=True
+        )
+    targets: dict[str, float] = {}
+    for attr, key in (
+        ("mttd_target_s", "chaosdrill_mttd_target_s"),
+        ("mttr_target_s", "chaosdrill_mttr_target_s"),
+    ):
+        if conf.get(key) is not None:
+            path, name = conf.where(key)
+            targets[attr] = finite_number(conf.get(key), path, name, r, minimum=0, strict=True)
+    try:
+        scale = TimeScale(k, production=dataclasses.replace(PRODUCTION, **targets))
+    except InvalidInputError as exc:
+        path, name = conf.where("chaosdrill_time_scale")
+        r.error(exc.detail, path, name)
+    return scale, hold, timeout
+
+
+def resolve_load(
+    ext: Mapping[str, Any], at: tuple[str | int, ...], conf: Settings, r: FieldErrors
+) -> LoadSpec:
+    """The extension's load with the overrides' over it, checked as a LoadSpec."""
+    given = ext.get("load") or {}
+    override = conf.get("chaosdrill_load") or {}
+    opath, oname = conf.where("chaosdrill_load")
+    for value, path, name in (
+        (given, (*at, "load"), f"{EXTENSION_FIELD}.load"),
+        (override, opath, oname),
+    ):
+        if not isinstance(value, dict):
+            r.error(f"expected a mapping of LoadSpec fields, got {value!r}", path, name)
+    known = {f.name for f in dataclasses.fields(LoadSpec)}
+    for value, path, name in (
+        (given, (*at, "load"), f"{EXTENSION_FIELD}.load"),
+        (override, opath, oname),
+    ):
+        for key in value:
+            if key not in known:
+                r.error(
+                    f"unknown load setting {key!r}; expected one of: {', '.join(sorted(known))}",
+                    (*path, key),
+                    f"{name}.{key}",
+                )
+    merged = {**given, **override}
+    try:
+        return LoadSpec(**merged)
+    except InvalidInputError as exc:
+        key = exc.field or ""
+        path, name = (
+            (opath, oname) if key in override else ((*at, "load"), f"{EXTENSION_FIELD}.load")
+        )
+        r.error(exc.detail, (*path, key) if path else (), f"{name}.{key}")

@@ -1,0 +1,338 @@
+"""The drill spec: everything a drill asks for, resolved and checked before anything starts.
+
+``resolve_spec`` reads an experiment's ``chaosdrill`` extension, its configuration, its
+chaosdrill activities (``inject_fault``, ``wait_for_page``, ``run_runbook``, ...) and the
+command-line overrides, and checks each against the catalogue: the scenario and its cause,
+the fault kind and its parameters (validated by the fault itself), every alert (defined in
+``probes/*.rules.yml``), every runbook and its parameters, the load, targets, time scale,
+hold and recovery timeout. A mistake is an :class:`~chaosdrill.errors.InvalidInputError`
+naming the file, field and (where known) line; nothing has been started or created then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaosdrill import paths
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.faults.base import Fault
+from chaosdrill.load.spec import LoadSpec
+from chaosdrill.runbooks.model import ParamValue, Runbook
+from chaosdrill.scenarios.catalogue import Catalogue
+from chaosdrill.scenarios.experiment import ExperimentLines, load_experiment, read_experiment_text
+from chaosdrill.scenarios.settings import (
+    EXTENSION_FIELD as EXT,
+)
+from chaosdrill.scenarios.settings import (
+    FieldErrors,
+    Located,
+    Settings,
+    SpecOverrides,
+    dotted,
+    resolve_load,
+    resolve_timing,
+)
+from chaosdrill.timescale import TimeScale
+
+__all__ = ["DrillSpec", "FaultSpec", "RunbookSpec", "load_spec", "resolve_spec"]
+
+ACTIONS_MODULE = "chaosdrill.ctk.actions"
+PROBES_MODULE = "chaosdrill.ctk.probes"
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """The fault the drill injects: its kind, its parameters and the built fault."""
+
+    kind: str
+    params: Mapping[str, Any]
+    fault: Fault = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RunbookSpec:
+    """A runbook the drill runs, with its parameters resolved against its declaration."""
+
+    name: str
+    params: Mapping[str, ParamValue]
+    runbook: Runbook = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    """One drill, fully resolved: what to inject, expect, run and judge it by."""
+
+    experiment: str
+    title: str
+    scenario: str
+    cause: str
+    fault: FaultSpec
+    alert: str
+    runbook: RunbookSpec
+    runbooks: tuple[RunbookSpec, ...]
+    load: LoadSpec
+    env_name: str
+    time_scale: TimeScale
+    hold_production_s: float
+    recovery_timeout_production_s: float | None
+    reports_dir: Path
+    replicas: int
+    alerts: tuple[str, ...] = ()
+
+    @property
+    def load_settings(self) -> dict[str, Any]:
+        """The load as LoadSpec keyword arguments."""
+        return dataclasses.asdict(self.load)
+
+
+class _Resolver(FieldErrors):
+    """The errors of one experiment, and the catalogue its names are checked against."""
+
+    def __init__(self, source: str, located: Located, catalogue: Catalogue) -> None:
+        super().__init__(source, located)
+        self.catalogue = catalogue
+
+
+def _extension(experiment: Mapping[str, Any], r: _Resolver) -> tuple[int, Mapping[str, Any]]:
+    extensions = experiment.get("extensions")
+    if extensions is not None and not isinstance(extensions, list):
+        r.error("expected a list of extensions", ("extensions",))
+    for i, ext in enumerate(extensions or []):
+        if isinstance(ext, dict) and ext.get("name") == "chaosdrill":
+            return i, ext
+    r.error("expected an extension named 'chaosdrill'", ("extensions",))
+
+
+def _activities(experiment: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str, Any]]:
+    """(path, func, arguments) of every chaosdrill activity, in the experiment's order."""
+    found: list[tuple[tuple[str | int, ...], str, Any]] = []
+    hypothesis = experiment.get("steady-state-hypothesis") or {}
+    groups: list[tuple[tuple[str | int, ...], Any]] = [
+        (("steady-state-hypothesis", "probes"), hypothesis.get("probes")),
+        (("method",), experiment.get("method")),
+        (("rollbacks",), experiment.get("rollbacks")),
+    ]
+    for where, items in groups:
+        for i, activity in enumerate(items or []):
+            provider = activity.get("provider") if isinstance(activity, dict) else None
+            if not isinstance(provider, dict):
+                continue
+            if provider.get("module") in (ACTIONS_MODULE, PROBES_MODULE):
+                path = (*where, i, "provider", "arguments")
+                found.append((path, str(provider.get("func")), provider.get("arguments") or {}))
+    return found
+
+
+def _text(ext: Mapping[str, Any], key: str, at: tuple[str | int, ...], r: _Resolver) -> str:
+    value = ext.get(key)
+    if not isinstance(value, str) or not value.strip():
+        r.error(f"expected a non-empty string, got {value!r}", (*at, key), f"{EXT}.{key}")
+    return str(value)
+
+
+def _fault(kind: Any, params: Any, path: tuple[str | int, ...], r: _Resolver) -> FaultSpec:
+    from chaosdrill.faults import REGISTRY, make_fault
+
+    name = dotted(path)
+    if not isinstance(kind, str) or kind not in REGISTRY:
+        r.error(
+            f"unknown fault kind {kind!r}; expected one of: {', '.join(sorted(REGISTRY))}",
+            (*path, "kind"),
+            f"{name}.kind",
+        )
+    if params is not None and not isinstance(params, dict):
+        r.error(
+            f"expected a mapping of the fault's parameters, got {params!r}",
+            (*path, "params"),
+            f"{name}.params",
+        )
+    try:
+        fault = make_fault(kind, params)
+    except InvalidInputError as exc:
+        r.rethrow(exc, (*path, "params"), f"{name}.params")
+    return FaultSpec(kind, dict(fault.params), fault)
+
+
+def _runbook(
+    name: Any, params: Any, path: tuple[str | int, ...], field_name: str, r: _Resolver
+) -> RunbookSpec:
+    """A runbook of the catalogue with its parameters checked (``path`` is the name's)."""
+    book = r.catalogue.runbook(name) if isinstance(name, str) else None
+    if book is None:
+        known = ", ".join(r.catalogue.runbook_names())
+        r.error(
+            f"no runbook named {name!r} in {r.catalogue.runbooks_dir}; expected one of: {known}",
+            path,
+            field_name,
+        )
+    if params is not None and not isinstance(params, dict):
+        r.error(f"expected a mapping of runbook parameters, got {params!r}", path, field_name)
+    base = path[:-1]
+    try:
+        values = book.resolve_params(params)
+    except InvalidInputError as exc:
+        params_key = "runbook_params" if field_name.startswith(EXT) else "params"
+        r.rethrow(
+            exc,
+            (*base, params_key),
+            dotted((*base, params_key))
+            if not field_name.startswith(EXT)
+            else f"{EXT}.{params_key}",
+        )
+    return RunbookSpec(str(name), values, book)
+
+
+def _alert(name: Any, path: tuple[str | int, ...], field_name: str, r: _Resolver) -> str:
+    known = r.catalogue.alert_names()
+    if not isinstance(name, str) or name not in known:
+        r.error(
+            f"no alert named {name!r} in {r.catalogue.probes_dir}/*.rules.yml; "
+            f"expected one of: {', '.join(sorted(known))}",
+            path,
+            field_name,
+        )
+    return str(name)
+
+
+def _scenario(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -> tuple[str, str]:
+    scenario_id = _text(ext, "scenario", at, r)
+    cause = _text(ext, "cause", at, r)
+    scenario = r.catalogue.scenario(scenario_id)
+    if scenario is None:
+        known = ", ".join(r.catalogue.scenario_ids())
+        r.error(
+            f"no scenario named {scenario_id!r} in {r.catalogue.scenarios_dir}; "
+            f"expected one of: {known}",
+            (*at, "scenario"),
+            f"{EXT}.scenario",
+        )
+    causes = [c.id for c in scenario.common_causes]
+    if causes and cause not in causes:
+        r.error(
+            f"scenario {scenario_id!r} has no cause {cause!r}; "
+            f"expected one of: {', '.join(causes)}",
+            (*at, "cause"),
+            f"{EXT}.cause",
+        )
+    return scenario_id, cause
+
+
+def _replicas(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -> int:
+    value = ext.get("replicas", 2)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        r.error(
+            f"expected an integer from 1 to 16, got {value!r}", (*at, "replicas"), f"{EXT}.replicas"
+        )
+    return int(value)
+
+
+def _method(
+    experiment: Mapping[str, Any], r: _Resolver
+) -> tuple[list[FaultSpec], list[str], list[RunbookSpec]]:
+    """The faults, alerts and runbooks the chaosdrill activities name, each checked."""
+    faults: list[FaultSpec] = []
+    alerts: list[str] = []
+    runbooks: list[RunbookSpec] = []
+    for path, func, args in _activities(experiment):
+        if not isinstance(args, dict):
+            r.error(f"expected a mapping of arguments, got {args!r}", path)
+        if func == "inject_fault":
+            faults.append(_fault(args.get("kind"), args.get("params"), path, r))
+        elif func in ("wait_for_page", "wait_for_recovery"):
+            alerts.append(_alert(args.get("alert"), (*path, "alert"), dotted((*path, "alert")), r))
+        elif func == "run_runbook":
+            where = (*path, "name")
+            runbooks.append(_runbook(args.get("name"), args.get("params"), where, dotted(where), r))
+    return faults, alerts, runbooks
+
+
+def resolve_spec(
+    experiment: Mapping[str, Any],
+    source: str,
+    configuration: Mapping[str, Any] | None = None,
+    overrides: SpecOverrides | None = None,
+    *,
+    located: Located | None = None,
+    catalogue: Catalogue | None = None,
+) -> DrillSpec:
+    """The drill an experiment asks for, every part checked; nothing is started.
+
+    Args:
+        experiment: the experiment (already valid for Chaos Toolkit).
+        source: the file it came from (named in every error).
+        configuration: its configuration (default: the experiment's own).
+        overrides: command-line or plan settings over the configuration.
+        located: the line of a field path, where known.
+        catalogue: scenarios, runbooks and rules to check against (default: the project's).
+
+    Raises:
+        InvalidInputError: the first problem, with file, field, line where known and what
+            was expected.
+    """
+    r = _Resolver(source, located or (lambda path: None), catalogue or Catalogue())
+    if configuration is None:
+        configuration = experiment.get("configuration")
+    if configuration is not None and not isinstance(configuration, dict):
+        r.error("expected a mapping of configuration values", ("configuration",))
+    conf = Settings(configuration, overrides or SpecOverrides())
+    index, ext = _extension(experiment, r)
+    at: tuple[str | int, ...] = ("extensions", index)
+    scenario, cause = _scenario(ext, at, r)
+    alert = _alert(ext.get("alert"), (*at, "alert"), f"{EXT}.alert", r)
+    main = _runbook(
+        ext.get("runbook"), ext.get("runbook_params"), (*at, "runbook"), f"{EXT}.runbook", r
+    )
+    listed = ext.get("runbooks") or []
+    if not isinstance(listed, list):
+        r.error(
+            f"expected a list of runbook names, got {listed!r}",
+            (*at, "runbooks"),
+            f"{EXT}.runbooks",
+        )
+    for i, name in enumerate(listed):
+        _runbook(name, None, (*at, "runbooks", i), f"{EXT}.runbooks[{i}]", r)
+    faults, alerts, runbooks = _method(experiment, r)
+    if not faults:
+        r.error("expected an inject_fault action (module chaosdrill.ctk.actions)", ("method",))
+    time_scale, hold, timeout = resolve_timing(conf, r)
+    env_name = conf.get("chaosdrill_env", "drill")
+    if not isinstance(env_name, str):
+        path, name = conf.where("chaosdrill_env")
+        r.error(f"expected an environment name, got {env_name!r}", path, name)
+    return DrillSpec(
+        experiment=source,
+        title=str(experiment.get("title", "")),
+        scenario=scenario,
+        cause=cause,
+        fault=faults[0],
+        alert=alert,
+        runbook=main,
+        runbooks=tuple(runbooks),
+        load=resolve_load(ext, at, conf, r),
+        env_name=env_name,
+        time_scale=time_scale,
+        hold_production_s=hold,
+        recovery_timeout_production_s=timeout,
+        reports_dir=Path(conf.get("chaosdrill_reports") or paths.reports_dir()),
+        replicas=_replicas(ext, at, r),
+        alerts=tuple(dict.fromkeys([alert, *alerts])),
+    )
+
+
+def load_spec(
+    path: Path, overrides: SpecOverrides | None = None, *, catalogue: Catalogue | None = None
+) -> DrillSpec:
+    """Read an experiment file and resolve its drill (see :func:`resolve_spec`).
+
+    Raises:
+        InvalidInputError: the file or anything it asks for is wrong.
+    """
+    experiment = load_experiment(path)
+    lines = ExperimentLines(read_experiment_text(path), str(path))
+    return resolve_spec(
+        experiment, str(path), overrides=overrides, located=lines.line, catalogue=catalogue
+    )
