@@ -21,13 +21,15 @@ def run_runbook(name: str, params: dict[str, Any] | None = None) -> dict[str, An
     """Run a runbook in auto mode; every step is timed."""
     ctx = current()
     phases.respond(ctx, name, params)
-    result: dict[str, Any] = ctx.measurements["runbooks"][-1]
-    return result
+    runs = ctx.measurements.runbooks
+    assert runs, "respond records its run"
+    return runs[-1].to_json()
 
 
 def revert_faults() -> dict[str, Any]:
     """Revert every fault of this drill (idempotent; used as the experiment's rollback)."""
     ctx = current()
     phases.revert(ctx)
-    result: dict[str, Any] = ctx.measurements["revert"]
-    return result
+    revert = ctx.measurements.revert
+    assert revert is not None, "revert records what it did"
+    return revert.to_json()

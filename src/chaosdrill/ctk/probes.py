@@ -23,21 +23,24 @@ def wait_for_page(alert: str) -> dict[str, Any]:
     """Wait for the expected alert at the pager; return MTTD and Prometheus' view."""
     ctx = current()
     phases.detect(ctx, alert)
-    result: dict[str, Any] = ctx.measurements["detection"]
-    return result
+    detection = ctx.measurements.detection
+    assert detection is not None, "detect records the page or its absence"
+    return detection.to_json()
 
 
 def wait_for_recovery(alert: str) -> dict[str, Any]:
     """Wait until SLOs are met and hold for the hold period; return MTTR."""
     ctx = current()
     phases.recover(ctx, alert)
-    result: dict[str, Any] = ctx.measurements["recovery"]
-    return result
+    recovery = ctx.measurements.recovery
+    assert recovery is not None, "recover records its outcome"
+    return recovery.to_json()
 
 
 def verify() -> dict[str, Any]:
     """The seed's five verification checks."""
     ctx = current()
     phases.verify(ctx)
-    result: dict[str, Any] = ctx.measurements["verification"]
-    return result
+    checks = ctx.measurements.verification
+    assert checks is not None, "verify records its checks"
+    return {c.name: c.to_json() for c in checks}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.context import DrillContext
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.setup import cleanup_drill, config_from_experiment, finish_drill, start_drill
 from chaosdrill.errors import InvalidInputError
 
@@ -27,12 +28,12 @@ class DrillOutcome:
 
     experiment: Path
     result_path: Path
-    result: dict[str, Any]
+    result: DrillResult
 
     @property
     def passed(self) -> bool:
         """The drill's verdict."""
-        return bool(self.result["verdict"]["passed"])
+        return self.result.verdict.passed
 
 
 def load_experiment(path: Path) -> dict[str, Any]:
@@ -114,4 +115,5 @@ def run_drill(
         result_path = ctx.result_path or finish_drill(ctx, journal)
     finally:
         cleanup_drill(ctx)
-    return DrillOutcome(path, result_path, json.loads(result_path.read_text()))
+    data = json.loads(result_path.read_text())
+    return DrillOutcome(path, result_path, DrillResult.from_json(data, source=str(result_path)))
