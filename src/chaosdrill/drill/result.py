@@ -72,23 +72,25 @@ def _verdict(ctx: DrillContext) -> Verdict:
     m = ctx.measurements
     mttd = m.detection.mttd_s if m.detection else None
     mttr = m.recovery.mttr_s if m.recovery else None
+    mttd_ok = mttd is not None and mttd <= ts.mttd_target_s
+    mttr_ok = mttr is not None and mttr <= ts.mttr_target_s
     checks = {
         "detected": bool(m.detection and m.detection.paged),
-        "mttd_within_target": mttd is not None and mttd <= ts.mttd_target_s,
+        "mttd_within_target": mttd_ok,
         "recovered": bool(m.recovery and m.recovery.recovered),
-        "mttr_within_target": mttr is not None and mttr <= ts.mttr_target_s,
+        "mttr_within_target": mttr_ok,
         "runbook_succeeded": bool(m.runbooks) and all(r.ok for r in m.runbooks or ()),
         "verification_passed": all(c.ok for c in m.verification or ()) and bool(m.verification),
         "fault_reverted": bool(m.revert and m.revert.ok),
     }
     reasons = list(ctx.failures)
     alert = ctx.config.alert
-    if mttd is not None and not checks["mttd_within_target"]:
+    if mttd is not None and not mttd_ok:
         reasons.append(
             f"{alert} paged after {mttd:.1f} s ({mttd * ts.k:.0f} s in production); "
             f"target {ts.mttd_target_s:.1f} s ({ts.production.mttd_target_s:.0f} s)"
         )
-    if mttr is not None and not checks["mttr_within_target"]:
+    if mttr is not None and not mttr_ok:
         reasons.append(
             f"recovered after {mttr:.1f} s ({mttr * ts.k:.0f} s in production); "
             f"target {ts.mttr_target_s:.1f} s ({ts.production.mttr_target_s:.0f} s)"
