@@ -82,9 +82,10 @@ class DrillReport:
         cls, result: Mapping[str, Any], result_path: Path, exit_code: int, experiment: Path
     ) -> DrillReport:
         """Build the report from a drill's result dict (format version 1)."""
+        from chaosdrill.drill.model import DrillResult
         from chaosdrill.scoring.score import score_drill
 
-        score = score_drill(result)
+        score = score_drill(DrillResult.from_json(result, source=str(result_path)))
         production = result.get("production_equivalent") or {}
         verdict = result.get("verdict") or {}
         integrity = (result.get("measurements") or {}).get("integrity") or {}

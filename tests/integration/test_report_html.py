@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.report import build_report
 from chaosdrill.report.html import CHARTS, MARKER_STYLE, chart_id, render_html
 from tests import browser
@@ -56,10 +57,10 @@ def partial(result: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan_report() -> dict[str, Any]:
     names = [*PASSING, FAILING, NO_PROMETHEUS]
-    results: list[tuple[Mapping[str, Any], str | None]] = [
-        (load(n), f"tests/data/results/{n}") for n in names
+    results: list[tuple[DrillResult, str | None]] = [
+        (DrillResult.from_json(load(n)), f"tests/data/results/{n}") for n in names
     ]
-    results.append((partial(load("primary-crash.json")), None))
+    results.append((DrillResult.from_json(partial(load("primary-crash.json"))), None))
     return build_report(results, run_id="test-run")
 
 

@@ -13,6 +13,7 @@ import xmlschema
 from click.testing import CliRunner
 
 from chaosdrill.cli.main import cli
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.plans.gate import evaluate, find_baseline, render_summary, write_outputs
 from chaosdrill.plans.model import Baseline, Gates, load_plan
@@ -33,7 +34,9 @@ def report_of(
     from chaosdrill.report.model import ReportSettings
 
     rep = build_report(
-        [(r, None) for r in results], run_id=run_id, settings=ReportSettings(name=name)
+        [(DrillResult.from_json(r), None) for r in results],
+        run_id=run_id,
+        settings=ReportSettings(name=name),
     )
     return json.loads(json.dumps(rep))
 

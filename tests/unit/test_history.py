@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError, RuntimeFailure
 from chaosdrill.report import ReportSettings, build_report
 from chaosdrill.report import history as history_module
@@ -56,7 +57,7 @@ def variant(
 
 def report(run_id: str, *results: dict[str, Any], plan: str = "quarterly") -> dict[str, Any]:
     return build_report(
-        [(r, f"/results/{r['cause']}.json") for r in results],
+        [(DrillResult.from_json(r), f"/results/{r['cause']}.json") for r in results],
         run_id=run_id,
         settings=ReportSettings(name=plan),
     )

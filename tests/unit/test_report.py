@@ -16,6 +16,7 @@ import pytest
 import xmlschema
 from rich.console import Console
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.report import build_report
 from chaosdrill.report.comms import render_comms
@@ -56,7 +57,7 @@ def normalise(text: str) -> str:
 
 
 def make(results: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
-    report = build_report([(r, None) for r in results], run_id="RUN", **kw)
+    report = build_report([(DrillResult.from_json(r), None) for r in results], run_id="RUN", **kw)
     report["generated_at"] = "2026-01-01T00:00:00+00:00"
     return json.loads(json.dumps(report))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.scoring.score import (
     Scoring,
@@ -41,7 +42,7 @@ def with_times(result: dict[str, Any], mttd: float | None, mttr: float | None) -
 
 def test_a_real_passing_drill_scores_full_detection_and_recovery() -> None:
     result = real("bad-release")
-    score = score_drill(result)
+    score = score_drill(DrillResult.from_json(result))
     assert part(score, "detection").points == 30 and part(score, "recovery").points == 30
     assert part(score, "verification").points == 10 and part(score, "hygiene").points == 10
     assert 0 < part(score, "impact").points < 20  # some requests did fail
@@ -53,9 +54,13 @@ def test_late_detection_loses_points_linearly_to_zero_at_twice_the_target() -> N
     base = real("bad-release")
     target = base["targets"]["production"]["mttd_s"]  # 300
     mttr = base["production_equivalent"]["mttr_s"]
-    on = part(score_drill(with_times(base, target, mttr)), "detection")
-    late = part(score_drill(with_times(base, 1.5 * target, mttr)), "detection")
-    gone = part(score_drill(with_times(base, 2.5 * target, mttr)), "detection")
+    on = part(score_drill(DrillResult.from_json(with_times(base, target, mttr))), "detection")
+    late = part(
+        score_drill(DrillResult.from_json(with_times(base, 1.5 * target, mttr))), "detection"
+    )
+    gone = part(
+        score_drill(DrillResult.from_json(with_times(base, 2.5 * target, mttr))), "detection"
+    )
     assert on.points == 30 and late.points == pytest.approx(15) and gone.points == 0
     assert late.reasons == (f"HighErrorRate paged after 450 s; target {target:.0f} s",)
     assert on.reasons == ()
@@ -64,7 +69,7 @@ def test_late_detection_loses_points_linearly_to_zero_at_twice_the_target() -> N
 def test_late_recovery_loses_points_and_the_sentence_says_by_how_much() -> None:
     base = real("primary-crash")
     target = base["targets"]["production"]["mttr_s"]
-    rec = part(score_drill(with_times(base, 100, target * 1.25)), "recovery")
+    rec = part(score_drill(DrillResult.from_json(with_times(base, 100, target * 1.25))), "recovery")
     assert rec.points == pytest.approx(22.5)
     assert rec.reasons == (f"recovered after {target * 1.25:.0f} s; target {target:.0f} s",)
 
@@ -73,7 +78,7 @@ def test_missing_detection_scores_zero_and_fails_the_drill() -> None:
     r = copy.deepcopy(real("bad-release"))
     r["measurements"]["detection"] = {"alert": "HighErrorRate", "paged": False, "mttd_s": None}
     r["production_equivalent"]["mttd_s"] = None
-    score = score_drill(r)
+    score = score_drill(DrillResult.from_json(r))
     det = part(score, "detection")
     assert det.points == 0 and det.measured == "no page"
     assert det.reasons == ("HighErrorRate never paged",)
@@ -81,7 +86,7 @@ def test_missing_detection_scores_zero_and_fails_the_drill() -> None:
 
 
 def test_a_real_failed_runbook_loses_recovery_and_fails() -> None:
-    score = score_drill(real("bad-release-wrong-runbook"))
+    score = score_drill(DrillResult.from_json(real("bad-release-wrong-runbook")))
     assert part(score, "recovery").points == 0
     assert part(score, "verification").points < 10
     hygiene = part(score, "hygiene")
@@ -92,7 +97,7 @@ def test_a_real_failed_runbook_loses_recovery_and_fails() -> None:
 def test_a_failed_runbook_step_costs_hygiene() -> None:
     r = copy.deepcopy(real("bad-release"))
     r["measurements"]["runbooks"][0]["steps"][1]["ok"] = False
-    hygiene = part(score_drill(r), "hygiene")
+    hygiene = part(score_drill(DrillResult.from_json(r)), "hygiene")
     assert hygiene.points == pytest.approx(7.0)
     assert any("Roll back to the previous version" in x for x in hygiene.reasons)
 
@@ -100,25 +105,25 @@ def test_a_failed_runbook_step_costs_hygiene() -> None:
 def test_lost_writes_cap_the_grade_and_fail_the_drill() -> None:
     r = copy.deepcopy(real("primary-crash"))
     r["measurements"]["integrity"]["lost"] = ["r1.1.7", "r1.1.8"]
-    uncapped = score_drill(real("primary-crash"))
-    capped = score_drill(r)
+    uncapped = score_drill(DrillResult.from_json(real("primary-crash")))
+    capped = score_drill(DrillResult.from_json(r))
     assert uncapped.grade == "A"
     assert capped.grade == "D" and capped.points <= 69.99
     assert capped.capped_by == "2 lost acknowledged write(s) cap the grade at D"
     assert not capped.passed
     assert any("2 acknowledged write(s) lost" in x for x in part(capped, "impact").reasons)
-    assert score_drill(r, Scoring(lost_write_cap="F")).grade == "F"
+    assert score_drill(DrillResult.from_json(r), Scoring(lost_write_cap="F")).grade == "F"
 
 
 def test_impact_uses_the_error_budget_of_a_999_month() -> None:
     result = real("bad-release")
-    impact = drill_impact(result)
+    impact = drill_impact(DrillResult.from_json(result))
     share = impact.failed / impact.requests
     budget = 0.001 * 30 * 86400
     assert impact.budget_burned_pct == pytest.approx(
         100 * share * impact.window_production_s / budget, rel=1e-3
     )
-    points = part(score_drill(result), "impact").points
+    points = part(score_drill(DrillResult.from_json(result)), "impact").points
     assert points == pytest.approx(20 * (1 - impact.budget_burned_pct / 10), abs=0.01)
 
 
@@ -126,7 +131,7 @@ def test_weights_are_configurable_and_must_add_up_to_100() -> None:
     heavy = Scoring(
         weights=ScoringWeights(detection=60, recovery=20, impact=10, verification=5, hygiene=5)
     )
-    score = score_drill(real("leaky-feature"), heavy)
+    score = score_drill(DrillResult.from_json(real("leaky-feature")), heavy)
     assert part(score, "detection").max_points == 60
     with pytest.raises(InvalidInputError, match="adding up to 100"):
         ScoringWeights(detection=50)
@@ -137,7 +142,7 @@ def test_weights_are_configurable_and_must_add_up_to_100() -> None:
 def test_an_unfinished_drill_is_not_a_pass() -> None:
     r = copy.deepcopy(real("bad-release"))
     r["complete"] = False
-    assert not score_drill(r).passed
+    assert not score_drill(DrillResult.from_json(r)).passed
 
 
 @pytest.mark.parametrize(
@@ -150,8 +155,12 @@ def test_grades(points: float, grade: str) -> None:
 
 def test_a_plan_aggregates_mean_and_distribution() -> None:
     results = [real(n) for n in ("bad-release", "primary-crash", "bad-release-wrong-runbook")]
-    scores = [score_drill(r) for r in results]
-    plan = aggregate(results, [s.points for s in scores], [s.passed for s in scores])
+    scores = [score_drill(DrillResult.from_json(r)) for r in results]
+    plan = aggregate(
+        [DrillResult.from_json(r) for r in results],
+        [s.points for s in scores],
+        [s.passed for s in scores],
+    )
     assert plan.points == pytest.approx(sum(s.points for s in scores) / 3, abs=0.01)
     assert not plan.passed and plan.drills_passed == 2
     mttrs = sorted(r["production_equivalent"]["mttr_s"] for r in results[:2])

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.paths import SCENARIOS_DIR
 from chaosdrill.scenarios.loader import load_scenario
 from chaosdrill.scoring.score import DrillImpact, drill_impact
@@ -36,7 +37,14 @@ def impact(**kw: Any) -> DrillImpact:
 
 
 # a result whose load ran 20 s: the incident window (10 s) would see half its enrollments
-RESULT = {"timeline": [{"name": "load_started", "t": 0.0}, {"name": "load_stopped", "t": 20.0}]}
+RESULT = DrillResult.from_json(
+    {
+        "chaosdrill_result_version": 1,
+        "experiment": "experiments/x.json",
+        "targets": {"production": {"mttd_s": 300.0, "mttr_s": 1800.0}},
+        "timeline": [{"name": "load_started", "t": 0.0}, {"name": "load_stopped", "t": 20.0}],
+    }
+)
 MODEL = load_scenario(SCENARIOS_DIR / "high-error-rate.yaml").severity
 REVENUE = Revenue(enrollments_per_hour=1000, average_price_usd=100)  # $100,000/hour at most
 
@@ -88,7 +96,7 @@ def test_p4_no_revenue_impact() -> None:
 
 
 def test_revenue_per_hour_from_a_real_drill() -> None:
-    result = json.loads((DATA / "bad-release.json").read_text())
+    result = DrillResult.from_json(json.loads((DATA / "bad-release.json").read_text()))
     imp = drill_impact(result)
     rev = revenue_per_hour(result, imp, REVENUE)
     assert imp.enrollments_failed > 0
@@ -147,4 +155,5 @@ def test_lost_writes_in_a_real_result_make_it_p1() -> None:
     result = json.loads((DATA / "primary-crash.json").read_text())
     lost = copy.deepcopy(result)
     lost["measurements"]["integrity"]["lost"] = ["x"]
-    assert classify(lost, drill_impact(lost), MODEL).level == "P1"
+    typed = DrillResult.from_json(lost)
+    assert classify(typed, drill_impact(typed), MODEL).level == "P1"

@@ -125,7 +125,7 @@ def gate(
                 if quiet
                 else lambda i, n, name, res: console.print(
                     f"[{i}/{n}] {name}"
-                    + ("" if res is None else f": {'PASS' if res['verdict']['passed'] else 'FAIL'}")
+                    + ("" if res is None else f": {'PASS' if res.verdict.passed else 'FAIL'}")
                 ),
             )
         except RuntimeFailure as exc:

@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from chaosdrill.cli.application import app
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.paths import reports_dir
 from chaosdrill.report.history import History, TrendPoint
@@ -155,9 +156,9 @@ def _read_json(path: Path, what: str = "file") -> Any:
         raise InvalidInputError(f"not JSON: {exc.msg}", source=str(path), line=exc.lineno) from exc
 
 
-def _check_result(data: Any, source: str) -> dict[str, Any]:
+def _check_result(data: Any, source: str) -> DrillResult:
     """A drill result with what a report needs, or InvalidInputError naming the field."""
-    from chaosdrill.drill.result import RESULT_VERSION
+    from chaosdrill.drill.model import RESULT_VERSION
 
     if not isinstance(data, dict):
         raise InvalidInputError("expected a JSON object", source=source)
@@ -181,7 +182,7 @@ def _check_result(data: Any, source: str) -> dict[str, Any]:
             raise InvalidInputError(
                 "expected a number of seconds", source=source, field=f"targets.production.{key}"
             )
-    return data
+    return DrillResult.from_json(data, source)
 
 
 def _number(value: Any, default: float) -> float:
@@ -196,7 +197,7 @@ def result_from_journal(journal: Mapping[str, Any]) -> dict[str, Any]:
     scale, the journal, an empty timeline and ``complete: False``; the report marks it
     incomplete and says why.
     """
-    from chaosdrill.drill.result import RESULT_VERSION
+    from chaosdrill.drill.model import RESULT_VERSION
     from chaosdrill.timescale import PRODUCTION
 
     exp = journal.get("experiment") if isinstance(journal.get("experiment"), dict) else {}
@@ -292,7 +293,7 @@ def _find(path_text: str, base: Path) -> Path | None:
 
 def load_results(
     path: Path,
-) -> tuple[list[tuple[dict[str, Any], str | None]], ReportSettings | None, list[str]]:
+) -> tuple[list[tuple[DrillResult, str | None]], ReportSettings | None, list[str]]:
     """The drill results behind a drill result, a report.json or a Chaos Toolkit journal.
 
     Returns:
@@ -314,7 +315,7 @@ def load_results(
             raise InvalidInputError(
                 "expected a non-empty list of drills", source=source, field="drills"
             )
-        results: list[tuple[dict[str, Any], str | None]] = []
+        results: list[tuple[DrillResult, str | None]] = []
         for i, d in enumerate(drills):
             field = f"drills[{i}].result_path"
             where = d.get("result_path") if isinstance(d, dict) else None
@@ -348,7 +349,8 @@ def load_results(
             note = f"result file {ext['result']} named by the journal is missing"
         else:
             note = f"the journal names no result (status {data.get('status')!r})"
-        return [(result_from_journal(data), None)], None, [note + "; rendered from the journal"]
+        partial = DrillResult.from_json(result_from_journal(data), source)
+        return [(partial, None)], None, [note + "; rendered from the journal"]
     raise InvalidInputError(
         "unknown format: expected a drill result ('chaosdrill_result_version'), a report.json "
         "('chaosdrill_report_version') or a Chaos Toolkit journal ('chaoslib-version' and "

@@ -284,7 +284,7 @@ def _report_one(outcome: DrillOutcome, reports: Path | None) -> int:
     from chaosdrill.report.terminal import summary_table
     from chaosdrill.report.writer import write_reports
 
-    run_id = new_run_id(outcome.result.get("cause") or outcome.experiment.stem)
+    run_id = new_run_id(outcome.result.cause or outcome.experiment.stem)
     out_dir = (reports or reports_dir()) / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     result_path = out_dir / outcome.result_path.name

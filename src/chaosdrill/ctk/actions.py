@@ -27,8 +27,9 @@ def run_runbook(name: str, params: dict[str, Any] | None = None) -> dict[str, An
     if ctx.aborted is not None:
         return {"name": name, "skipped": ctx.aborted}
     phases.respond(ctx, name, params)
-    result: dict[str, Any] = ctx.measurements["runbooks"][-1]
-    return result
+    runs = ctx.measurements.runbooks
+    assert runs, "respond records its run"
+    return runs[-1].to_json()
 
 
 def revert_faults() -> dict[str, Any]:
@@ -41,5 +42,6 @@ def revert_faults() -> dict[str, Any]:
     if ctx is None:
         return {"reverted": [], "still_active": [], "ok": True, "skipped": "no drill set up"}
     phases.revert(ctx)
-    result: dict[str, Any] = ctx.measurements["revert"]
-    return result
+    revert = ctx.measurements.revert
+    assert revert is not None, "revert records what it did"
+    return revert.to_json()

@@ -125,10 +125,11 @@ def _write_reports(result_path: Path) -> dict[str, Any]:
     """Every report of the drill beside its result (reports/<run>/); never raises."""
     import json
 
+    from chaosdrill.drill.model import DrillResult
     from chaosdrill.report.writer import write_reports
 
     try:
-        result = json.loads(result_path.read_text())
+        result = DrillResult.from_json(json.loads(result_path.read_text()), str(result_path))
         report = write_reports(
             [(result, str(result_path))], result_path.parent, run_id=result_path.parent.name
         )

@@ -29,8 +29,9 @@ def wait_for_page(alert: str) -> dict[str, Any]:
     if ctx.aborted is not None:
         return {"skipped": ctx.aborted}
     phases.detect(ctx, alert)
-    result: dict[str, Any] = ctx.measurements["detection"]
-    return result
+    detection = ctx.measurements.detection
+    assert detection is not None, "detect records the page or its absence"
+    return detection.to_json()
 
 
 def wait_for_recovery(alert: str) -> dict[str, Any]:
@@ -39,8 +40,9 @@ def wait_for_recovery(alert: str) -> dict[str, Any]:
     if ctx.aborted is not None:
         return {"skipped": ctx.aborted}
     phases.recover(ctx, alert)
-    result: dict[str, Any] = ctx.measurements["recovery"]
-    return result
+    recovery = ctx.measurements.recovery
+    assert recovery is not None, "recover records its outcome"
+    return recovery.to_json()
 
 
 def verify() -> dict[str, Any]:
@@ -49,5 +51,6 @@ def verify() -> dict[str, Any]:
     if ctx.aborted is not None:
         return {"skipped": ctx.aborted}
     phases.verify(ctx)
-    result: dict[str, Any] = ctx.measurements["verification"]
-    return result
+    checks = ctx.measurements.verification
+    assert checks is not None, "verify records its checks"
+    return {c.name: c.to_json() for c in checks}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.drill.measurements import Measurements
 from chaosdrill.environments import Environment
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import LoadRun
@@ -108,7 +109,7 @@ class DrillContext:
     timeline: Timeline = field(default_factory=Timeline)
     load: LoadRun | None = None
     sli: SliTail | None = None
-    measurements: dict[str, Any] = field(default_factory=dict)
+    measurements: Measurements = field(default_factory=Measurements)
     failures: list[str] = field(default_factory=list)
     fault_entries: list[str] = field(default_factory=list)
     phase: str = "setup"

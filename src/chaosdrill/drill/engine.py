@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.context import DrillConfig, DrillContext
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
 from chaosdrill.scenarios.experiment import load_experiment
 from chaosdrill.scenarios.settings import SpecOverrides
@@ -27,12 +28,12 @@ class DrillOutcome:
 
     experiment: Path
     result_path: Path
-    result: dict[str, Any]
+    result: DrillResult
 
     @property
     def passed(self) -> bool:
         """The drill's verdict."""
-        return bool(self.result["verdict"]["passed"])
+        return self.result.verdict.passed
 
 
 def run_drill(
@@ -88,4 +89,5 @@ def run_drill(
         result_path = ctx.result_path or finish_drill(ctx, journal)
     finally:
         cleanup_drill(ctx)
-    return DrillOutcome(path, result_path, json.loads(result_path.read_text()))
+    data = json.loads(result_path.read_text())
+    return DrillOutcome(path, result_path, DrillResult.from_json(data, source=str(result_path)))

@@ -1,6 +1,7 @@
 """The drill's phases: steady -> inject -> detect -> respond -> recover -> verify -> revert.
 
-Each phase marks the timeline and stores what it measured in ``ctx.measurements``. A phase
+Each phase marks the timeline and stores what it measured in ``ctx.measurements`` (typed
+parts of ``Measurements``). A phase
 that does not reach its goal records why in ``ctx.failures`` and returns False; the drill
 goes on (a late page still tells us something) and the fault is always reverted. A fault
 that cannot be injected aborts the drill (:func:`abort`): nothing else runs against it.
@@ -15,6 +16,16 @@ from typing import Any
 import httpx
 
 from chaosdrill.drill.context import DrillContext
+from chaosdrill.drill.measurements import (
+    Check,
+    Detection,
+    Integrity,
+    Recovery,
+    Revert,
+    RunbookRun,
+    RunbookStepRun,
+    SteadyState,
+)
 from chaosdrill.errors import DrillError
 from chaosdrill.faults import make_fault
 from chaosdrill.probes.alerts import firing_alerts
@@ -97,7 +108,7 @@ def steady_state(ctx: DrillContext, timeout: float | None = None) -> bool:
     time.sleep(window)  # a full window of traffic first
     ok, why = _wait(holds, budget)
     ctx.timeline.mark("steady_state_verified" if ok else "steady_state_not_met", detail=why)
-    ctx.measurements["steady_state"] = {"met": ok, "detail": why}
+    ctx.measurements.steady_state = SteadyState(met=ok, detail=why)
     if not ok:
         ctx.failures.append(f"steady state not met before the fault: {why}")
     return ok
@@ -158,21 +169,18 @@ def detect(ctx: DrillContext, alert: str) -> bool:
             ctx.timeline.mark(
                 "t_page", t=page.received_monotonic, alert=alert, starts_at=page.starts_at
             )
-            ctx.measurements["detection"] = {
-                "alert": alert,
-                "paged": True,
-                "mttd_s": round(page.received_monotonic - t_inject.t, 3),
-                "prometheus_active_at": seen_pending,
-                "webhook_starts_at": page.starts_at,
-            }
+            ctx.measurements.detection = Detection(
+                alert=alert,
+                paged=True,
+                mttd_s=round(page.received_monotonic - t_inject.t, 3),
+                prometheus_active_at=seen_pending,
+                webhook_starts_at=page.starts_at,
+            )
             return True
         time.sleep(POLL_S)
-    ctx.measurements["detection"] = {
-        "alert": alert,
-        "paged": False,
-        "mttd_s": None,
-        "prometheus_active_at": seen_pending,
-    }
+    ctx.measurements.detection = Detection(
+        alert=alert, paged=False, mttd_s=None, prometheus_active_at=seen_pending
+    )
     ctx.failures.append(
         f"{alert} did not page within {ctx.config.detection_timeout_s:.0f} s of the fault "
         f"(Prometheus {'saw it ' + str(seen_pending) if seen_pending else 'never saw it'})"
@@ -205,26 +213,26 @@ def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = Non
         book, ctx.env, params=params, time_scale=ctx.config.time_scale.k, on_step=on_step
     )
     steps = [
-        {
-            "name": s.name,
-            "ok": s.ok,
-            "duration_s": round(s.duration_s, 3),
-            "output": s.output,
-            "error": s.error,
-        }
+        RunbookStepRun(
+            name=s.name,
+            ok=s.ok,
+            duration_s=round(s.duration_s, 3),
+            output=s.output,
+            error=s.error,
+        )
         for s in result.steps
     ]
-    ok = all(s["ok"] for s in steps) and len(steps) >= sum(
+    ok = all(s.ok for s in steps) and len(steps) >= sum(
         1 for st in book.steps if getattr(st, "when", None) is None
     )
-    ctx.measurements.setdefault("runbooks", []).append({"name": runbook, "ok": ok, "steps": steps})
+    ctx.measurements.add_runbook(RunbookRun(name=runbook, ok=ok, steps=tuple(steps)))
     ctx.timeline.mark("t_response_end", runbook=runbook, ok=ok)
     if not ok:
-        failed = next((s for s in steps if not s["ok"]), None)
+        failed = next((s for s in steps if not s.ok), None)
         ctx.failures.append(
             f"runbook {runbook} failed at step "
-            f"{failed['name'] if failed else '?'}: "
-            f"{failed['error'] if failed else 'not every step ran'}"
+            f"{failed.name if failed else '?'}: "
+            f"{failed.error if failed else 'not every step ran'}"
         )
     return ok
 
@@ -256,13 +264,13 @@ def recover(ctx: DrillContext, alert: str) -> bool:
         time.sleep(POLL_S)
     recovered = ctx.timeline.first("t_recovered")
     resolved = _resolved_page(ctx, alert, t_inject.t)
-    ctx.measurements["recovery"] = {
-        "recovered": recovered is not None,
-        "mttr_s": round(recovered.t - t_inject.t, 3) if recovered else None,
-        "time_to_mitigate_s": ctx.timeline.since("t_inject", "t_mitigated"),
-        "resolved_page": resolved,
-        "hold_s": ctx.config.hold_s,
-    }
+    ctx.measurements.recovery = Recovery(
+        recovered=recovered is not None,
+        mttr_s=round(recovered.t - t_inject.t, 3) if recovered else None,
+        time_to_mitigate_s=ctx.timeline.since("t_inject", "t_mitigated"),
+        resolved_page=resolved,
+        hold_s=ctx.config.hold_s,
+    )
     if recovered is None:
         ctx.failures.append(
             f"steady state did not return and hold for {ctx.config.hold_s:.0f} s within "
@@ -291,55 +299,64 @@ def _resolved_page(ctx: DrillContext, alert: str, since: float) -> bool:
 def verify(ctx: DrillContext) -> bool:
     """The seed's five verification checks."""
     ctx.phase = "verify"
-    checks: dict[str, dict[str, Any]] = {}
+    checks: list[Check] = []
     url = ctx.env.endpoints().service_url
     try:
         status = httpx.get(f"{url}/health", timeout=5).status_code
-        checks["service_responding"] = {"ok": status == 200, "detail": f"/health {status}"}
+        checks.append(Check("service_responding", status == 200, f"/health {status}"))
     except httpx.HTTPError as exc:
-        checks["service_responding"] = {"ok": False, "detail": repr(exc)}
+        checks.append(Check("service_responding", False, repr(exc)))
     ok, why = slo_met(ctx)
-    checks["error_rate_normal"] = {"ok": bool(ok), "detail": why}
+    checks.append(Check("error_rate_normal", bool(ok), why))
     if ctx.load is not None:
         promotion = ctx.env.last_promotion(since_monotonic=ctx.timeline.origin)
         report = check_integrity(ctx.env, ctx.load, promotion)
-        checks["data_integrity"] = {
-            "ok": report.passed,
-            "detail": report.summary(),
-            "lost": len(report.lost),
-            "rpo_s": report.rpo_seconds,
-        }
-        ctx.measurements["integrity"] = {
-            "attempts": report.attempts,
-            "ok": report.ok,
-            "failed": report.failed,
-            "indeterminate": report.indeterminate,
-            "lost": report.lost,
-            "recovered": len(report.recovered),
-            "unexpected": report.unexpected,
-            "duplicates": report.duplicates,
-            "rpo_s": report.rpo_seconds,
-            "wal_gap_bytes": report.wal_gap_bytes,
-        }
+        checks.append(
+            Check(
+                "data_integrity",
+                report.passed,
+                report.summary(),
+                lost=len(report.lost),
+                rpo_s=report.rpo_seconds,
+            )
+        )
+        ctx.measurements.integrity = Integrity(
+            attempts=report.attempts,
+            ok=report.ok,
+            failed=report.failed,
+            indeterminate=report.indeterminate,
+            lost=tuple(report.lost),
+            recovered=len(report.recovered),
+            unexpected=tuple(report.unexpected),
+            duplicates=tuple(report.duplicates),
+            rpo_s=report.rpo_seconds,
+            wal_gap_bytes=report.wal_gap_bytes,
+        )
     steps = smoke_drive(ctx.env, include_page=False)
-    checks["critical_flows"] = {
-        "ok": all(s.ok for s in steps),
-        "detail": "; ".join(f"{s.name}: {s.detail}" for s in steps if not s.ok)
-        or f"{len(steps)} flows ok",
-    }
+    checks.append(
+        Check(
+            "critical_flows",
+            all(s.ok for s in steps),
+            "; ".join(f"{s.name}: {s.detail}" for s in steps if not s.ok)
+            or f"{len(steps)} flows ok",
+        )
+    )
     if ctx.config.scenario == "memory-leak":
-        checks["memory_flat"] = _memory_flat(ctx)
+        checks.append(_memory_flat(ctx))
     held = ctx.timeline.first("t_recovered") is not None
-    checks["monitored_hold"] = {
-        "ok": held,
-        "detail": f"held {ctx.config.hold_s:.1f} s" if held else "steady state did not hold",
-    }
-    ctx.measurements["verification"] = checks
-    passed = all(c["ok"] for c in checks.values())
+    checks.append(
+        Check(
+            "monitored_hold",
+            held,
+            f"held {ctx.config.hold_s:.1f} s" if held else "steady state did not hold",
+        )
+    )
+    ctx.measurements.verification = tuple(checks)
+    passed = all(c.ok for c in checks)
     ctx.timeline.mark("verification_done", passed=passed)
-    for name, c in checks.items():
-        if not c["ok"]:
-            ctx.failures.append(f"verification {name} failed: {c['detail']}")
+    for c in checks:
+        if not c.ok:
+            ctx.failures.append(f"verification {c.name} failed: {c.detail}")
     return passed
 
 
@@ -347,7 +364,7 @@ def _rss(ctx: DrillContext) -> dict[str, int]:
     return {u.name: u.rss_bytes for u in ctx.env.top()}
 
 
-def _memory_flat(ctx: DrillContext) -> dict[str, Any]:
+def _memory_flat(ctx: DrillContext) -> Check:
     """Memory of every replica stays flat under load after the fix (< 20 MiB growth)."""
     window = max(3.0, ctx.config.slo_window_s)
     before = _rss(ctx)
@@ -355,11 +372,12 @@ def _memory_flat(ctx: DrillContext) -> dict[str, Any]:
     after = _rss(ctx)
     growth = {n: after[n] - before[n] for n in after if n in before}
     worst = max(growth.values(), default=0)
-    return {
-        "ok": bool(growth) and worst < 20 * 2**20,
-        "detail": f"largest RSS growth over {window:.0f} s: {worst / 2**20:.1f} MiB",
-        "growth_bytes": growth,
-    }
+    return Check(
+        "memory_flat",
+        bool(growth) and worst < 20 * 2**20,
+        f"largest RSS growth over {window:.0f} s: {worst / 2**20:.1f} MiB",
+        growth_bytes=growth,
+    )
 
 
 def revert(ctx: DrillContext) -> bool:
@@ -376,11 +394,9 @@ def revert(ctx: DrillContext) -> bool:
     open_left = [e.kind for e in ctx.ledger.open_entries()]
     ok = not still and not open_left
     ctx.timeline.mark("t_reverted", faults=[e.kind for e in reverted], ok=ok)
-    ctx.measurements["revert"] = {
-        "reverted": [e.kind for e in reverted],
-        "still_active": still + open_left,
-        "ok": ok,
-    }
+    ctx.measurements.revert = Revert(
+        reverted=tuple(e.kind for e in reverted), still_active=(*still, *open_left), ok=ok
+    )
     if not ok:
         ctx.failures.append(f"fault(s) still active after revert: {', '.join(still + open_left)}")
     return ok

@@ -1,11 +1,13 @@
 """The drill result: journal + timeline + measurements, written as JSON under reports/.
 
-Format version 1. Times are drill seconds on the monotonic clock; every duration also has its
-production-equivalent (drill seconds x time scale). The report issue renders this file.
+``build_result`` turns a drill's context into the typed ``DrillResult`` (drill/model.py,
+format version 1); ``write_result`` writes its JSON. Times are drill seconds on the monotonic
+clock; every duration also has its production-equivalent (drill seconds x time scale).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -14,19 +16,29 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.context import DrillContext
+from chaosdrill.drill.jsonfields import JsonObject
+from chaosdrill.drill.model import (
+    DrillResult,
+    Environment,
+    LoadSli,
+    ProductionEquivalent,
+    ProductionTargets,
+    Series,
+    Targets,
+    TimelineEvent,
+    Verdict,
+)
 from chaosdrill.errors import DrillError
 from chaosdrill.load.sli import ALL
 
 __all__ = [
     "RESULT_PREFIX",
-    "RESULT_VERSION",
     "build_result",
     "first_impact",
     "named_results",
     "write_result",
 ]
 
-RESULT_VERSION = 1
 #: the line a drill process prints on stderr to name its result file
 RESULT_PREFIX = "chaosdrill-result: "
 
@@ -55,116 +67,120 @@ def first_impact(ctx: DrillContext) -> float | None:
     return None
 
 
-def _verdict(ctx: DrillContext) -> dict[str, Any]:
+def _verdict(ctx: DrillContext) -> Verdict:
     ts = ctx.config.time_scale
     m = ctx.measurements
-    mttd = (m.get("detection") or {}).get("mttd_s")
-    mttr = (m.get("recovery") or {}).get("mttr_s")
+    mttd = m.detection.mttd_s if m.detection else None
+    mttr = m.recovery.mttr_s if m.recovery else None
+    mttd_ok = mttd is not None and mttd <= ts.mttd_target_s
+    mttr_ok = mttr is not None and mttr <= ts.mttr_target_s
     checks = {
-        "detected": bool((m.get("detection") or {}).get("paged")),
-        "mttd_within_target": mttd is not None and mttd <= ts.mttd_target_s,
-        "recovered": bool((m.get("recovery") or {}).get("recovered")),
-        "mttr_within_target": mttr is not None and mttr <= ts.mttr_target_s,
-        "runbook_succeeded": bool(m.get("runbooks")) and all(r["ok"] for r in m["runbooks"]),
-        "verification_passed": all(c.get("ok") for c in (m.get("verification") or {}).values())
-        and bool(m.get("verification")),
-        "fault_reverted": bool((m.get("revert") or {}).get("ok")),
+        "detected": bool(m.detection and m.detection.paged),
+        "mttd_within_target": mttd_ok,
+        "recovered": bool(m.recovery and m.recovery.recovered),
+        "mttr_within_target": mttr_ok,
+        "runbook_succeeded": bool(m.runbooks) and all(r.ok for r in m.runbooks or ()),
+        "verification_passed": all(c.ok for c in m.verification or ()) and bool(m.verification),
+        "fault_reverted": bool(m.revert and m.revert.ok),
     }
     reasons = list(ctx.failures)
     alert = ctx.config.alert
-    if mttd is not None and not checks["mttd_within_target"]:
+    if mttd is not None and not mttd_ok:
         reasons.append(
             f"{alert} paged after {mttd:.1f} s ({mttd * ts.k:.0f} s in production); "
             f"target {ts.mttd_target_s:.1f} s ({ts.production.mttd_target_s:.0f} s)"
         )
-    if mttr is not None and not checks["mttr_within_target"]:
+    if mttr is not None and not mttr_ok:
         reasons.append(
             f"recovered after {mttr:.1f} s ({mttr * ts.k:.0f} s in production); "
             f"target {ts.mttr_target_s:.1f} s ({ts.production.mttr_target_s:.0f} s)"
         )
-    return {"passed": all(checks.values()), "checks": checks, "reasons": reasons}
+    return Verdict(passed=all(checks.values()), checks=checks, reasons=tuple(reasons))
 
 
-def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> dict[str, Any]:
-    """Everything measured in one JSON-serialisable dict."""
+def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResult:
+    """Everything measured, as the typed result (``to_json`` is the file's content)."""
     cfg, ts = ctx.config, ctx.config.time_scale
     impact = first_impact(ctx)
     if impact is not None and ctx.timeline.first("t_first_impact") is None:
         ctx.timeline.mark("t_first_impact", t=impact)
-    m = ctx.measurements
-    mttd = (m.get("detection") or {}).get("mttd_s")
-    mttr = (m.get("recovery") or {}).get("mttr_s")
+    m = dataclasses.replace(ctx.measurements)  # a snapshot: the parts are immutable
+    mttd = m.detection.mttd_s if m.detection else None
+    mttr = m.recovery.mttr_s if m.recovery else None
     series = ctx.load.series() if ctx.load is not None else []
-    return {
-        "chaosdrill_result_version": RESULT_VERSION,
-        "experiment": cfg.experiment,
-        "title": cfg.title,
-        "scenario": cfg.scenario,
-        "cause": cfg.cause,
-        "environment": {"backend": ctx.env.backend, "name": cfg.env_name},
-        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "time_scale": ts.k,
-        "targets": {
-            "mttd_s": ts.mttd_target_s,
-            "mttr_s": ts.mttr_target_s,
-            "hold_s": cfg.hold_s,
-            "production": {
-                "mttd_s": ts.production.mttd_target_s,
-                "mttr_s": ts.production.mttr_target_s,
-                "hold_s": cfg.hold_production_s,
-            },
-        },
-        "mttd_s": mttd,
-        "mttr_s": mttr,
-        "production_equivalent": {
-            "mttd_s": ts.production_equivalent(mttd),
-            "mttr_s": ts.production_equivalent(mttr),
-            "time_to_mitigate_s": ts.production_equivalent(
-                (m.get("recovery") or {}).get("time_to_mitigate_s")
+    return DrillResult(
+        experiment=cfg.experiment,
+        title=cfg.title,
+        scenario=cfg.scenario,
+        cause=cfg.cause,
+        environment=Environment(backend=ctx.env.backend, name=cfg.env_name),
+        written_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        time_scale=ts.k,
+        targets=Targets(
+            mttd_s=ts.mttd_target_s,
+            mttr_s=ts.mttr_target_s,
+            hold_s=cfg.hold_s,
+            production=ProductionTargets(
+                mttd_s=ts.production.mttd_target_s,
+                mttr_s=ts.production.mttr_target_s,
+                hold_s=cfg.hold_production_s,
             ),
-            "time_to_first_impact_s": ts.production_equivalent(
+        ),
+        mttd_s=mttd,
+        mttr_s=mttr,
+        production_equivalent=ProductionEquivalent(
+            mttd_s=ts.production_equivalent(mttd),
+            mttr_s=ts.production_equivalent(mttr),
+            time_to_mitigate_s=ts.production_equivalent(
+                m.recovery.time_to_mitigate_s if m.recovery else None
+            ),
+            time_to_first_impact_s=ts.production_equivalent(
                 ctx.timeline.since("t_inject", "t_first_impact")
             ),
-        },
-        "verdict": _verdict(ctx),
-        "failures": list(ctx.failures),
-        "complete": ctx.timeline.first("t_reverted") is not None,
-        "measurements": m,
-        "timeline": ctx.timeline.to_list(),
-        "load": {
-            "run_id": ctx.load.run_id if ctx.load else None,
-            "sli": [p.__dict__ for p in series if p.flow == ALL],
-        },
-        "series": _series(ctx),
-        "journal": journal,
-    }
+        ),
+        verdict=_verdict(ctx),
+        failures=tuple(ctx.failures),
+        complete=ctx.timeline.first("t_reverted") is not None,
+        measurements=m,
+        timeline=tuple(
+            TimelineEvent.from_json(JsonObject.of(e, "the drill's timeline", f"timeline[{i}]"))
+            for i, e in enumerate(ctx.timeline.to_list())
+        ),
+        load=LoadSli(
+            run_id=ctx.load.run_id if ctx.load else None,
+            sli=tuple(p for p in series if p.flow == ALL),
+        ),
+        series=_series(ctx),
+        journal=journal,
+    )
 
 
-def _series(ctx: DrillContext) -> dict[str, Any]:
+def _series(ctx: DrillContext) -> Series:
     """Prometheus' series over the drill (for the report's charts); never raises."""
     from chaosdrill.probes.series import capture_series
 
     start, inject = ctx.timeline.first("drill_start"), ctx.timeline.first("t_inject")
     if start is None or inject is None:
-        return {"errors": ["the drill ended before the fault: no series"]}
+        return Series(charts=(), errors=("the drill ended before the fault: no series",))
     offset = time.time() - time.monotonic()
     try:
-        return capture_series(
+        captured = capture_series(
             ctx.env.endpoints().prometheus_url,
             start.t + offset,
             time.monotonic() + offset,
             inject.t + offset,
             ctx.env.monitoring().scrape_interval_s,
         )
+        return Series.from_json(JsonObject.of(captured, "Prometheus", "series"))
     except DrillError as exc:
-        return {"errors": [str(exc)]}
+        return Series(charts=(), errors=(str(exc),))
 
 
 def write_result(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
     """Write the result atomically to reports/<run>/<experiment>.json; return its path."""
     from chaostoolkit import encoder
 
-    data = build_result(ctx, journal)
+    data = build_result(ctx, journal).to_json()
     run_dir = ctx.config.reports_dir / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     if ctx.result_path is not None:
         path = ctx.result_path

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.context import DrillConfig, DrillContext, clear_current, set_current
+from chaosdrill.drill.measurements import AlertsAtEnd
 from chaosdrill.drill.result import write_result
 from chaosdrill.environments import open_environment
 from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
@@ -50,22 +51,23 @@ def start_drill(cfg: DrillConfig) -> DrillContext:
 
 def finish_drill(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
     """Stop the load (after verification) and write the result file."""
-    ctx.measurements["alerts_at_end"] = _alerts_at_end(ctx)
+    ctx.measurements.alerts_at_end = _alerts_at_end(ctx)
     if ctx.load is not None and ctx.load.running():
         ctx.load.stop()
         ctx.timeline.mark("load_stopped")
     return write_result(ctx, journal)
 
 
-def _alerts_at_end(ctx: DrillContext) -> list[str] | None:
-    """Alerts still firing when the drill ends (None when Prometheus cannot be asked)."""
+def _alerts_at_end(ctx: DrillContext) -> AlertsAtEnd:
+    """Alerts still firing when the drill ends (``firing`` None: Prometheus cannot be asked)."""
     from chaosdrill.errors import DrillError
     from chaosdrill.probes.alerts import firing_alerts
 
     try:
-        return sorted({a.name for a in firing_alerts(ctx.env.endpoints()) if a.state == "firing"})
+        names = {a.name for a in firing_alerts(ctx.env.endpoints()) if a.state == "firing"}
     except DrillError:
-        return None
+        return AlertsAtEnd(None)
+    return AlertsAtEnd(tuple(sorted(names)))
 
 
 def cleanup_drill(ctx: DrillContext) -> None:

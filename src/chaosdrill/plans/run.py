@@ -15,13 +15,14 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.result import named_results
 from chaosdrill.environments import Environment, open_environment
 from chaosdrill.paths import reports_dir
@@ -37,7 +38,7 @@ class PlanRun:
 
     run_id: str
     out_dir: Path
-    results: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    results: list[tuple[DrillResult, str | None]] = field(default_factory=list)
     report_path: Path | None = None
     report: dict[str, Any] | None = None
     interrupted: str | None = None
@@ -199,6 +200,11 @@ def _result_in(log: Path) -> str | None:
     return found[-1] if found else None
 
 
+def _read_result(path: str) -> DrillResult:
+    """The drill result a drill process wrote at ``path``."""
+    return DrillResult.from_json(json.loads(Path(path).read_text()), source=path)
+
+
 def run_plan(
     plan: Plan,
     *,
@@ -206,7 +212,7 @@ def run_plan(
     reports: Path | None = None,
     run_id: str | None = None,
     record_history: bool = True,
-    on_progress: Callable[[int, int, str, Mapping[str, Any] | None], None] | None = None,
+    on_progress: Callable[[int, int, str, DrillResult | None], None] | None = None,
     seed: int | None = None,
 ) -> PlanRun:
     """Run every drill of ``plan`` and write the plan's report.
@@ -248,13 +254,13 @@ def run_plan(
                 except (KeyboardInterrupt, _Stop):
                     path = _result_in(log)  # the stopped drill's partial result, if any
                     if path is not None:
-                        run.results.append((json.loads(Path(path).read_text()), path))
+                        run.results.append((_read_result(path), path))
                     raise
                 if path is None:
                     tail = log.read_text(errors="replace")[-1500:]
                     run.crashed.append(f"{name}: exit {code} without a result; log {log}\n{tail}")
                     continue
-                result = json.loads(Path(path).read_text())
+                result = _read_result(path)
                 run.results.append((result, path))
                 if on_progress:
                     on_progress(i, len(drills), name, result)

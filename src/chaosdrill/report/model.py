@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import DrillError
 from chaosdrill.scoring.score import Scoring, aggregate, drill_impact, event_time, score_drill
 from chaosdrill.scoring.severity import LEVELS, Revenue, classify, escalation
@@ -77,7 +78,7 @@ class ReportSettings:
     service: str = "Education Revenue Engine"
 
 
-def _rel(result: Mapping[str, Any], name: str) -> float | None:
+def _rel(result: DrillResult, name: str) -> float | None:
     t0 = event_time(result, "t_inject")
     t = event_time(result, name)
     return None if t0 is None or t is None else round(t - t0, 3)
@@ -87,65 +88,65 @@ def _pair(value: float | None, k: float) -> dict[str, float | None]:
     return {"drill_s": value, "production_s": None if value is None else round(value * k, 3)}
 
 
-def _timeline(result: Mapping[str, Any], k: float) -> list[dict[str, Any]]:
+def _timeline(result: DrillResult, k: float) -> list[dict[str, Any]]:
     t0 = event_time(result, "t_inject")
     base = t0 if t0 is not None else (event_time(result, "drill_start") or 0.0)
     out = []
-    for e in result.get("timeline") or []:
-        name = e.get("name", "")
+    for e in result.timeline:
+        name = e.name
         if name == "activity":
             continue
-        detail = dict(e.get("detail") or {})
+        detail = dict(e.detail)
         label = _LABELS.get(name, name.replace("_", " "))
         if name == "runbook_step":
             label = f"{detail.get('step')} ({'ok' if detail.get('ok') else 'FAILED'})"
-        rel = round(float(e["t"]) - base, 3)
+        rel = round(float(e.t) - base, 3)
         out.append(
             {
                 "name": name,
                 "label": label,
                 "t_s": rel,
                 "production_s": round(rel * k, 3),
-                "wall": e.get("wall"),
+                "wall": e.wall,
                 "detail": detail,
             }
         )
     return out
 
 
-def _client_series(result: Mapping[str, Any]) -> dict[str, Any]:
+def _client_series(result: DrillResult) -> dict[str, Any]:
     t0 = event_time(result, "t_inject") or event_time(result, "drill_start") or 0.0
-    sli = (result.get("load") or {}).get("sli") or []
+    sli = result.load.sli if result.load is not None else ()
     errors, p95 = [], []
     for p in sli:
-        if not p.get("requests"):
+        if not p.requests:
             continue
-        t = round(p["second"] + 0.5 - t0, 3)
-        errors.append([t, round(p["failures"] / p["requests"], 4)])
-        p95.append([t, p["p95_ms"]])
+        t = round(p.second + 0.5 - t0, 3)
+        errors.append([t, round(p.failures / p.requests, 4)])
+        p95.append([t, p.p95_ms])
     return {
         "error_rate": {"unit": "ratio", "series": [{"label": "users", "points": errors}]},
         "p95_latency_ms": {"unit": "ms", "series": [{"label": "users", "points": p95}]},
     }
 
 
-def _incomplete(result: Mapping[str, Any]) -> list[str]:
+def _incomplete(result: DrillResult) -> list[str]:
     why = []
-    names = {e.get("name") for e in result.get("timeline") or []}
+    names = {e.name for e in result.timeline}
     if "t_inject" not in names:
         why.append("the fault was never injected")
-    m = result.get("measurements") or {}
-    for key, what in (
-        ("detection", "detection"),
-        ("recovery", "recovery"),
-        ("verification", "verification"),
-        ("revert", "the revert"),
+    m = result.measurements
+    for part, what in (
+        (m.detection, "detection"),
+        (m.recovery, "recovery"),
+        (m.verification, "verification"),
+        (m.revert, "the revert"),
     ):
-        if key not in m:
+        if part is None:
             why.append(f"{what} did not run")
-    if not result.get("complete", False) and "t_reverted" not in names:
+    if not result.complete and "t_reverted" not in names:
         why.append("the drill ended before the fault was reverted")
-    journal = result.get("journal") or {}
+    journal = result.journal or {}
     if journal and journal.get("status") not in (None, "completed"):
         why.append(f"Chaos Toolkit status: {journal.get('status')}")
     return list(dict.fromkeys(why))
@@ -187,8 +188,14 @@ def _improvements(d: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _alerts_at_end(result: DrillResult) -> list[str] | None:
+    """Alerts left firing at the end; None when unknown (not asked, or not recorded)."""
+    at_end = result.measurements.alerts_at_end
+    return None if at_end is None or at_end.firing is None else list(at_end.firing)
+
+
 def drill_report(
-    result: Mapping[str, Any],
+    result: DrillResult,
     settings: ReportSettings | None = None,
     result_path: str | None = None,
 ) -> dict[str, Any]:
@@ -197,21 +204,19 @@ def drill_report(
     from chaosdrill.scenarios.loader import load_scenario
 
     st = settings or ReportSettings()
-    k = float(result.get("time_scale") or 1.0)
+    k = float(result.time_scale or 1.0)
     impact = drill_impact(result)
     score = score_drill(result, st.scoring, impact)
     scenario = None
     with contextlib.suppress(DrillError, OSError):
-        scenario = load_scenario(SCENARIOS_DIR / f"{result.get('scenario')}.yaml")
+        scenario = load_scenario(SCENARIOS_DIR / f"{result.scenario}.yaml")
     model = scenario.severity if scenario else None
     cause = next(
-        (c for c in (scenario.common_causes if scenario else ()) if c.id == result.get("cause")),
+        (c for c in (scenario.common_causes if scenario else ()) if c.id == result.cause),
         None,
     )
-    fault = next(
-        (e["detail"].get("fault") for e in result.get("timeline") or [] if e["name"] == "t_inject"),
-        None,
-    )
+    inject = result.event("t_inject")
+    fault = inject.detail.get("fault") if inject is not None else None
     severity = classify(result, impact, model, st.revenue)
     # the incident lasted until mitigation, if steady state then held; else it never ended
     end = (
@@ -220,51 +225,45 @@ def drill_report(
     t0 = event_time(result, "t_inject")
     duration = None if end is None or t0 is None else round((end - t0) * k, 3)
     esc = escalation(severity.level, duration, st.roles)
-    m = result.get("measurements") or {}
+    m = result.measurements
     incomplete = _incomplete(result)
-    targets = result.get("targets") or {}
+    targets = result.targets
+    failed_detection = result.event("detection_failed")
+    environment = result.environment
     d: dict[str, Any] = {
-        "id": str(result.get("cause") or Path(str(result.get("experiment", "drill"))).stem),
-        "experiment": result.get("experiment"),
-        "title": result.get("title", ""),
-        "scenario": result.get("scenario", ""),
-        "cause": result.get("cause", ""),
-        "alert": (m.get("detection") or {}).get("alert")
-        or next(
-            (
-                e["detail"].get("alert")
-                for e in result.get("timeline") or []
-                if e["name"] == "detection_failed"
-            ),
-            None,
-        ),
-        "scenario_title": scenario.title if scenario else result.get("scenario", ""),
+        "id": str(result.cause or Path(result.experiment).stem),
+        "experiment": result.experiment,
+        "title": result.title,
+        "scenario": result.scenario,
+        "cause": result.cause,
+        "alert": (m.detection.alert if m.detection else None)
+        or (failed_detection.detail.get("alert") if failed_detection else None),
+        "scenario_title": scenario.title if scenario else result.scenario,
         "cause_description": cause.description if cause else "",
         "seed_cause": cause.seed if cause else "",
         "fault": fault,
-        "environment": result.get("environment") or {},
-        "written_at": result.get("written_at"),
-        "started_at": next(
-            (e.get("wall") for e in result.get("timeline") or [] if e.get("name") == "t_inject"),
-            None,
-        ),
+        "environment": {"backend": environment.backend, "name": environment.name}
+        if environment
+        else {},
+        "written_at": result.written_at,
+        "started_at": inject.wall if inject is not None else None,
         "result_path": result_path,
         "time_scale": k,
         "complete": not incomplete,
         "incomplete_reasons": incomplete,
         "targets": {
-            "mttd": _pair(targets.get("mttd_s"), k),
-            "mttr": _pair(targets.get("mttr_s"), k),
-            "hold": _pair(targets.get("hold_s"), k),
+            "mttd": _pair(targets.mttd_s, k),
+            "mttr": _pair(targets.mttr_s, k),
+            "hold": _pair(targets.hold_s, k),
         },
         "times": {
-            "mttd": _pair(result.get("mttd_s"), k),
-            "mttr": _pair(result.get("mttr_s"), k),
+            "mttd": _pair(result.mttd_s, k),
+            "mttr": _pair(result.mttr_s, k),
             "time_to_mitigate": _pair(_rel(result, "t_mitigated"), k),
             "time_to_first_impact": _pair(_rel(result, "t_first_impact"), k),
         },
-        "verdict": result.get("verdict") or {"passed": False, "checks": {}, "reasons": []},
-        "failures": list(result.get("failures") or []),
+        "verdict": result.verdict.to_json(),
+        "failures": list(result.failures),
         "score": score.to_dict(),
         "impact": impact.to_dict(),
         "severity": severity.to_dict(),
@@ -273,30 +272,29 @@ def drill_report(
         "timeline": _timeline(result, k),
         "runbooks": [
             {
-                "name": b.get("name"),
-                "ok": bool(b.get("ok")),
+                "name": b.name,
+                "ok": b.ok,
                 "steps": [
                     {
-                        "name": s.get("name"),
-                        "ok": bool(s.get("ok")),
-                        "duration_s": s.get("duration_s"),
-                        "error": s.get("error"),
-                        "output": (s.get("output") or "")[:500],
+                        "name": s.name,
+                        "ok": s.ok,
+                        "duration_s": s.duration_s,
+                        "error": s.error,
+                        "output": (s.output or "")[:500],
                     }
-                    for s in b.get("steps") or []
+                    for s in b.steps
                 ],
             }
-            for b in m.get("runbooks") or []
+            for b in m.runbooks or ()
         ],
-        "verification": {
-            n: {"ok": bool(c.get("ok")), "detail": str(c.get("detail", ""))}
-            for n, c in (m.get("verification") or {}).items()
-        },
-        "integrity": m.get("integrity"),
-        "alerts_at_end": m.get("alerts_at_end"),
+        "verification": {c.name: {"ok": c.ok, "detail": c.detail} for c in m.verification or ()},
+        "integrity": m.integrity.to_json() if m.integrity else None,
+        "alerts_at_end": _alerts_at_end(result),
         "series": {
-            "prometheus": {n: v for n, v in (result.get("series") or {}).items() if n != "errors"},
-            "series_errors": list((result.get("series") or {}).get("errors") or []),
+            "prometheus": {c.name: c.to_json() for c in result.series.charts}
+            if result.series
+            else {},
+            "series_errors": list(result.series.errors) if result.series else [],
             "client": _client_series(result),
         },
     }
@@ -305,7 +303,7 @@ def drill_report(
 
 
 def build_report(
-    results: Sequence[tuple[Mapping[str, Any], str | None]],
+    results: Sequence[tuple[DrillResult, str | None]],
     *,
     run_id: str,
     settings: ReportSettings | None = None,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.report.comms import render_comms
 from chaosdrill.report.junit import render_junit
 from chaosdrill.report.markdown import render_markdown
@@ -59,7 +60,7 @@ def write_report_files(report: Mapping[str, Any], out_dir: Path) -> dict[str, Pa
 
 
 def write_reports(
-    results: Sequence[tuple[Mapping[str, Any], str | None]],
+    results: Sequence[tuple[DrillResult, str | None]],
     out_dir: Path,
     *,
     run_id: str,

@@ -21,10 +21,11 @@ are compared in production-equivalent seconds (drill seconds x time scale).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError
 
 __all__ = [
@@ -182,38 +183,39 @@ def grade_for(points: float) -> str:
     return next((g for g, low in GRADES if points >= low - 1e-9), "F")
 
 
-def event_time(result: Mapping[str, Any], name: str) -> float | None:
+def event_time(result: DrillResult, name: str) -> float | None:
     """Monotonic time of the first timeline event ``name`` of a drill result, if any."""
-    return next((e["t"] for e in result.get("timeline") or [] if e.get("name") == name), None)
+    event = result.event(name)
+    return None if event is None else event.t
 
 
-def drill_impact(result: Mapping[str, Any]) -> DrillImpact:
+def drill_impact(result: DrillResult) -> DrillImpact:
     """Users' impact of a drill from its client SLIs, ledger and integrity check."""
-    k = float(result.get("time_scale") or 1.0)
+    k = float(result.time_scale or 1.0)
     t_inject = event_time(result, "t_inject")
     t_end = event_time(result, "t_recovered") or event_time(result, "t_reverted")
-    sli = (result.get("load") or {}).get("sli") or []
+    sli = result.load.sli if result.load is not None else ()
     if t_end is None and sli:
-        t_end = max(p["second"] + 1 for p in sli)
+        t_end = max(p.second + 1 for p in sli)
     if t_inject is None or t_end is None:
         inside = []
         window = 0.0
     else:
-        inside = [p for p in sli if p["second"] + 1 > t_inject and p["second"] < t_end]
+        inside = [p for p in sli if p.second + 1 > t_inject and p.second < t_end]
         window = max(0.0, t_end - t_inject)
-    requests = sum(int(p["requests"]) for p in inside)
-    failed = sum(int(p["failures"]) for p in inside)
+    requests = sum(p.requests for p in inside)
+    failed = sum(p.failures for p in inside)
     share = failed / requests if requests else 0.0
     win = max(1, round(60.0 / k))  # one production minute of seconds
     worst = 0.0
     for i in range(len(inside)):
         chunk = inside[i : i + win]
-        n = sum(int(p["requests"]) for p in chunk)
+        n = sum(p.requests for p in chunk)
         if n:
-            worst = max(worst, sum(int(p["failures"]) for p in chunk) / n)
-    worst_p95 = max((float(p["p95_ms"]) for p in inside if p["requests"]), default=0.0)
+            worst = max(worst, sum(p.failures for p in chunk) / n)
+    worst_p95 = max((float(p.p95_ms) for p in inside if p.requests), default=0.0)
     budget_s = (1 - AVAILABILITY_SLO) * BUDGET_PERIOD_S
-    integrity = (result.get("measurements") or {}).get("integrity") or {}
+    integrity = result.measurements.integrity
     return DrillImpact(
         requests=requests,
         failed=failed,
@@ -223,10 +225,9 @@ def drill_impact(result: Mapping[str, Any]) -> DrillImpact:
         window_s=round(window, 3),
         window_production_s=round(window * k, 3),
         budget_burned_pct=round(100.0 * share * window * k / budget_s, 3),
-        enrollments_failed=int(integrity.get("failed") or 0)
-        + int(integrity.get("indeterminate") or 0),
-        enrollments_attempted=int(integrity.get("attempts") or 0),
-        lost_writes=len(integrity.get("lost") or []),
+        enrollments_failed=integrity.failed + integrity.indeterminate if integrity else 0,
+        enrollments_attempted=integrity.attempts if integrity else 0,
+        lost_writes=len(integrity.lost) if integrity else 0,
     )
 
 
@@ -240,13 +241,12 @@ def _timed_points(weight: float, measured: float | None, target: float) -> tuple
     return round(weight * share, 2), f"{measured - target:.0f} s over"
 
 
-def _detection(result: Mapping[str, Any], weight: float) -> ScorePart:
-    m = result.get("measurements") or {}
-    det = m.get("detection") or {}
-    alert = det.get("alert") or "the expected alert"
-    target = float(result["targets"]["production"]["mttd_s"])
-    mttd = (result.get("production_equivalent") or {}).get("mttd_s")
-    if not det.get("paged") or mttd is None:
+def _detection(result: DrillResult, weight: float) -> ScorePart:
+    det = result.measurements.detection
+    alert = (det.alert if det else "") or "the expected alert"
+    target = float(result.targets.production.mttd_s)
+    mttd = result.production_equivalent.mttd_s
+    if det is None or not det.paged or mttd is None:
         why = f"{alert} never paged" if det else "detection was not reached"
         return ScorePart("detection", 0.0, weight, "no page", f"<= {target:.0f} s", (why,))
     points, over = _timed_points(weight, float(mttd), target)
@@ -256,11 +256,11 @@ def _detection(result: Mapping[str, Any], weight: float) -> ScorePart:
     )
 
 
-def _recovery(result: Mapping[str, Any], weight: float) -> ScorePart:
-    rec = (result.get("measurements") or {}).get("recovery") or {}
-    target = float(result["targets"]["production"]["mttr_s"])
-    mttr = (result.get("production_equivalent") or {}).get("mttr_s")
-    if not rec.get("recovered") or mttr is None:
+def _recovery(result: DrillResult, weight: float) -> ScorePart:
+    rec = result.measurements.recovery
+    target = float(result.targets.production.mttr_s)
+    mttr = result.production_equivalent.mttr_s
+    if rec is None or not rec.recovered or mttr is None:
         why = (
             "steady state did not return and hold within the recovery timeout"
             if rec
@@ -296,8 +296,8 @@ def _impact(impact: DrillImpact, weight: float, limit_pct: float) -> ScorePart:
     )
 
 
-def _verification(result: Mapping[str, Any], weight: float) -> ScorePart:
-    checks = (result.get("measurements") or {}).get("verification") or {}
+def _verification(result: DrillResult, weight: float) -> ScorePart:
+    checks = result.measurements.verification or ()
     if not checks:
         return ScorePart(
             "verification",
@@ -307,12 +307,8 @@ def _verification(result: Mapping[str, Any], weight: float) -> ScorePart:
             "every check passes",
             ("verification did not run",),
         )
-    passed = [n for n, c in checks.items() if c.get("ok")]
-    failed = [
-        f"{n.replace('_', ' ')} failed: {c.get('detail', '')}"
-        for n, c in checks.items()
-        if not c.get("ok")
-    ]
+    passed = [c.name for c in checks if c.ok]
+    failed = [f"{c.name.replace('_', ' ')} failed: {c.detail}" for c in checks if not c.ok]
     points = round(weight * len(passed) / len(checks), 2)
     return ScorePart(
         "verification",
@@ -324,28 +320,25 @@ def _verification(result: Mapping[str, Any], weight: float) -> ScorePart:
     )
 
 
-def _hygiene(result: Mapping[str, Any], weight: float) -> ScorePart:
-    m = result.get("measurements") or {}
+def _hygiene(result: DrillResult, weight: float) -> ScorePart:
+    m = result.measurements
     reasons: list[str] = []
     got = 0.0
-    revert = m.get("revert") or {}
-    if revert.get("ok"):
+    if m.revert is not None and m.revert.ok:
         got += HYGIENE_SHARES["fault_reverted"]
     else:
-        left = ", ".join(revert.get("still_active") or []) or "revert did not run"
+        left = ", ".join(m.revert.still_active if m.revert else ()) or "revert did not run"
         reasons.append(f"fault not reverted ({left})")
-    stray = m.get("alerts_at_end")
-    if stray == []:
+    stray = m.alerts_at_end.firing if m.alerts_at_end is not None else None
+    if stray == ():
         got += HYGIENE_SHARES["no_stray_alerts"]
     elif stray is None:
         reasons.append("alerts at the end of the drill unknown (Prometheus not asked)")
     else:
         reasons.append(f"alerts still firing at the end: {', '.join(stray)}")
-    books = m.get("runbooks") or []
-    bad = [
-        f"{b['name']}: {s['name']}" for b in books for s in b.get("steps") or [] if not s.get("ok")
-    ]
-    if books and not bad and all(b.get("ok") for b in books):
+    books = m.runbooks or ()
+    bad = [f"{b.name}: {s.name}" for b in books for s in b.steps if not s.ok]
+    if books and not bad and all(b.ok for b in books):
         got += HYGIENE_SHARES["runbook_steps"]
     elif not books:
         reasons.append("no runbook ran")
@@ -365,11 +358,11 @@ def _hygiene(result: Mapping[str, Any], weight: float) -> ScorePart:
 
 
 def score_drill(
-    result: Mapping[str, Any],
+    result: DrillResult,
     scoring: Scoring | None = None,
     impact: DrillImpact | None = None,
 ) -> DrillScore:
-    """Score one drill result (the dict ``chaosdrill run`` writes).
+    """Score one drill result (what ``chaosdrill run`` writes, read by ``DrillResult``).
 
     Args:
         result: a drill result (format version 1).
@@ -408,12 +401,12 @@ def score_drill(
         reasons.append(parts[1].reasons[0])
     if capped:
         reasons.append(capped)
-    verdict = result.get("verdict") or {}
-    if not verdict.get("passed", False):
-        missed = [r for r in verdict.get("reasons") or [] if r not in reasons]
-        failed = [k.replace("_", " ") for k, ok in (verdict.get("checks") or {}).items() if not ok]
+    verdict = result.verdict
+    if not verdict.passed:
+        missed = [r for r in verdict.reasons if r not in reasons]
+        failed = [k.replace("_", " ") for k, ok in verdict.checks.items() if not ok]
         reasons += missed or [f"drill checks failed: {', '.join(failed) or 'none recorded'}"]
-    if not result.get("complete", True):
+    if not result.complete:
         reasons.append("the drill did not finish (incomplete)")
     return DrillScore(points, grade, not reasons, parts, capped, tuple(reasons))
 
@@ -457,18 +450,18 @@ def _distribution(values: Sequence[float | None]) -> dict[str, float | int | Non
 
 
 def aggregate(
-    results: Sequence[Mapping[str, Any]], points: Sequence[float], passed: Sequence[bool]
+    results: Sequence[DrillResult], points: Sequence[float], passed: Sequence[bool]
 ) -> PlanScore:
     """Combine drills: mean points, grade of the mean, passed when every drill passed."""
     mean = round(statistics.fmean(points), 2) if points else 0.0
-    prod = [r.get("production_equivalent") or {} for r in results]
+    prod = [r.production_equivalent for r in results]
     return PlanScore(
         points=mean,
         grade=grade_for(mean) if points else "F",
         passed=bool(points) and all(passed),
         drills=len(points),
         drills_passed=sum(passed),
-        mttd_s=_distribution([p.get("mttd_s") for p in prod]),
-        mttr_s=_distribution([p.get("mttr_s") for p in prod]),
+        mttd_s=_distribution([p.mttd_s for p in prod]),
+        mttr_s=_distribution([p.mttr_s for p in prod]),
         points_distribution=_distribution(list(points)),
     )

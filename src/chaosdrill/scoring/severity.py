@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.scenarios.model import Impact, SeverityModel
 from chaosdrill.scoring.score import DrillImpact, event_time
 
@@ -131,7 +132,7 @@ class SeverityDecision:
         }
 
 
-def revenue_per_hour(result: Mapping[str, Any], impact: DrillImpact, revenue: Revenue) -> float:
+def revenue_per_hour(result: DrillResult, impact: DrillImpact, revenue: Revenue) -> float:
     """Revenue lost per hour while the incident lasted, at production traffic.
 
     The share of enrollments that failed during the incident (failed enrollments over the
@@ -146,14 +147,14 @@ def revenue_per_hour(result: Mapping[str, Any], impact: DrillImpact, revenue: Re
     return share * revenue.enrollments_per_hour * revenue.average_price_usd
 
 
-def _load_seconds(result: Mapping[str, Any]) -> float:
+def _load_seconds(result: DrillResult) -> float:
     start = event_time(result, "load_started")
     end = event_time(result, "load_stopped") or event_time(result, "t_reverted")
     return max(0.0, end - start) if start is not None and end is not None else 0.0
 
 
 def classify(
-    result: Mapping[str, Any],
+    result: DrillResult,
     impact: DrillImpact,
     model: SeverityModel | None,
     revenue: Revenue | None = None,
