@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chaosdrill.drill.model import DrillResult
-from chaosdrill.report import build_report
+from chaosdrill.report import Report, build_report
 from chaosdrill.report.html import CHARTS, MARKER_STYLE, chart_id, render_html
 from tests import browser
 from tests.browser import distinct_colours, open_file
@@ -61,7 +61,7 @@ def plan_report() -> dict[str, Any]:
         (DrillResult.from_json(load(n)), f"tests/data/results/{n}") for n in names
     ]
     results.append((DrillResult.from_json(partial(load("primary-crash.json"))), None))
-    return build_report(results, run_id="test-run")
+    return build_report(results, run_id="test-run").to_json()
 
 
 def points_in(drill: Mapping[str, Any], key: str) -> int:
@@ -81,7 +81,7 @@ def report() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def page_html(report: dict[str, Any]) -> str:
-    return render_html(report)
+    return render_html(Report.from_json(report))
 
 
 def test_renders_offline_escaped_and_deterministic(report: dict[str, Any], page_html: str) -> None:
@@ -93,7 +93,7 @@ def test_renders_offline_escaped_and_deterministic(report: dict[str, Any], page_
     # plotly.js inlined exactly once
     assert page_html.count("window.PlotlyConfig") == 1
     # the same report renders the same page
-    assert render_html(report) == page_html
+    assert render_html(Report.from_json(report)) == page_html
 
     # text from the report is escaped: a <script> planted in a runbook step's output and error
     planted = copy.deepcopy(report)
@@ -101,7 +101,7 @@ def test_renders_offline_escaped_and_deterministic(report: dict[str, Any], page_
     step["output"] = f"before {PLANTED} after"
     step["error"] = PLANTED
     planted["drills"][0]["title"] = PLANTED
-    out = render_html(planted)
+    out = render_html(Report.from_json(planted))
     assert PLANTED not in out
     assert "&lt;script&gt;alert(&quot;planted&quot;)&lt;/script&gt;" in out
 

@@ -17,7 +17,7 @@ from chaosdrill.drill.model import DrillResult
 from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.plans.gate import evaluate, find_baseline, render_summary, write_outputs
 from chaosdrill.plans.model import Baseline, Gates, load_plan
-from chaosdrill.report import build_report
+from chaosdrill.report import Report, build_report
 
 DATA = Path(__file__).parent.parent / "data" / "drills"
 XSD = PROJECT_ROOT / "src" / "chaosdrill" / "schemas" / "junit.xsd"
@@ -28,17 +28,14 @@ def real(name: str) -> dict[str, Any]:
     return json.loads((DATA / f"{name}.json").read_text())
 
 
-def report_of(
-    *results: dict[str, Any], run_id: str = "RUN", name: str = "ci-gate"
-) -> dict[str, Any]:
+def report_of(*results: dict[str, Any], run_id: str = "RUN", name: str = "ci-gate") -> Report:
     from chaosdrill.report.model import ReportSettings
 
-    rep = build_report(
+    return build_report(
         [(DrillResult.from_json(r), None) for r in results],
         run_id=run_id,
         settings=ReportSettings(name=name),
     )
-    return json.loads(json.dumps(rep))
 
 
 def slower(result: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -80,7 +77,8 @@ def test_an_alert_that_must_page_and_did_not() -> None:
 
 def test_mttr_over_its_bound() -> None:
     rep = report_of(real("primary-crash"))
-    mttr = rep["drills"][0]["times"]["mttr"]["production_s"]
+    mttr = rep.drills[0].times.mttr.production_s
+    assert mttr is not None
     result = evaluate(rep, Gates(max_mttr_s=100))
     [f] = result.findings
     assert (
@@ -105,7 +103,8 @@ def test_regressions_against_a_baseline() -> None:
     regs = [f for f in result.findings if f.kind == "regression"]
     assert {f.measure for f in regs} == {"MTTD", "MTTR"}
     mttd = next(f for f in regs if f.measure == "MTTD")
-    was = base["drills"][0]["times"]["mttd"]["production_s"]
+    was = base.drills[0].times.mttd.production_s
+    assert was is not None
     assert mttd.drill == "bad-release" and mttd.baseline == f"{was:.0f} s"
     assert "+100 %" in mttd.message and result.baseline_run == "BASE"
     # within the margin: no regression
@@ -129,12 +128,12 @@ def test_the_baseline_is_the_last_passing_run_in_the_history(tmp_path: Path) -> 
     assert find_baseline(plan, None, history.path)[0] is None
     good = report_of(real("bad-release"), run_id="R1")
     (tmp_path / "R1").mkdir()
-    (tmp_path / "R1" / "report.json").write_text(json.dumps(good))
+    (tmp_path / "R1" / "report.json").write_text(json.dumps(good.to_json()))
     history.record(good, tmp_path / "R1")
     bad = report_of(real("bad-release-wrong-runbook"), run_id="R2")
     history.record(bad, tmp_path / "R2")
     baseline, note = find_baseline(plan, "R3", history.path)
-    assert baseline is not None and baseline["run_id"] == "R1" and note == "last passing run R1"
+    assert baseline is not None and baseline.run_id == "R1" and note == "last passing run R1"
 
 
 def test_outputs_junit_summary_and_the_step_summary(
@@ -173,7 +172,7 @@ def test_invalid_plan_exits_2_writes_junit_and_runs_nothing(tmp_path: Path) -> N
 def test_judging_an_existing_run_with_from(tmp_path: Path) -> None:
     run = tmp_path / "r" / "RUN"
     run.mkdir(parents=True)
-    (run / "report.json").write_text(json.dumps(report_of(real("primary-crash"))))
+    (run / "report.json").write_text(json.dumps(report_of(real("primary-crash")).to_json()))
     plan = tmp_path / "tight.yaml"
     text = (PROJECT_ROOT / "drills" / "ci-gate.yaml").read_text()
     plan.write_text(

@@ -9,6 +9,7 @@ production-equivalent) or its journal status changed; everything else is as meas
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import multiprocessing
 import sqlite3
@@ -20,7 +21,7 @@ import pytest
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError, RuntimeFailure
-from chaosdrill.report import ReportSettings, build_report
+from chaosdrill.report import Report, ReportSettings, build_report
 from chaosdrill.report import history as history_module
 from chaosdrill.report.history import SCHEMA_VERSION, Delta, History
 
@@ -55,7 +56,7 @@ def variant(
     return out
 
 
-def report(run_id: str, *results: dict[str, Any], plan: str = "quarterly") -> dict[str, Any]:
+def report(run_id: str, *results: dict[str, Any], plan: str = "quarterly") -> Report:
     return build_report(
         [(DrillResult.from_json(r), f"/results/{r['cause']}.json") for r in results],
         run_id=run_id,
@@ -74,22 +75,22 @@ def test_record_and_read_back(history: History, tmp_path: Path) -> None:
 
     (run,) = history.runs()
     assert run.run_id == "run-1"
-    assert (run.plan, run.kind, run.generated_at) == ("quarterly", "plan", rep["generated_at"])
+    assert (run.plan, run.kind, run.generated_at) == ("quarterly", "plan", rep.generated_at)
     assert (run.complete, run.passed) == (True, True)
-    assert (run.points, run.grade) == (rep["summary"]["points"], rep["summary"]["grade"])
+    assert (run.points, run.grade) == (rep.summary.points, rep.summary.grade)
     assert run.worst_severity == "P1"
     assert run.report_dir == str((tmp_path / "reports" / "run-1").resolve())
 
     drills = history.drills("run-1")
     assert [d.drill_id for d in drills] == ["bad-release", "primary-crash"]
-    crash, d = drills[1], rep["drills"][1]
+    crash, d = drills[1], rep.drills[1]
     assert (crash.scenario, crash.cause, crash.alert) == (
         "database-down",
         "primary-crash",
         "DatabaseDown",
     )
-    assert crash.mttd_s == d["times"]["mttd"]["production_s"] == 113.55
-    assert crash.mttr_s == d["times"]["mttr"]["production_s"] == 213.72
+    assert crash.mttd_s == d.times.mttd.production_s == 113.55
+    assert crash.mttr_s == d.times.mttr.production_s == 213.72
     assert (crash.mttd_drill_s, crash.mttr_drill_s, crash.time_scale) == (3.785, 7.124, 30.0)
     assert (crash.points, crash.grade, crash.passed) == (95.31, "A", True)
     assert (crash.paged, crash.runbook_ok, crash.lost_writes) == (True, True, 0)
@@ -154,8 +155,8 @@ def test_trend_follows_insertion_order_not_the_wall_clock(history: History) -> N
     base, crash = result("bad-release-pass"), result("primary-crash")
     for i, mttd in enumerate((150.0, 165.0, 180.0, 195.0)):
         rep = report(f"run-{i}", variant(base, mttd_s=mttd), crash)
-        rep["generated_at"] = f"2026-01-{30 - i:02d}T00:00:00+00:00"  # labels run backwards
-        history.record(rep)
+        label = f"2026-01-{30 - i:02d}T00:00:00+00:00"  # labels run backwards
+        history.record(dataclasses.replace(rep, generated_at=label))
 
     points = history.trend()
     assert [p.scenario for p in points] == ["database-down"] * 4 + ["high-error-rate"] * 4
@@ -217,11 +218,11 @@ def test_compare_deltas_and_drills_on_one_side(history: History) -> None:
 
 def test_compare_falls_back_to_the_cause_and_sees_severity_change(history: History) -> None:
     history.record(report("run-a", result("bad-release-pass")))
-    later = report("run-b", variant(result("bad-release-pass"), mttd_s=120.0))
+    later = report("run-b", variant(result("bad-release-pass"), mttd_s=120.0)).to_json()
     later["drills"][0]["id"] = "bad-release-canary"  # the drill was renamed in the plan
     later["drills"][0]["severity"]["level"] = "P2"
     later["summary"]["worst_severity"] = "P2"
-    history.record(later)
+    history.record(Report.from_json(later))
 
     c = history.compare("run-a", "run-b")
     (d,) = c.drills
@@ -306,14 +307,15 @@ def test_a_file_that_is_not_a_history_is_refused(tmp_path: Path) -> None:
         History(path).runs()
 
 
-def test_record_refuses_a_report_without_run_id_or_drills(history: History) -> None:
-    rep = report("run-1", result("primary-crash"))
-    with pytest.raises(InvalidInputError, match="run_id"):
-        history.record({**rep, "run_id": ""})
-    with pytest.raises(InvalidInputError, match="drills"):
-        history.record({**rep, "drills": None})
-    with pytest.raises(InvalidInputError, match=r"drills\[0\]"):
-        history.record({**rep, "drills": [{"scenario": "x"}]})
+def test_a_report_without_run_id_or_drills_never_reaches_the_history(history: History) -> None:
+    rep = report("run-1", result("primary-crash")).to_json()
+    for bad, where in (
+        ({**rep, "run_id": ""}, "run_id"),
+        ({**rep, "drills": None}, "drills"),
+        ({**rep, "drills": [{"scenario": "x"}]}, r"drills\[0\]"),
+    ):
+        with pytest.raises(InvalidInputError, match=where):
+            history.record(Report.from_json(bad))
     assert history.runs() == []
 
 
@@ -336,12 +338,12 @@ def test_delta_direction() -> None:
 _RUNS_PER_PROCESS = 15
 
 
-def _record_many(path: str, prefix: str, reports: list[dict[str, Any]], go: Any) -> None:
+def _record_many(path: str, prefix: str, reports: list[Report], go: Any) -> None:
     go.wait(10)
     h = History(Path(path))
     for i in range(_RUNS_PER_PROCESS):
         rep = reports[i % len(reports)]
-        h.record({**rep, "run_id": f"{prefix}-{i}"})
+        h.record(dataclasses.replace(rep, run_id=f"{prefix}-{i}"))
 
 
 def test_two_processes_recording_at_once_both_land(tmp_path: Path) -> None:

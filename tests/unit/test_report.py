@@ -4,6 +4,7 @@ post-mortem, JUnit, and a partial drill that still renders."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -18,7 +19,7 @@ from rich.console import Console
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.paths import PROJECT_ROOT
-from chaosdrill.report import build_report
+from chaosdrill.report import Report, build_report
 from chaosdrill.report.comms import render_comms
 from chaosdrill.report.junit import render_junit
 from chaosdrill.report.markdown import render_markdown
@@ -56,14 +57,13 @@ def normalise(text: str) -> str:
     return text
 
 
-def make(results: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
+def make(results: list[dict[str, Any]], **kw: Any) -> Report:
     report = build_report([(DrillResult.from_json(r), None) for r in results], run_id="RUN", **kw)
-    report["generated_at"] = "2026-01-01T00:00:00+00:00"
-    return json.loads(json.dumps(report))
+    return dataclasses.replace(report, generated_at="2026-01-01T00:00:00+00:00")
 
 
 @pytest.fixture(scope="module")
-def plan_report() -> dict[str, Any]:
+def plan_report() -> Report:
     settings = ReportSettings(
         name="quarterly",
         roles={"technical_lead": "Ada Lovelace", "communications_lead": "Grace Hopper"},
@@ -78,33 +78,33 @@ def golden(name: str, text: str) -> None:
     assert normalise(text) == normalise(path.read_text()), f"{name} changed (see {path})"
 
 
-def test_report_md_golden(plan_report: dict[str, Any]) -> None:
+def test_report_md_golden(plan_report: Report) -> None:
     golden("report.md", render_markdown(plan_report))
 
 
-def test_terminal_summary_golden(plan_report: dict[str, Any]) -> None:
+def test_terminal_summary_golden(plan_report: Report) -> None:
     console = Console(file=io.StringIO(), width=110, color_system=None, record=True)
     console.print(summary_table(plan_report))
     golden("summary.txt", console.export_text())
 
 
-def test_report_json_matches_its_schema(plan_report: dict[str, Any]) -> None:
+def test_report_json_matches_its_schema(plan_report: Report) -> None:
     schema = json.loads((SCHEMAS / "report.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    jsonschema.validate(plan_report, schema)
-    broken = copy.deepcopy(plan_report)
+    jsonschema.validate(json.loads(json.dumps(plan_report.to_json())), schema)
+    broken = plan_report.to_json()
     broken["drills"][0]["score"]["grade"] = "E"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
 
 
-def test_the_plan_summary_shows_the_distribution(plan_report: dict[str, Any]) -> None:
-    s = plan_report["summary"]
-    assert s["drills"] == 4 and s["drills_passed"] == 3 and not s["passed"]
-    mttd = sorted(d["times"]["mttd"]["production_s"] for d in plan_report["drills"])
-    assert (s["mttd_s"]["min"], s["mttd_s"]["max"]) == (mttd[0], mttd[-1])
-    assert s["worst_severity"] == "P1"
-    assert [d["id"] for d in plan_report["drills"]] == [
+def test_the_plan_summary_shows_the_distribution(plan_report: Report) -> None:
+    s = plan_report.summary
+    assert s.drills == 4 and s.drills_passed == 3 and not s.passed
+    mttd = sorted(d.times.mttd.production_s or 0.0 for d in plan_report.drills)
+    assert (s.mttd_s.min, s.mttd_s.max) == (mttd[0], mttd[-1])
+    assert s.worst_severity == "P1"
+    assert [d.id for d in plan_report.drills] == [
         "bad-release",
         "primary-crash",
         "leaky-feature",
@@ -113,7 +113,7 @@ def test_the_plan_summary_shows_the_distribution(plan_report: dict[str, Any]) ->
 
 
 def test_junit_has_one_case_per_drill_and_says_what_was_missed(
-    plan_report: dict[str, Any],
+    plan_report: Report,
 ) -> None:
     text = render_junit(plan_report)
     schema = xmlschema.XMLSchema(str(SCHEMAS / "junit.xsd"))
@@ -136,15 +136,15 @@ def test_junit_says_by_how_much_a_target_was_missed() -> None:
     assert 'message="MTTD 412 s; target 300 s (112 s over)"' in text
 
 
-def test_comms_fill_the_seed_template_from_the_timeline(plan_report: dict[str, Any]) -> None:
+def test_comms_fill_the_seed_template_from_the_timeline(plan_report: Report) -> None:
     text = render_comms(plan_report)
     assert "Sent to #incidents by Grace Hopper (Communications Lead)" in text
     first = re.split(r"\n## ", text)[1]
     assert "🚨 INCIDENT: Education Revenue Engine" in first
     assert "Severity: P1" in first and "Status: Investigating" in first
     assert "Status: Resolved" in first
-    page = next(e for e in plan_report["drills"][0]["timeline"] if e["name"] == "t_page")
-    assert f"page at T+0:0{int(round(page['production_s'])) // 60}" in first
+    page = next(e for e in plan_report.drills[0].timeline if e.name == "t_page")
+    assert f"page at T+0:0{int(round(page.production_s)) // 60}" in first
     assert "Resolution steps: rollback-deployment (ok)" in first
     failing = re.split(r"\n## ", text)[4]
     assert "Not sent: the service did not recover during the drill." in failing
@@ -157,7 +157,7 @@ def test_status_updates_every_15_minutes_for_a_long_incident() -> None:
     assert text.count("Status: Mitigating") >= 1
 
 
-def test_postmortem_draft(plan_report: dict[str, Any]) -> None:
+def test_postmortem_draft(plan_report: Report) -> None:
     text = render_postmortem(plan_report)
     assert text.count("### Root cause") == 4
     assert "Injected fault `bad-release`" in text
@@ -170,11 +170,11 @@ def test_postmortem_draft(plan_report: dict[str, Any]) -> None:
 def test_a_partial_drill_still_renders_marked_incomplete() -> None:
     report = make([partial()])
     schema = json.loads((SCHEMAS / "report.schema.json").read_text())
-    jsonschema.validate(report, schema)
-    d = report["drills"][0]
-    assert not report["complete"] and not d["complete"]
-    assert "detection did not run" in d["incomplete_reasons"]
-    assert "Chaos Toolkit status: interrupted" in d["incomplete_reasons"]
+    jsonschema.validate(json.loads(json.dumps(report.to_json())), schema)
+    d = report.drills[0]
+    assert not report.complete and not d.complete
+    assert "detection did not run" in d.incomplete_reasons
+    assert "Chaos Toolkit status: interrupted" in d.incomplete_reasons
     assert "**INCOMPLETE**" in render_markdown(report)
     assert "INCOMPLETE" in render_postmortem(report)
     render_comms(report)
@@ -185,5 +185,5 @@ def test_a_partial_drill_still_renders_marked_incomplete() -> None:
 
 def test_an_interrupted_plan_is_incomplete_even_when_its_drills_finished() -> None:
     report = make([real("bad-release")], interrupted="interrupted (Ctrl-C) after 1 drill(s)")
-    assert not report["complete"] and not report["summary"]["passed"]
-    assert report["summary"]["reasons"][0].startswith("interrupted")
+    assert not report.complete and not report.summary.passed
+    assert report.summary.reasons[0].startswith("interrupted")

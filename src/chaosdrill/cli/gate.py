@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -19,31 +17,11 @@ from chaosdrill.plans.gate import (
     record,
     write_outputs,
 )
+from chaosdrill.report.types import Report, read_report
 
 __all__ = ["gate"]
 
 console = Console(highlight=False)
-
-
-def _read_report(path: Path) -> dict[str, Any]:
-    file = path / "report.json" if path.is_dir() else path
-    try:
-        report = json.loads(file.read_text())
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot read the report: {exc.strerror}", source=str(file)
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(
-            f"not valid JSON: {exc.msg}", source=str(file), line=exc.lineno
-        ) from None
-    if not isinstance(report, dict) or report.get("chaosdrill_report_version") != 1:
-        raise InvalidInputError(
-            "expected a chaosdrill report.json (chaosdrill_report_version: 1)",
-            source=str(file),
-            field="chaosdrill_report_version",
-        )
-    return report
 
 
 def _fail(out_dir: Path, plan_name: str, exc: DrillError) -> None:
@@ -103,8 +81,8 @@ def gate(
     run_id = new_run_id(plan_path.stem)
     try:
         plan = load_plan(plan_path)
-        baseline_override = _read_report(baseline_file) if baseline_file else None
-        given = _read_report(from_run) if from_run else None
+        baseline_override = read_report(baseline_file) if baseline_file else None
+        given = read_report(from_run) if from_run else None
     except InvalidInputError as exc:
         _fail(root / f"{run_id}-invalid", plan_path.stem, exc)
         return
@@ -132,13 +110,14 @@ def gate(
             _fail(root / run_id, plan.name, exc)
             return
         assert run.report is not None
-        report, out_dir = run.report, run.out_dir
+        report = Report.from_json(run.report, source=str(run.report_path))
+        out_dir = run.out_dir
         error = "; ".join(c.splitlines()[0] for c in run.crashed) or None
-    baseline: dict[str, Any] | None
+    baseline: Report | None
     if baseline_override is not None:
         baseline, note = baseline_override, f"baseline file {baseline_file}"
     else:
-        baseline, note = find_baseline(plan, report["run_id"], root / "history.sqlite")
+        baseline, note = find_baseline(plan, report.run_id, root / "history.sqlite")
     result = evaluate(report, plan.gates, baseline, plan.baseline)
     result.baseline_note = note
     if error and result.error is None:

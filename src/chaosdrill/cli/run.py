@@ -282,6 +282,7 @@ def _report_one(outcome: DrillOutcome, reports: Path | None) -> int:
     from chaosdrill.paths import reports_dir
     from chaosdrill.plans.run import new_run_id
     from chaosdrill.report.terminal import summary_table
+    from chaosdrill.report.types import read_report
     from chaosdrill.report.writer import write_reports
 
     run_id = new_run_id(outcome.result.cause or outcome.experiment.stem)
@@ -293,12 +294,12 @@ def _report_one(outcome: DrillOutcome, reports: Path | None) -> int:
         with contextlib.suppress(OSError):
             outcome.result_path.parent.rmdir()  # the per-drill folder, now empty
     report_path = write_reports([(outcome.result, str(result_path))], out_dir, run_id=run_id)
-    report = json.loads(report_path.read_text())
+    report = read_report(report_path)
     console.print(summary_table(report))
     console.print(f"reports: {out_dir}")
     print(f"{RESULT_PREFIX}{result_path}", file=sys.stderr)
     print(f"chaosdrill-report: {report_path}", file=sys.stderr)
-    return 0 if report["summary"]["passed"] else 1
+    return 0 if report.summary.passed else 1
 
 
 def _run_plan(
@@ -309,6 +310,7 @@ def _run_plan(
 
     from chaosdrill.plans.run import run_plan
     from chaosdrill.report.terminal import summary_table
+    from chaosdrill.report.types import read_report
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -337,8 +339,8 @@ def _run_plan(
         outcome = run_plan(
             plan, env_name=env_name, reports=reports, on_progress=on_progress, seed=seed
         )
-    assert outcome.report is not None
-    console.print(summary_table(outcome.report))
+    assert outcome.report_path is not None
+    console.print(summary_table(read_report(outcome.report_path)))
     for crash in outcome.crashed:
         console.print(f"[red]{crash}[/]")
     console.print(f"reports: {outcome.out_dir}")

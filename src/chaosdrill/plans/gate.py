@@ -12,14 +12,15 @@ run that fails its gate is recorded as not passed, so it never becomes a baselin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chaosdrill.plans.model import Baseline, Gates, Plan
+from chaosdrill.report.types import DrillSection, Report, read_report
 
 __all__ = [
     "EXIT_ENVIRONMENT",
@@ -89,14 +90,14 @@ def _s(value: float | None) -> str:
     return "none" if value is None else f"{value:.0f} s"
 
 
-def _check_drill(d: Mapping[str, Any], gates: Gates) -> list[Finding]:
+def _check_drill(d: DrillSection, gates: Gates) -> list[Finding]:
     out: list[Finding] = []
-    did = d["id"]
-    if not d["score"]["passed"]:
-        why = "; ".join(d["score"]["reasons"][:3]) or "see the report"
+    did = d.id
+    if not d.score.passed:
+        why = "; ".join(d.score.reasons[:3]) or "see the report"
         out.append(Finding("drill", did, "verdict", "FAIL", f"{did}: the drill failed: {why}"))
-    if gates.min_score is not None and d["score"]["points"] < gates.min_score:
-        pts = d["score"]["points"]
+    if gates.min_score is not None and d.score.points < gates.min_score:
+        pts = d.score.points
         out.append(
             Finding(
                 "gate",
@@ -112,7 +113,7 @@ def _check_drill(d: Mapping[str, Any], gates: Gates) -> list[Finding]:
     ):
         if limit is None:
             continue
-        got = d["times"][key]["production_s"]
+        got = getattr(d.times, key).production_s
         if got is None:
             what = "no page" if key == "mttd" else "never recovered"
             out.append(
@@ -129,7 +130,7 @@ def _check_drill(d: Mapping[str, Any], gates: Gates) -> list[Finding]:
                     f"by {got - limit:.0f} s",
                 )
             )
-    lost = d["impact"]["lost_writes"]
+    lost = d.impact.lost_writes
     if gates.zero_lost_writes and lost:
         out.append(
             Finding(
@@ -137,41 +138,39 @@ def _check_drill(d: Mapping[str, Any], gates: Gates) -> list[Finding]:
             )
         )
     if gates.runbook_steps_must_succeed:
-        for book in d["runbooks"]:
-            for step in book["steps"]:
-                if not step["ok"]:
+        for book in d.runbooks:
+            for step in book.steps:
+                if not step.ok:
                     out.append(
                         Finding(
                             "gate",
                             did,
                             "runbook step",
                             "failed",
-                            f"{did}: runbook {book['name']} step '{step['name']}' failed: "
-                            f"{step['error'] or 'no detail'}",
+                            f"{did}: runbook {book.name} step '{step.name}' failed: "
+                            f"{step.error or 'no detail'}",
                         )
                     )
     return out
 
 
-def _paged(d: Mapping[str, Any]) -> bool:
-    return bool((d.get("verdict") or {}).get("checks", {}).get("detected"))
+def _paged(d: DrillSection) -> bool:
+    return bool(d.verdict.checks.get("detected"))
 
 
-def _runbooks_ok(d: Mapping[str, Any]) -> bool:
-    return bool(d["runbooks"]) and all(b["ok"] for b in d["runbooks"])
+def _runbooks_ok(d: DrillSection) -> bool:
+    return bool(d.runbooks) and all(b.ok for b in d.runbooks)
 
 
-def _regressions(
-    report: Mapping[str, Any], base: Mapping[str, Any], policy: Baseline
-) -> list[Finding]:
+def _regressions(report: Report, base: Report, policy: Baseline) -> list[Finding]:
     out: list[Finding] = []
-    by_id = {d["id"]: d for d in base["drills"]}
-    by_cause = {d["cause"]: d for d in base["drills"]}
-    for d in report["drills"]:
-        b = by_id.get(d["id"]) or by_cause.get(d["cause"])
+    by_id = {d.id: d for d in base.drills}
+    by_cause = {d.cause: d for d in base.drills}
+    for d in report.drills:
+        b = by_id.get(d.id) or by_cause.get(d.cause)
         if b is None:
             continue
-        did = d["id"]
+        did = d.id
         if _paged(b) and not _paged(d):
             out.append(
                 Finding(
@@ -179,7 +178,7 @@ def _regressions(
                     did,
                     "page",
                     "no page",
-                    f"{did}: {d['alert'] or 'the alert'} paged in the baseline, not now",
+                    f"{did}: {d.alert or 'the alert'} paged in the baseline, not now",
                     "paged",
                 )
             )
@@ -198,7 +197,8 @@ def _regressions(
             ("mttd", "MTTD", policy.mttd_margin_pct),
             ("mttr", "MTTR", policy.mttr_margin_pct),
         ):
-            was, now = b["times"][key]["production_s"], d["times"][key]["production_s"]
+            was = getattr(b.times, key).production_s
+            now = getattr(d.times, key).production_s
             if was is None or now is None:
                 continue
             if now > was * (1 + pct / 100) and now - was >= policy.min_margin_s:
@@ -215,58 +215,58 @@ def _regressions(
                         _s(was),
                     )
                 )
-        if d["impact"]["lost_writes"] > b["impact"]["lost_writes"]:
+        if d.impact.lost_writes > b.impact.lost_writes:
             out.append(
                 Finding(
                     "regression",
                     did,
                     "lost writes",
-                    str(d["impact"]["lost_writes"]),
-                    f"{did}: {d['impact']['lost_writes']} lost write(s); baseline "
-                    f"{b['impact']['lost_writes']}",
-                    str(b["impact"]["lost_writes"]),
+                    str(d.impact.lost_writes),
+                    f"{did}: {d.impact.lost_writes} lost write(s); baseline "
+                    f"{b.impact.lost_writes}",
+                    str(b.impact.lost_writes),
                 )
             )
     return out
 
 
 def evaluate(
-    report: Mapping[str, Any],
+    report: Report,
     gates: Gates,
-    baseline: Mapping[str, Any] | None = None,
+    baseline: Report | None = None,
     policy: Baseline | None = None,
 ) -> GateResult:
     """Check a run's report against the plan's gates and, when given, a baseline report."""
     result = GateResult()
-    for d in report["drills"]:
+    for d in report.drills:
         result.findings += _check_drill(d, gates)
     for alert in gates.alerts_must_page:
-        expecting = [d for d in report["drills"] if d.get("alert") == alert]
+        expecting = [d for d in report.drills if d.alert == alert]
         if not any(_paged(d) for d in expecting):
-            where = ", ".join(d["id"] for d in expecting) or "no drill of this run expects it"
+            where = ", ".join(d.id for d in expecting) or "no drill of this run expects it"
             result.findings.append(
                 Finding("gate", None, "alert", "no page", f"{alert} never paged ({where})")
             )
-    if not report["complete"]:
+    if not report.complete:
         result.error = "the run is incomplete: " + (
-            report.get("interrupted") or ", ".join(report["summary"]["incomplete_drills"])
+            report.interrupted or ", ".join(report.summary.incomplete_drills)
         )
     if baseline is not None:
         result.findings += _regressions(report, baseline, policy or Baseline())
-        result.baseline_run = str(baseline.get("run_id"))
+        result.baseline_run = baseline.run_id
     return result
 
 
 def find_baseline(
     plan: Plan, run_id: str | None, history_path: Path | None = None
-) -> tuple[dict[str, Any] | None, str]:
+) -> tuple[Report | None, str]:
     """The baseline report for ``plan`` and a sentence saying where it came from."""
     policy = plan.baseline
     if policy.source == "none":
         return None, "no baseline (baseline.source: none)"
     if policy.source == "file":
         assert policy.file is not None
-        return json.loads(policy.file.read_text()), f"baseline file {policy.file}"
+        return read_report(policy.file), f"baseline file {policy.file}"
     from chaosdrill.report.history import History
 
     history = History(history_path) if history_path else History.default()
@@ -277,31 +277,31 @@ def find_baseline(
     if row.report_dir is None or not (Path(row.report_dir) / "report.json").is_file():
         return None, f"baseline run {row.run_id} has no report.json any more"
     path = Path(row.report_dir) / "report.json"
-    return json.loads(path.read_text()), f"last passing run {row.run_id}"
+    return read_report(path), f"last passing run {row.run_id}"
 
 
-def render_summary(report: Mapping[str, Any] | None, result: GateResult, plan_name: str) -> str:
+def render_summary(report: Report | None, result: GateResult, plan_name: str) -> str:
     """The gate's Markdown summary (gate.md and $GITHUB_STEP_SUMMARY)."""
     verdict = "PASSED" if result.passed else "FAILED"
     lines = [f"## chaosdrill gate {plan_name}: {verdict} (exit {result.exit_code})", ""]
     if result.error:
         lines += [f"**Error:** {result.error}", ""]
     if report is not None:
-        s = report["summary"]
+        s = report.summary
         lines += [
-            f"Run `{report['run_id']}`: score {s['points']:.1f} ({s['grade']}), "
-            f"{s['drills_passed']}/{s['drills']} drills passed. Baseline: "
+            f"Run `{report.run_id}`: score {s.points:.1f} ({s.grade}), "
+            f"{s.drills_passed}/{s.drills} drills passed. Baseline: "
             f"{result.baseline_note or 'none'}.",
             "",
             "| drill | MTTD s | MTTR s | score | verdict |",
             "|---|---|---|---|---|",
         ]
-        for d in report["drills"]:
-            t = d["times"]
+        for d in report.drills:
+            t = d.times
             lines.append(
-                f"| {d['id']} | {_s(t['mttd']['production_s'])} | "
-                f"{_s(t['mttr']['production_s'])} | {d['score']['points']:.1f} | "
-                f"{'PASS' if d['score']['passed'] else 'FAIL'} |"
+                f"| {d.id} | {_s(t.mttd.production_s)} | "
+                f"{_s(t.mttr.production_s)} | {d.score.points:.1f} | "
+                f"{'PASS' if d.score.passed else 'FAIL'} |"
             )
         lines.append("")
     if result.findings:
@@ -321,7 +321,7 @@ def render_summary(report: Mapping[str, Any] | None, result: GateResult, plan_na
 
 def write_outputs(
     out_dir: Path,
-    report: Mapping[str, Any] | None,
+    report: Report | None,
     result: GateResult,
     plan_name: str,
 ) -> dict[str, Path]:
@@ -341,18 +341,15 @@ def write_outputs(
             per_drill.setdefault(f.drill, []).append(f.message)
     if result.error:
         plan_level.insert(0, result.error)
-    shell: Mapping[str, Any] = report or {
-        "plan": {"name": plan_name},
-        "generated_at": "1970-01-01T00:00:00",
-        "drills": [],
-    }
     summary = render_summary(report, result, plan_name)
     paths = {
         "junit.xml": out_dir / "junit.xml",
         "gate.md": out_dir / "gate.md",
         "gate.json": out_dir / "gate.json",
     }
-    write_atomic(paths["junit.xml"], render_junit(shell, per_drill, plan_level))
+    write_atomic(
+        paths["junit.xml"], render_junit(report, per_drill, plan_level, plan_name=plan_name)
+    )
     write_atomic(paths["gate.md"], summary)
     write_atomic(paths["gate.json"], json.dumps(result.to_dict(), indent=2) + "\n")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -362,10 +359,10 @@ def write_outputs(
     return paths
 
 
-def record(report: Mapping[str, Any], result: GateResult, out_dir: Path) -> None:
+def record(report: Report, result: GateResult, out_dir: Path) -> None:
     """Record the run in the history (beside its folder) with the gate's verdict as ``passed``."""
     from chaosdrill.report.history import History
 
-    copy = json.loads(json.dumps(report))
-    copy["summary"]["passed"] = bool(report["summary"]["passed"]) and result.passed
-    History(out_dir.parent / "history.sqlite").record(copy, out_dir)
+    passed = report.summary.passed and result.passed
+    gated = dataclasses.replace(report, summary=dataclasses.replace(report.summary, passed=passed))
+    History(out_dir.parent / "history.sqlite").record(gated, out_dir)

@@ -4,6 +4,14 @@
 makes the report they all render.
 """
 
-from chaosdrill.report.model import REPORT_VERSION, ReportSettings, build_report, drill_report
+from chaosdrill.report.model import ReportSettings, build_report, drill_report
+from chaosdrill.report.types import REPORT_VERSION, DrillSection, Report
 
-__all__ = ["REPORT_VERSION", "ReportSettings", "build_report", "drill_report"]
+__all__ = [
+    "REPORT_VERSION",
+    "DrillSection",
+    "Report",
+    "ReportSettings",
+    "build_report",
+    "drill_report",
+]

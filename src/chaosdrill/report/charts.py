@@ -15,14 +15,16 @@ from __future__ import annotations
 import functools
 import html
 import math
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 import plotly.io as pio  # type: ignore[import-untyped]
 
+from chaosdrill.report.drill_types import Markers
 from chaosdrill.report.html_cells import drill_slug, esc
+from chaosdrill.report.types import DrillSection
 
 __all__ = ["CHARTS", "MARKER_STYLE", "ChartRenderer", "ChartSpec", "chart_id"]
 
@@ -104,10 +106,10 @@ def chart_id(drill_id: str, key: str) -> str:
     return f"chart-{drill_slug(drill_id)}-{key}"
 
 
-def _points(raw: Any, scale: float) -> tuple[list[float], list[float]]:
+def _points(raw: Sequence[Sequence[float]], scale: float) -> tuple[list[float], list[float]]:
     xs: list[float] = []
     ys: list[float] = []
-    for p in raw or []:
+    for p in raw:
         try:
             x, y = float(p[0]), float(p[1])
         except (TypeError, ValueError, IndexError):
@@ -118,28 +120,29 @@ def _points(raw: Any, scale: float) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def _traces(d: Mapping[str, Any], spec: ChartSpec) -> list[tuple[str, list[float], list[float]]]:
-    series = d.get("series") or {}
+def _traces(d: DrillSection, spec: ChartSpec) -> list[tuple[str, list[float], list[float]]]:
     out = []
     for src in spec.sources:
-        group = (series.get(src.origin) or {}).get(src.name) or {}
-        for line in group.get("series") or []:
-            xs, ys = _points(line.get("points"), src.scale)
+        groups = d.series.prometheus if src.origin == "prometheus" else d.series.client
+        group = groups.get(src.name)
+        for line in group.series if group else ():
+            xs, ys = _points(line.points, src.scale)
             if not xs:
                 continue
-            label = str(line.get("label") or ("service" if src.origin == "prometheus" else ""))
+            label = line.label or ("service" if src.origin == "prometheus" else "")
             name = f"{label} ({src.suffix})" if src.suffix else label
             out.append((name, xs, ys))
     return out
 
 
-def _marker_layout(markers: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _marker_layout(markers: Markers) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Vertical lines at the drill's markers, one label per distinct time."""
     shapes: list[dict[str, Any]] = []
     at: dict[float, list[str]] = {}
     colour_at: dict[float, str] = {}
+    at_marker = dict(markers.items())
     for name, (label, colour) in MARKER_STYLE.items():
-        t = markers.get(name)
+        t = at_marker[name]
         if t is None:
             continue
         x = float(t)
@@ -198,12 +201,12 @@ def _template() -> go.layout.Template:
     )
 
 
-def _figure(d: Mapping[str, Any], spec: ChartSpec) -> tuple[go.Figure, int] | None:
+def _figure(d: DrillSection, spec: ChartSpec) -> tuple[go.Figure, int] | None:
     traces = _traces(d, spec)
     if not traces:
         return None
-    k = float(d.get("time_scale") or 1.0)
-    shapes, annotations = _marker_layout(d.get("markers") or {})
+    k = float(d.time_scale or 1.0)
+    shapes, annotations = _marker_layout(d.markers)
     yaxis: dict[str, Any] = {"title": {"text": spec.y_title}, "rangemode": "tozero"}
     if spec.step:
         yaxis.update(range=[-0.1, 1.15], tickvals=[0, 1], ticktext=["down", "up"])
@@ -245,9 +248,9 @@ class ChartRenderer:
     def __init__(self) -> None:
         self.count = 0
 
-    def render(self, d: Mapping[str, Any], spec: ChartSpec) -> str:
+    def render(self, d: DrillSection, spec: ChartSpec) -> str:
         """The chart ``spec`` of drill ``d``, or a "no data" note when it has no series."""
-        div_id = chart_id(str(d.get("id")), spec.key)
+        div_id = chart_id(d.id, spec.key)
         title = f'<p class="chart-title">{esc(spec.title)}</p>'
         made = _figure(d, spec)
         if made is None:

@@ -8,8 +8,8 @@ sign of trouble); the drill's wall-clock time is kept as a label.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from chaosdrill.report.drill_types import TimelineEvent
+from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["INITIAL_DUE_S", "STATUS_EVERY_S", "render_comms"]
 
@@ -25,36 +25,34 @@ def _clock(seconds: float | None) -> str:
     return f"T{sign}{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def _event(d: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
-    return next((e for e in d["timeline"] if e["name"] == name), None)
+def _event(d: DrillSection, name: str) -> TimelineEvent | None:
+    return next((e for e in d.timeline if e.name == name), None)
 
 
-def _actions(d: Mapping[str, Any], until_production_s: float) -> list[str]:
+def _actions(d: DrillSection, until_production_s: float) -> list[str]:
     done = [
-        e
-        for e in d["timeline"]
-        if e["name"] == "runbook_step" and e["production_s"] <= until_production_s
+        e for e in d.timeline if e.name == "runbook_step" and e.production_s <= until_production_s
     ]
     out = [
-        f"{e['detail'].get('runbook')}: {e['detail'].get('step')} "
-        f"({'done' if e['detail'].get('ok') else 'FAILED'})"
+        f"{e.detail.get('runbook')}: {e.detail.get('step')} "
+        f"({'done' if e.detail.get('ok') else 'FAILED'})"
         for e in done
     ]
     return out or ["Investigating: checking dashboards, recent deployments and error logs"]
 
 
 def _message(
-    d: Mapping[str, Any], service: str, status: str, at: float, eta: str, impact: str
+    d: DrillSection, service: str, status: str, at: float, eta: str, impact: str
 ) -> list[str]:
     start = _event(d, "t_first_impact") or _event(d, "t_inject")
-    started = f"{start['wall']} (drill clock)" if start else "-"
+    started = f"{start.wall} (drill clock)" if start else "-"
     lines = [
         "```",
         f"🚨 INCIDENT: {service}",
-        f"Severity: {d['severity']['level']}",
+        f"Severity: {d.severity.level}",
         f"Status: {status}",
         "",
-        f"Affected: {d['scenario_title']} ({d['scenario']})",
+        f"Affected: {d.scenario_title} ({d.scenario})",
         f"Impact: {impact}",
         f"Started: {started}",
         "",
@@ -67,23 +65,23 @@ def _message(
     return lines
 
 
-def _impact_text(d: Mapping[str, Any]) -> str:
-    imp, sev = d["impact"], d["severity"]
+def _impact_text(d: DrillSection) -> str:
+    imp, sev = d.impact, d.severity
     text = (
-        f"{imp['worst_error_share']:.0%} of requests failing at worst, p95 up to "
-        f"{imp['worst_p95_ms']:.0f} ms; revenue impact ${sev['revenue_per_hour_usd']:,.0f}/hour"
+        f"{imp.worst_error_share:.0%} of requests failing at worst, p95 up to "
+        f"{imp.worst_p95_ms:.0f} ms; revenue impact ${sev.revenue_per_hour_usd:,.0f}/hour"
     )
-    if imp["lost_writes"]:
-        text += f"; {imp['lost_writes']} acknowledged enrollment(s) lost"
+    if imp.lost_writes:
+        text += f"; {imp.lost_writes} acknowledged enrollment(s) lost"
     return text
 
 
-def _drill(d: Mapping[str, Any], service: str) -> list[str]:
+def _drill(d: DrillSection, service: str) -> list[str]:
     page = _event(d, "t_page")
     mitigated = _event(d, "t_mitigated")
     recovered = _event(d, "t_recovered")
-    target = d["targets"]["mttr"]["production_s"]
-    lines = ["", f"## {d['id']}: {d['title']}", ""]
+    target = d.targets.mttr.production_s
+    lines = ["", f"## {d.id}: {d.title}", ""]
     if page is None:
         lines += [
             "No page arrived, so no notification would have gone out: the incident was "
@@ -91,7 +89,7 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
         ]
         at_open = 0.0
     else:
-        at_open = page["production_s"]
+        at_open = page.production_s
         due = at_open + INITIAL_DUE_S
         lines += [
             f"### Initial notification (page at {_clock(at_open)}, due by {_clock(due)})",
@@ -105,10 +103,10 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
                 _impact_text(d),
             ),
         ]
-    hold = d["targets"]["hold"]["production_s"] or 0.0
+    hold = d.targets.hold.production_s or 0.0
     # resolved once steady state has held for the monitoring period after recovery
-    end = None if recovered is None else recovered["production_s"] + hold
-    last = end if end is not None else d["timeline"][-1]["production_s"] if d["timeline"] else 0
+    end = None if recovered is None else recovered.production_s + hold
+    last = end if end is not None else d.timeline[-1].production_s if d.timeline else 0
     updates = []
     t = at_open + STATUS_EVERY_S
     while t < last:
@@ -134,25 +132,22 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
         lines += ["Not sent: the service did not recover during the drill."]
         return lines
     checks = ", ".join(
-        f"{n.replace('_', ' ')} {'ok' if c['ok'] else 'FAILED'}"
-        for n, c in d["verification"].items()
+        f"{n.replace('_', ' ')} {'ok' if c.ok else 'FAILED'}" for n, c in d.verification.items()
     )
-    calm = (mitigated or recovered or {}).get("production_s")
+    calm_event = mitigated or recovered
+    calm = calm_event.production_s if calm_event else None
     lines += [
         f"At {_clock(end)} (mitigated at {_clock(calm)}; "
         "steady state then held for the monitoring period):",
         "",
         "```",
         f"🚨 INCIDENT: {service}",
-        f"Severity: {d['severity']['level']}",
+        f"Severity: {d.severity.level}",
         "Status: Resolved",
         "",
-        f"Root cause: {d['cause_description'] or d['cause']}",
+        f"Root cause: {d.cause_description or d.cause}",
         "Resolution steps: "
-        + (
-            "; ".join(f"{b['name']} ({'ok' if b['ok'] else 'FAILED'})" for b in d["runbooks"])
-            or "-"
-        ),
+        + ("; ".join(f"{b.name} ({'ok' if b.ok else 'FAILED'})" for b in d.runbooks) or "-"),
         f"Verification: {checks or 'not run'}",
         "Post-incident actions: see postmortem.md",
         "```",
@@ -160,19 +155,19 @@ def _drill(d: Mapping[str, Any], service: str) -> list[str]:
     return lines
 
 
-def render_comms(report: Mapping[str, Any]) -> str:
+def render_comms(report: Report) -> str:
     """comms.md for a run: the notifications each drill's incident would have sent."""
-    service = report["plan"].get("service") or "Education Revenue Engine"
-    roles = report["plan"].get("roles") or {}
+    service = report.plan.service or "Education Revenue Engine"
+    roles = report.plan.roles
     sender = roles.get("communications_lead") or "Communications Lead"
     commander = roles.get("incident_commander") or "Incident Commander"
     lines = [
-        f"# Incident communications: {report['plan']['name']} ({report['run_id']})",
+        f"# Incident communications: {report.plan.name} ({report.run_id})",
         "",
         "The seed's notification template, filled in from each drill's real timeline. "
         "T+h:mm:ss is production-equivalent time from the fault. Sent to #incidents by "
         f"{sender} (Communications Lead) for {commander} (Incident Commander).",
     ]
-    for d in report["drills"]:
+    for d in report.drills:
         lines += _drill(d, service)
     return "\n".join(lines) + "\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from chaosdrill.report.charts import CHARTS, ChartRenderer
 from chaosdrill.report.html_cells import (
@@ -22,43 +21,44 @@ from chaosdrill.report.html_cells import (
     pct,
     verdict_badge,
 )
+from chaosdrill.report.types import DrillSection
 
 __all__ = ["render_drill"]
 
 
-def _facts(d: Mapping[str, Any]) -> str:
-    fault = d.get("fault")
+def _facts(d: DrillSection) -> str:
+    fault = d.fault
     fault_text = None
     if isinstance(fault, Mapping):
         params = fault.get("params") or {}
         fault_text = f"{fault.get('kind')} {json.dumps(params, sort_keys=True)}"
-    env = d.get("environment") or {}
+    env = d.environment
     rows = [
-        ("scenario", f"{d.get('scenario_title') or d.get('scenario')} ({d.get('scenario')})"),
-        ("cause", d.get("cause")),
-        ("cause, described", d.get("cause_description") or None),
-        ("seed's cause", d.get("seed_cause") or None),
+        ("scenario", f"{d.scenario_title or d.scenario} ({d.scenario})"),
+        ("cause", d.cause),
+        ("cause, described", d.cause_description or None),
+        ("seed's cause", d.seed_cause or None),
         ("fault", fault_text),
-        ("expected alert", d.get("alert")),
-        ("time scale", f"{float(d.get('time_scale') or 1.0):g}x (production = drill x scale)"),
+        ("expected alert", d.alert),
+        ("time scale", f"{float(d.time_scale or 1.0):g}x (production = drill x scale)"),
         ("environment", f"{env.get('backend', '-')} {env.get('name', '')}".strip()),
-        ("fault injected at", d.get("started_at")),
-        ("result file", d.get("result_path")),
+        ("fault injected at", d.started_at),
+        ("result file", d.result_path),
     ]
     items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows if v is not None)
     return f'<dl class="facts">{items}</dl>'
 
 
-def _score(d: Mapping[str, Any]) -> str:
-    sc = d.get("score") or {}
-    parts = list(sc.get("parts") or [])
+def _score(d: DrillSection) -> str:
+    sc = d.score
+    parts = sc.parts
     rows = [
         [
-            esc(p.get("name")),
-            esc(p.get("measured")),
-            esc(p.get("target")),
-            f"{num(p.get('points'))} / {num(p.get('max_points'), 0)}",
-            bullets(p.get("reasons") or []) or "-",
+            esc(p.name),
+            esc(p.measured),
+            esc(p.target),
+            f"{num(p.points)} / {num(p.max_points, 0)}",
+            bullets(p.reasons) or "-",
         ]
         for p in parts
     ]
@@ -67,8 +67,8 @@ def _score(d: Mapping[str, Any]) -> str:
             "<b>total</b>",
             "",
             "",
-            f"<b>{num(sc.get('points'))} / {num(sc.get('max_points', 100), 0)}</b>",
-            f"grade <b>{esc(sc.get('grade'))}</b> {verdict_badge(bool(sc.get('passed')))}",
+            f"<b>{num(sc.points)} / {num(sc.max_points, 0)}</b>",
+            f"grade <b>{esc(sc.grade)}</b> {verdict_badge(sc.passed)}",
         ]
     )
     out = ["<h3>Score</h3>"]
@@ -77,20 +77,18 @@ def _score(d: Mapping[str, Any]) -> str:
             ["part", "measured", "target", "points", "reasons"],
             rows,
             numeric=(3,),
-            failed=[bool(p.get("reasons")) for p in parts],
-            table_id=f"score-{drill_slug(str(d.get('id')))}",
+            failed=[bool(p.reasons) for p in parts],
+            table_id=f"score-{drill_slug(d.id)}",
         )
     )
-    if sc.get("capped_by"):
-        out.append(f"<p><b>Capped:</b> {esc(sc['capped_by'])}</p>")
-    if sc.get("reasons"):
-        out.append("<p>Why it did not pass:</p>" + bullets(sc["reasons"]))
+    if sc.capped_by:
+        out.append(f"<p><b>Capped:</b> {esc(sc.capped_by)}</p>")
+    if sc.reasons:
+        out.append("<p>Why it did not pass:</p>" + bullets(sc.reasons))
     return "".join(out)
 
 
-def _times(d: Mapping[str, Any]) -> str:
-    times = d.get("times") or {}
-    targets = d.get("targets") or {}
+def _times(d: DrillSection) -> str:
     rows = []
     for key, label in (
         ("time_to_first_impact", "time to first impact"),
@@ -98,14 +96,14 @@ def _times(d: Mapping[str, Any]) -> str:
         ("time_to_mitigate", "time to mitigate"),
         ("mttr", "MTTR (fault to steady state)"),
     ):
-        t = times.get(key) or {}
-        tg = targets.get(key) or {}
+        t = getattr(d.times, key)
+        tg = getattr(d.targets, key, None)  # targets: MTTD and MTTR only
         rows.append(
             [
                 esc(label),
-                num(t.get("drill_s"), 2, " s"),
-                dur(t.get("production_s")),
-                dur(tg.get("production_s")) if tg else "",
+                num(t.drill_s, 2, " s"),
+                dur(t.production_s),
+                dur(tg.production_s) if tg else "",
             ]
         )
     table = html_table(
@@ -116,60 +114,49 @@ def _times(d: Mapping[str, Any]) -> str:
     return f"<h3>Times</h3>{table}"
 
 
-def _severity(d: Mapping[str, Any]) -> str:
-    sev = d.get("severity") or {}
-    imp = d.get("impact") or {}
+def _severity(d: DrillSection) -> str:
+    sev = d.severity
+    imp = d.impact
     out = [
         "<h3>Severity</h3>",
-        f'<p><span class="badge sev">{esc(sev.get("level"))}</span> <b>{esc(sev.get("name"))}</b>'
-        f": {esc(sev.get('meaning'))} (revenue band {esc(sev.get('revenue_band'))})</p>",
+        f'<p><span class="badge sev">{esc(sev.level)}</span> <b>{esc(sev.name)}</b>'
+        f": {esc(sev.meaning)} (revenue band {esc(sev.revenue_band)})</p>",
         '<dl class="facts">',
-        f"<dt>revenue lost per hour</dt><dd>${float(sev.get('revenue_per_hour_usd') or 0):,.2f}"
-        "</dd>",
-        f"<dt>worst availability</dt><dd>{pct(sev.get('availability'))}</dd>",
-        f"<dt>worst error rate</dt><dd>{pct(sev.get('error_rate'))}</dd>",
-        f"<dt>worst p95 latency</dt><dd>{num(sev.get('p95_latency_s'), 3, ' s')}</dd>",
-        f"<dt>data loss</dt><dd>{'yes' if sev.get('data_loss') else 'no'}</dd>",
+        f"<dt>revenue lost per hour</dt><dd>${float(sev.revenue_per_hour_usd or 0):,.2f}</dd>",
+        f"<dt>worst availability</dt><dd>{pct(sev.availability)}</dd>",
+        f"<dt>worst error rate</dt><dd>{pct(sev.error_rate)}</dd>",
+        f"<dt>worst p95 latency</dt><dd>{num(sev.p95_latency_s, 3, ' s')}</dd>",
+        f"<dt>data loss</dt><dd>{'yes' if sev.data_loss else 'no'}</dd>",
+        f"<dt>user requests</dt><dd>{esc(imp.failed)} of {esc(imp.requests)} "
+        f"failed; {num(imp.budget_burned_pct, 2)} % of the month's error budget; "
+        f"{esc(imp.lost_writes)} lost write(s)</dd>",
     ]
-    if imp:
-        out.append(
-            f"<dt>user requests</dt><dd>{esc(imp.get('failed'))} of {esc(imp.get('requests'))} "
-            f"failed; {num(imp.get('budget_burned_pct'), 2)} % of the month's error budget; "
-            f"{esc(imp.get('lost_writes'))} lost write(s)</dd>"
-        )
     out.append("</dl>")
-    if sev.get("reasons"):
-        out.append("<p>Why this level:</p>" + bullets(sev["reasons"]))
+    if sev.reasons:
+        out.append("<p>Why this level:</p>" + bullets(sev.reasons))
     return "".join(out)
 
 
-def _escalation(d: Mapping[str, Any]) -> str:
-    escalation = d.get("escalation") or {}
+def _escalation(d: DrillSection) -> str:
+    escalation = d.escalation
     out = ["<h3>Escalation</h3>"]
-    duration = escalation.get("duration_production_s")
+    duration = escalation.duration_production_s
     if duration is None:
-        out.append(
-            f"<p>{esc(escalation.get('level'))} incident that did not end (never mitigated).</p>"
-        )
+        out.append(f"<p>{esc(escalation.level)} incident that did not end (never mitigated).</p>")
     else:
         out.append(
-            f"<p>{esc(escalation.get('level'))} incident lasting {dur(duration)} "
+            f"<p>{esc(escalation.level)} incident lasting {dur(duration)} "
             "(production-equivalent, fault to mitigation).</p>"
         )
-    if escalation.get("triggered"):
-        out.append("<p>Escalation triggered:</p>" + bullets(escalation["triggered"]))
-    notify = sorted(
-        escalation.get("notify") or [],
-        key=lambda n: -1.0 if n.get("at_s") is None else float(n["at_s"]),
-    )
+    if escalation.triggered:
+        out.append("<p>Escalation triggered:</p>" + bullets(escalation.triggered))
+    notify = sorted(escalation.notify, key=lambda n: -1.0 if n.at_s is None else float(n.at_s))
     if notify:
         rows = [
             [
-                esc(n.get("role")),
-                esc(n.get("person")),
-                "with the level"
-                if n.get("at_s") is None
-                else f"after {float(n['at_s']) / 60:.0f} min",
+                esc(n.role),
+                esc(n.person),
+                "with the level" if n.at_s is None else f"after {float(n.at_s) / 60:.0f} min",
             ]
             for n in notify
         ]
@@ -180,13 +167,13 @@ def _escalation(d: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def _charts(d: Mapping[str, Any], charts: ChartRenderer) -> str:
-    errors = (d.get("series") or {}).get("series_errors") or []
+def _charts(d: DrillSection, charts: ChartRenderer) -> str:
+    errors = d.series.series_errors
     note = ""
     if errors:
         note = '<p class="small">Prometheus series errors:</p>' + bullets(errors)
     body = "".join(charts.render(d, spec) for spec in CHARTS)
-    k = float(d.get("time_scale") or 1.0)
+    k = float(d.time_scale or 1.0)
     return (
         "<h3>Charts</h3>"
         f'<p class="small">x: seconds since the fault in drill time; production-equivalent = '
@@ -195,21 +182,21 @@ def _charts(d: Mapping[str, Any], charts: ChartRenderer) -> str:
     )
 
 
-def _timeline(d: Mapping[str, Any]) -> str:
-    events = list(d.get("timeline") or [])
+def _timeline(d: DrillSection) -> str:
+    events = d.timeline
     if not events:
         return "<h3>Timeline</h3><p>No timeline recorded.</p>"
     rows = []
     for e in events:
-        detail = e.get("detail") or {}
+        detail = e.detail
         text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
         if len(text) > 240:
             text = text[:237] + "..."
         rows.append(
             [
-                num(e.get("t_s"), 3),
-                num(e.get("production_s"), 1),
-                esc(e.get("label")),
+                num(e.t_s, 3),
+                num(e.production_s, 1),
+                esc(e.label),
                 f'<span class="small">{esc(text)}</span>' if text else "",
             ]
         )
@@ -219,41 +206,39 @@ def _timeline(d: Mapping[str, Any]) -> str:
         rows,
         numeric=(0, 1),
         failed=[
-            e.get("name") in bad
-            or (e.get("name") == "runbook_step" and not (e.get("detail") or {}).get("ok"))
-            for e in events
+            e.name in bad or (e.name == "runbook_step" and not e.detail.get("ok")) for e in events
         ],
-        table_id=f"timeline-{drill_slug(str(d.get('id')))}",
+        table_id=f"timeline-{drill_slug(d.id)}",
     )
     return f"<h3>Timeline</h3>{table}"
 
 
-def _runbooks(d: Mapping[str, Any]) -> str:
-    books = list(d.get("runbooks") or [])
+def _runbooks(d: DrillSection) -> str:
+    books = d.runbooks
     out = ["<h3>Runbook</h3>"]
     if not books:
         out.append("<p>No runbook ran.</p>")
     for b in books:
-        steps = list(b.get("steps") or [])
+        steps = b.steps
         out.append(
-            f"<p><b>{esc(b.get('name'))}</b> {'ok' if b.get('ok') else '<b class=fail>FAILED</b>'}"
+            f"<p><b>{esc(b.name)}</b> {'ok' if b.ok else '<b class=fail>FAILED</b>'}"
             f", {len(steps)} step(s)</p>"
         )
         rows = []
         for i, s in enumerate(steps, 1):
             extra = []
-            if s.get("error"):
-                extra.append(f"<pre>{esc(s['error'])}</pre>")
-            if s.get("output"):
+            if s.error:
+                extra.append(f"<pre>{esc(s.error)}</pre>")
+            if s.output:
                 extra.append(
-                    f"<details><summary>output</summary><pre>{esc(s['output'])}</pre></details>"
+                    f"<details><summary>output</summary><pre>{esc(s.output)}</pre></details>"
                 )
             rows.append(
                 [
                     str(i),
-                    esc(s.get("name")),
-                    num(s.get("duration_s"), 3, " s"),
-                    "ok" if s.get("ok") else '<b class="fail">failed</b>',
+                    esc(s.name),
+                    num(s.duration_s, 3, " s"),
+                    "ok" if s.ok else '<b class="fail">failed</b>',
                     "".join(extra),
                 ]
             )
@@ -262,14 +247,14 @@ def _runbooks(d: Mapping[str, Any]) -> str:
                 ["#", "step", "duration (drill)", "result", "error / output"],
                 rows,
                 numeric=(0, 2),
-                failed=[not s.get("ok") for s in steps],
+                failed=[not s.ok for s in steps],
             )
         )
     return "".join(out)
 
 
-def _verification(d: Mapping[str, Any]) -> str:
-    checks = d.get("verification") or {}
+def _verification(d: DrillSection) -> str:
+    checks = d.verification
     out = ["<h3>Verification</h3>"]
     if not checks:
         out.append("<p>Verification did not run.</p>")
@@ -278,8 +263,8 @@ def _verification(d: Mapping[str, Any]) -> str:
         rows = [
             [
                 esc(n.replace("_", " ")),
-                "ok" if checks[n].get("ok") else '<b class="fail">failed</b>',
-                esc(checks[n].get("detail")),
+                "ok" if checks[n].ok else '<b class="fail">failed</b>',
+                esc(checks[n].detail),
             ]
             for n in names
         ]
@@ -287,10 +272,10 @@ def _verification(d: Mapping[str, Any]) -> str:
             html_table(
                 ["check", "result", "detail"],
                 rows,
-                failed=[not checks[n].get("ok") for n in names],
+                failed=[not checks[n].ok for n in names],
             )
         )
-    integrity = d.get("integrity")
+    integrity = d.integrity
     if isinstance(integrity, Mapping):
         lost = integrity.get("lost") or []
         out.append(
@@ -298,23 +283,23 @@ def _verification(d: Mapping[str, Any]) -> str:
             f"{esc(integrity.get('ok'))} ok, {esc(integrity.get('failed'))} failed, "
             f"{len(lost)} lost; RPO {num(integrity.get('rpo_s'), 3, ' s')}.</p>"
         )
-    stray = d.get("alerts_at_end")
+    stray = d.alerts_at_end
     if stray:
         out.append(f"<p>Alerts still firing at the end: {esc(', '.join(map(str, stray)))}</p>")
     return "".join(out)
 
 
-def render_drill(d: Mapping[str, Any], charts: ChartRenderer) -> str:
+def render_drill(d: DrillSection, charts: ChartRenderer) -> str:
     """One drill's ``<details>`` section, its charts drawn by ``charts``."""
-    sc = d.get("score") or {}
-    sev = d.get("severity") or {}
-    passed = bool(sc.get("passed"))
-    complete = bool(d.get("complete", True))
-    slug = drill_slug(str(d.get("id")))
+    sc = d.score
+    sev = d.severity
+    passed = sc.passed
+    complete = d.complete
+    slug = drill_slug(d.id)
     summary = (
-        f"{verdict_badge(passed)} {esc(d.get('id'))}: {esc(d.get('title'))} &middot; "
-        f"score {num(sc.get('points'))} ({esc(sc.get('grade'))}) &middot; "
-        f'<span class="badge sev">{esc(sev.get("level"))}</span>'
+        f"{verdict_badge(passed)} {esc(d.id)}: {esc(d.title)} &middot; "
+        f"score {num(sc.points)} ({esc(sc.grade)}) &middot; "
+        f'<span class="badge sev">{esc(sev.level)}</span>'
         + ("" if complete else " &middot; <b>INCOMPLETE</b>")
     )
     out = [
@@ -325,11 +310,11 @@ def render_drill(d: Mapping[str, Any], charts: ChartRenderer) -> str:
     if not complete:
         out.append(
             '<div class="banner"><strong>INCOMPLETE</strong>'
-            + bullets(d.get("incomplete_reasons") or [])
+            + bullets(d.incomplete_reasons)
             + "</div>"
         )
-    if d.get("failures"):
-        out.append("<h3>Failures</h3>" + bullets(d["failures"]))
+    if d.failures:
+        out.append("<h3>Failures</h3>" + bullets(d.failures))
     out += [
         _score(d),
         _times(d),
@@ -340,7 +325,7 @@ def render_drill(d: Mapping[str, Any], charts: ChartRenderer) -> str:
         _runbooks(d),
         _verification(d),
         "<h3>What to improve</h3>",
-        bullets(d.get("improvements") or []) or "<p>Nothing: every part scored in full.</p>",
+        bullets(d.improvements) or "<p>Nothing: every part scored in full.</p>",
         "</details>",
     ]
     return "".join(out)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -38,15 +38,15 @@ from chaosdrill.report.history_rows import (
 )
 from chaosdrill.report.history_rows import Direction as Direction
 from chaosdrill.report.history_schema import (
-    _DRILL_COLUMNS,
-    _RUN_COLUMNS,
-    _SCHEMA,
-    _drill_row,
-    _drill_values,
-    _get,
-    _opt_float,
-    _run_row,
+    DRILL_COLUMNS,
+    RUN_COLUMNS,
+    SCHEMA,
+    drill_row,
+    drill_values,
+    run_row,
+    run_values,
 )
+from chaosdrill.report.types import Report
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -179,7 +179,7 @@ class History:
         if not create:
             return False
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        for statement in _SCHEMA.split(";"):  # not executescript: it would commit
+        for statement in SCHEMA.split(";"):  # not executescript: it would commit
             if statement.strip():
                 conn.execute(statement)
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -187,8 +187,8 @@ class History:
 
     # -- writing -----------------------------------------------------------------------
 
-    def record(self, report: Mapping[str, Any], report_dir: Path | None = None) -> None:
-        """Append one run (a ``build_report`` dict) in one transaction.
+    def record(self, report: Report, report_dir: Path | None = None) -> None:
+        """Append one run (what ``build_report`` makes) in one transaction.
 
         Recording a ``run_id`` that is already there replaces that run and its drills and
         keeps its place in the order.
@@ -196,32 +196,10 @@ class History:
         Args:
             report: the run's report.
             report_dir: where the run's outputs were written (stored as an absolute path).
-
-        Raises:
-            InvalidInputError: the report lacks its run id, summary or drills.
         """
-        run_id = report.get("run_id")
-        if not isinstance(run_id, str) or not run_id:
-            raise InvalidInputError("expected a non-empty string", field="run_id")
-        drills = report.get("drills")
-        if not isinstance(drills, Sequence) or isinstance(drills, str):
-            raise InvalidInputError("expected a list of drills", field="drills")
-        rows = [_drill_values(d, f"drills[{i}]") for i, d in enumerate(drills)]
-        summary = report.get("summary")
-        if not isinstance(summary, Mapping):
-            raise InvalidInputError("expected the report's summary object", field="summary")
-        run = (
-            run_id,
-            str(_get(report, "plan", "name") or "ad hoc"),
-            str(report.get("kind") or ("drill" if len(rows) == 1 else "plan")),
-            report.get("generated_at"),
-            bool(report.get("complete")),
-            bool(summary.get("passed")),
-            _opt_float(summary.get("points")),
-            summary.get("grade"),
-            summary.get("worst_severity"),
-            None if report_dir is None else str(Path(report_dir).resolve()),
-        )
+        run_id = report.run_id
+        rows = [drill_values(d) for d in report.drills]
+        run = run_values(report, report_dir)
         with self._connect(write=True) as conn:
             assert conn is not None
             conn.execute(
@@ -249,7 +227,7 @@ class History:
 
     def runs(self, plan: str | None = None, limit: int | None = None) -> list[RunRow]:
         """Recorded runs, oldest first; with ``limit``, the latest ``limit`` of them."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
         args: list[Any] = []
         if plan is not None:
             sql += " WHERE plan = ?"
@@ -262,7 +240,7 @@ class History:
             if conn is None:
                 return []
             rows = conn.execute(sql, args).fetchall()
-        return [_run_row(r) for r in reversed(rows)]
+        return [run_row(r) for r in reversed(rows)]
 
     def run(self, run_id: str) -> RunRow:
         """One run by id.
@@ -298,13 +276,13 @@ class History:
             limit = self._run(conn, before).seq if before is not None else None
             if conn is None:
                 return None
-            sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE plan = ? AND passed = 1 AND complete = 1"
+            sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE plan = ? AND passed = 1 AND complete = 1"
             args: list[Any] = [plan]
             if limit is not None:
                 sql += " AND seq < ?"
                 args.append(limit)
             row = conn.execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
-        return None if row is None else _run_row(row)
+        return None if row is None else run_row(row)
 
     def trend(
         self, scenario: str | None = None, plan: str | None = None, limit: int = 20
@@ -420,10 +398,10 @@ class History:
         row = None
         if conn is not None:
             row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
             ).fetchone()
         if row is not None:
-            return _run_row(row)
+            return run_row(row)
         known: list[str] = []
         if conn is not None:
             known = [r[0] for r in conn.execute("SELECT run_id FROM runs ORDER BY seq DESC")]
@@ -442,8 +420,8 @@ class History:
     @staticmethod
     def _drills(conn: sqlite3.Connection, seq: int) -> list[DrillRow]:
         rows = conn.execute(
-            f"SELECT {_DRILL_COLUMNS} FROM drills d JOIN runs r ON r.seq = d.run_seq"
+            f"SELECT {DRILL_COLUMNS} FROM drills d JOIN runs r ON r.seq = d.run_seq"
             " WHERE d.run_seq = ? ORDER BY d.position",
             (seq,),
         ).fetchall()
-        return [_drill_row(r) for r in rows]
+        return [drill_row(r) for r in rows]

@@ -1,21 +1,31 @@
 """The run history's SQLite tables, and how reports and rows go in and out of them.
 
-``runs`` has a row per run and ``drills`` a row per drill; :func:`_drill_values` makes the
-``drills`` columns of one drill of a report, :func:`_run_row` and :func:`_drill_row` make a
-:class:`RunRow` and a :class:`DrillRow` of a selected row.
+``runs`` has a row per run and ``drills`` a row per drill; :func:`run_values` and
+:func:`drill_values` make the columns of a report and of one of its drills, :func:`run_row`
+and :func:`drill_row` make a :class:`RunRow` and a :class:`DrillRow` of a selected row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from chaosdrill.errors import InvalidInputError
 from chaosdrill.report.history_rows import DrillRow, RunRow
+from chaosdrill.report.types import DrillSection, Report
 
-__all__: list[str] = []
+__all__ = [
+    "DRILL_COLUMNS",
+    "RUN_COLUMNS",
+    "SCHEMA",
+    "drill_row",
+    "drill_values",
+    "run_row",
+    "run_values",
+]
 
-_SCHEMA = """
+#: the tables (statements separated by ";")
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL UNIQUE,
@@ -55,18 +65,20 @@ CREATE TABLE IF NOT EXISTS drills (
 CREATE INDEX IF NOT EXISTS drills_scenario ON drills(scenario, run_seq);
 """
 
-_RUN_COLUMNS = (
+#: the ``runs`` columns that ``run_row`` reads, in its order
+RUN_COLUMNS = (
     "seq, run_id, plan, kind, generated_at, complete, passed, points, grade, worst_severity,"
     " report_dir"
 )
-_DRILL_COLUMNS = (
+#: the ``drills`` columns (joined with ``runs r``) that ``drill_row`` reads, in its order
+DRILL_COLUMNS = (
     "r.run_id, d.position, d.drill_id, d.scenario, d.cause, d.alert, d.mttd_s, d.mttr_s,"
     " d.mttd_drill_s, d.mttr_drill_s, d.time_scale, d.points, d.grade, d.passed, d.paged,"
     " d.runbook_ok, d.lost_writes, d.severity, d.complete"
 )
 
 
-def _opt_float(value: Any) -> float | None:
+def _opt_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
@@ -74,43 +86,48 @@ def _opt_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _get(obj: Mapping[str, Any], *keys: str) -> Any:
-    """obj[k1][k2]... or None where any level is missing or not a mapping."""
-    cur: Any = obj
-    for key in keys:
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(key)
-    return cur
+def run_values(report: Report, report_dir: Path | None) -> tuple[Any, ...]:
+    """The ``runs`` columns of a report (run_id through report_dir, without seq)."""
+    s = report.summary
+    return (
+        report.run_id,
+        report.plan.name or "ad hoc",
+        report.kind,
+        report.generated_at,
+        report.complete,
+        s.passed,
+        _opt_float(s.points),
+        s.grade,
+        s.worst_severity,
+        None if report_dir is None else str(Path(report_dir).resolve()),
+    )
 
 
-def _drill_values(d: Mapping[str, Any], where: str) -> dict[str, Any]:
+def drill_values(d: DrillSection) -> dict[str, Any]:
     """The ``drills`` columns of one drill of a report."""
-    if not isinstance(d, Mapping) or not isinstance(d.get("id"), str) or not d["id"]:
-        raise InvalidInputError("expected a drill object with a non-empty 'id'", field=where)
-    runbooks = d.get("runbooks") or []
     return {
-        "drill_id": d["id"],
-        "scenario": str(d.get("scenario") or ""),
-        "cause": str(d.get("cause") or ""),
-        "alert": d.get("alert"),
-        "mttd_s": _opt_float(_get(d, "times", "mttd", "production_s")),
-        "mttr_s": _opt_float(_get(d, "times", "mttr", "production_s")),
-        "mttd_drill_s": _opt_float(_get(d, "times", "mttd", "drill_s")),
-        "mttr_drill_s": _opt_float(_get(d, "times", "mttr", "drill_s")),
-        "time_scale": float(d.get("time_scale") or 1.0),
-        "points": _opt_float(_get(d, "score", "points")),
-        "grade": _get(d, "score", "grade"),
-        "passed": bool(_get(d, "score", "passed")),
-        "paged": _opt_bool(_get(d, "verdict", "checks", "detected")),
-        "runbook_ok": all(bool(b.get("ok")) for b in runbooks) if runbooks else None,
-        "lost_writes": int(_get(d, "impact", "lost_writes") or 0),
-        "severity": _get(d, "severity", "level"),
-        "complete": bool(d.get("complete")),
+        "drill_id": d.id,
+        "scenario": d.scenario,
+        "cause": d.cause,
+        "alert": d.alert,
+        "mttd_s": _opt_float(d.times.mttd.production_s),
+        "mttr_s": _opt_float(d.times.mttr.production_s),
+        "mttd_drill_s": _opt_float(d.times.mttd.drill_s),
+        "mttr_drill_s": _opt_float(d.times.mttr.drill_s),
+        "time_scale": float(d.time_scale or 1.0),
+        "points": _opt_float(d.score.points),
+        "grade": d.score.grade,
+        "passed": d.score.passed,
+        "paged": _opt_bool(d.verdict.checks.get("detected")),
+        "runbook_ok": all(b.ok for b in d.runbooks) if d.runbooks else None,
+        "lost_writes": d.impact.lost_writes,
+        "severity": d.severity.level,
+        "complete": d.complete,
     }
 
 
-def _run_row(r: Sequence[Any]) -> RunRow:
+def run_row(r: Sequence[Any]) -> RunRow:
+    """A ``runs`` row selected with ``RUN_COLUMNS``."""
     return RunRow(
         seq=int(r[0]),
         run_id=r[1],
@@ -126,7 +143,8 @@ def _run_row(r: Sequence[Any]) -> RunRow:
     )
 
 
-def _drill_row(r: Sequence[Any]) -> DrillRow:
+def drill_row(r: Sequence[Any]) -> DrillRow:
+    """A ``drills`` row selected with ``DRILL_COLUMNS``."""
     return DrillRow(
         run_id=r[0],
         position=int(r[1]),

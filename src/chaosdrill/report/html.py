@@ -18,9 +18,6 @@ the same page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from chaosdrill.report.charts import CHARTS, MARKER_STYLE, ChartRenderer, chart_id
 from chaosdrill.report.drilldown import render_drill
 from chaosdrill.report.html_cells import (
@@ -32,6 +29,7 @@ from chaosdrill.report.html_cells import (
     num,
     verdict_badge,
 )
+from chaosdrill.report.types import REPORT_VERSION, DrillSection, Report
 
 __all__ = ["CHARTS", "MARKER_STYLE", "chart_id", "render_html"]
 
@@ -106,55 +104,55 @@ document.querySelectorAll("details.drill").forEach(function (d) {
 # --- header and summary -------------------------------------------------------------------
 
 
-def _header(report: Mapping[str, Any]) -> str:
-    s = report.get("summary") or {}
-    plan = report.get("plan") or {}
-    passed = bool(s.get("passed"))
-    worst = s.get("worst_severity")
-    worst_text = f"{worst} ({s.get('worst_severity_name')})" if worst else "-"
+def _header(report: Report) -> str:
+    s = report.summary
+    plan = report.plan
+    passed = s.passed
+    worst = s.worst_severity
+    worst_text = f"{worst} ({s.worst_severity_name})" if worst else "-"
     meta = [
-        f"run <b>{esc(report.get('run_id'))}</b>",
-        f"generated {esc(report.get('generated_at'))}",
-        f"{esc(report.get('kind'))}",
-        f"service {esc(plan.get('service'))}",
+        f"run <b>{esc(report.run_id)}</b>",
+        f"generated {esc(report.generated_at)}",
+        f"{esc(report.kind)}",
+        f"service {esc(plan.service)}",
     ]
-    if plan.get("source"):
-        meta.append(f"plan file {esc(plan.get('source'))}")
+    if plan.source:
+        meta.append(f"plan file {esc(plan.source)}")
     stats = [
         (
             f'<b class="{"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</b>',
             "verdict",
         ),
-        (f"<b>{num(s.get('points'))}</b>", "score / 100"),
-        (f"<b>{esc(s.get('grade'))}</b>", "grade"),
+        (f"<b>{num(s.points)}</b>", "score / 100"),
+        (f"<b>{esc(s.grade)}</b>", "grade"),
         (f"<b>{esc(worst_text)}</b>", "worst severity"),
         (
-            f"<b>{esc(s.get('drills_passed'))} of {esc(s.get('drills'))}</b>",
+            f"<b>{esc(s.drills_passed)} of {esc(s.drills)}</b>",
             "drills passed",
         ),
     ]
     cards = "".join(f'<div class="stat">{v}<span>{k}</span></div>' for v, k in stats)
     out = [
-        f"<header><h1>Drill report: {esc(plan.get('name'))}</h1>",
+        f"<header><h1>Drill report: {esc(plan.name)}</h1>",
         f'<p class="meta">{" &middot; ".join(meta)}</p>',
         f'<div class="headline" id="headline">{cards}</div>',
     ]
-    if not report.get("complete", True):
+    if not report.complete:
         out.append(_incomplete_banner(report))
-    if s.get("reasons"):
-        out.append("<h3>Why the run did not pass</h3>" + bullets(s["reasons"]))
+    if s.reasons:
+        out.append("<h3>Why the run did not pass</h3>" + bullets(s.reasons))
     out.append("</header>")
     return "".join(out)
 
 
-def _incomplete_banner(report: Mapping[str, Any]) -> str:
+def _incomplete_banner(report: Report) -> str:
     parts = ['<div class="banner" id="incomplete" role="alert"><strong>INCOMPLETE</strong> ']
-    if report.get("interrupted"):
-        parts.append(f"<p>The run was interrupted: {esc(report['interrupted'])}</p>")
+    if report.interrupted:
+        parts.append(f"<p>The run was interrupted: {esc(report.interrupted)}</p>")
     rows = [
-        f"<li><b>{esc(d.get('id'))}</b>: {esc('; '.join(d.get('incomplete_reasons') or []))}</li>"
-        for d in report.get("drills") or []
-        if not d.get("complete", True)
+        f"<li><b>{esc(d.id)}</b>: {esc('; '.join(d.incomplete_reasons))}</li>"
+        for d in report.drills
+        if not d.complete
     ]
     if rows:
         parts.append(
@@ -165,9 +163,9 @@ def _incomplete_banner(report: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _time_vs_target(d: Mapping[str, Any], key: str) -> str:
-    got = ((d.get("times") or {}).get(key) or {}).get("production_s")
-    target = ((d.get("targets") or {}).get(key) or {}).get("production_s")
+def _time_vs_target(d: DrillSection, key: str) -> str:
+    got = getattr(d.times, key).production_s
+    target = getattr(d.targets, key).production_s
     cls = ""
     if got is not None and target is not None:
         cls = "pass" if got <= target else "fail"
@@ -176,24 +174,22 @@ def _time_vs_target(d: Mapping[str, Any], key: str) -> str:
     return f'<span class="{cls}">{dur(got)}</span> / {dur(target)}'
 
 
-def _summary_table(report: Mapping[str, Any]) -> str:
+def _summary_table(report: Report) -> str:
     rows = []
-    drills = list(report.get("drills") or [])
+    drills = report.drills
     for d in drills:
-        sc = d.get("score") or {}
-        sev = d.get("severity") or {}
+        sc = d.score
         rows.append(
             [
-                f'<a href="#drill-{esc(drill_slug(str(d.get("id"))))}">{esc(d.get("id"))}</a>',
-                esc(d.get("scenario")),
-                esc(d.get("cause")),
+                f'<a href="#drill-{esc(drill_slug(d.id))}">{esc(d.id)}</a>',
+                esc(d.scenario),
+                esc(d.cause),
                 _time_vs_target(d, "mttd"),
                 _time_vs_target(d, "mttr"),
-                num(sc.get("points")),
-                esc(sc.get("grade")),
-                esc(sev.get("level")),
-                verdict_badge(bool(sc.get("passed")))
-                + ("" if d.get("complete", True) else " <b>incomplete</b>"),
+                num(sc.points),
+                esc(sc.grade),
+                esc(d.severity.level),
+                verdict_badge(sc.passed) + ("" if d.complete else " <b>incomplete</b>"),
             ]
         )
     table = html_table(
@@ -210,29 +206,28 @@ def _summary_table(report: Mapping[str, Any]) -> str:
         ],
         rows,
         numeric=(5,),
-        failed=[not (d.get("score") or {}).get("passed") for d in drills],
+        failed=[not d.score.passed for d in drills],
         table_id="summary",
     )
     return f"<section><h2>Drills</h2>{table}{_distribution(report)}</section>"
 
 
-def _distribution(report: Mapping[str, Any]) -> str:
-    s = report.get("summary") or {}
+def _distribution(report: Report) -> str:
+    s = report.summary
     rows = []
-    for key, label, fmt in (
-        ("mttd_s", "MTTD (production-equivalent)", dur),
-        ("mttr_s", "MTTR (production-equivalent)", dur),
-        ("points_distribution", "score (points)", num),
+    for dist, label, fmt in (
+        (s.mttd_s, "MTTD (production-equivalent)", dur),
+        (s.mttr_s, "MTTR (production-equivalent)", dur),
+        (s.points_distribution, "score (points)", num),
     ):
-        dist = s.get(key) or {}
         rows.append(
             [
                 label,
-                esc(dist.get("n", 0)),
-                esc(dist.get("missing", 0)),
-                fmt(dist.get("min")),
-                fmt(dist.get("median")),
-                fmt(dist.get("max")),
+                esc(dist.n),
+                esc(dist.missing),
+                fmt(dist.min),
+                fmt(dist.median),
+                fmt(dist.max),
             ]
         )
     table = html_table(
@@ -244,7 +239,7 @@ def _distribution(report: Mapping[str, Any]) -> str:
     return f"<h3>Plan distribution</h3>{table}"
 
 
-def render_html(report: Mapping[str, Any]) -> str:
+def render_html(report: Report) -> str:
     """Render a report (what ``build_report`` returns) as one self-contained HTML page.
 
     Args:
@@ -255,9 +250,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         report gives the same page.
     """
     charts = ChartRenderer()
-    drills = "".join(render_drill(d, charts) for d in report.get("drills") or [])
-    plan = report.get("plan") or {}
-    title = f"Drill report: {plan.get('name', '')} ({report.get('run_id', '')})"
+    drills = "".join(render_drill(d, charts) for d in report.drills)
+    title = f"Drill report: {report.plan.name} ({report.run_id})"
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -273,8 +267,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             _summary_table(report),
             f'<section id="drills"><h2>Drill-downs</h2>{drills or "<p>No drill ran.</p>"}'
             "</section>",
-            f'<footer>chaosdrill report version {esc(report.get("chaosdrill_report_version"))}'
-            "</footer>",
+            f"<footer>chaosdrill report version {esc(REPORT_VERSION)}" "</footer>",
             "</main>",
             f"<script>{_JS}</script>",
             "</body>",

@@ -11,93 +11,99 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["drill_failures", "render_junit"]
 
 
-def drill_failures(d: Mapping[str, Any]) -> list[str]:
+def drill_failures(d: DrillSection) -> list[str]:
     """Sentences for each way a drill fell short (empty when it passed)."""
     out: list[str] = []
-    t, tg = d["times"], d["targets"]
+    t, tg = d.times, d.targets
     for key, name in (("mttd", "MTTD"), ("mttr", "MTTR")):
-        got, want = t[key]["production_s"], tg[key]["production_s"]
+        got, want = getattr(t, key).production_s, getattr(tg, key).production_s
         if got is None:
             out.append(f"{name}: not measured ({'no page' if key == 'mttd' else 'not recovered'})")
         elif want is not None and got > want:
             out.append(f"{name} {got:.0f} s; target {want:.0f} s ({got - want:.0f} s over)")
-    for reason in d["score"]["reasons"]:
+    for reason in d.score.reasons:
         if reason not in out:
             out.append(reason)
-    if d["score"]["passed"] and not out:
+    if d.score.passed and not out:
         return []
-    out += [r for r in d["failures"] if r not in out]
+    out += [r for r in d.failures if r not in out]
     return out
 
 
 def _case(
-    suite: ET.Element, classname: str, d: Mapping[str, Any], extra: Sequence[str]
+    suite: ET.Element, classname: str, d: DrillSection, extra: Sequence[str]
 ) -> tuple[bool, bool]:
-    span = [e["t_s"] for e in d["timeline"]]
+    span = [e.t_s for e in d.timeline]
     case = ET.SubElement(
         suite,
         "testcase",
-        name=d["id"],
+        name=d.id,
         classname=classname,
         time=f"{(max(span) - min(span)) if span else 0.0:.3f}",
     )
     props = ET.SubElement(case, "properties")
     for name, value in (
-        ("scenario", d["scenario"]),
-        ("cause", d["cause"]),
-        ("mttd_production_s", d["times"]["mttd"]["production_s"]),
-        ("mttr_production_s", d["times"]["mttr"]["production_s"]),
-        ("score", d["score"]["points"]),
-        ("grade", d["score"]["grade"]),
-        ("severity", d["severity"]["level"]),
-        ("time_scale", d["time_scale"]),
+        ("scenario", d.scenario),
+        ("cause", d.cause),
+        ("mttd_production_s", d.times.mttd.production_s),
+        ("mttr_production_s", d.times.mttr.production_s),
+        ("score", d.score.points),
+        ("grade", d.score.grade),
+        ("severity", d.severity.level),
+        ("time_scale", d.time_scale),
     ):
         ET.SubElement(props, "property", name=name, value="" if value is None else str(value))
     problems = [*drill_failures(d), *extra]
-    failed = bool(problems) and d["complete"]
-    errored = not d["complete"]
+    failed = bool(problems) and d.complete
+    errored = not d.complete
     if errored:
         err = ET.SubElement(case, "error", message="drill incomplete", type="incomplete")
-        err.text = "\n".join(d["incomplete_reasons"] + problems)
+        err.text = "\n".join([*d.incomplete_reasons, *problems])
     elif failed:
         fail = ET.SubElement(case, "failure", message=problems[0], type="drill")
         fail.text = "\n".join(problems)
     out = ET.SubElement(case, "system-out")
-    out.text = "\n".join(f"{e['t_s']:+.1f} s  {e['label']}" for e in d["timeline"])
+    out.text = "\n".join(f"{e.t_s:+.1f} s  {e.label}" for e in d.timeline)
     return failed, errored
 
 
 def render_junit(
-    report: Mapping[str, Any],
+    report: Report | None,
     extra: Mapping[str, Sequence[str]] | None = None,
     plan_failures: Sequence[str] = (),
+    *,
+    plan_name: str = "",
 ) -> str:
     """junit.xml for a run.
 
     Args:
-        report: the run's report.
+        report: the run's report; None when the run made none (the gate's invalid input or
+            environment failure), for a ``plan gates`` case alone.
         extra: more failures per drill id (the gate's checks and regressions).
         plan_failures: failures of the plan as a whole (a ``plan gates`` test case).
+        plan_name: the plan's name when there is no report.
     """
-    name = str(report["plan"]["name"])
+    name = report.plan.name if report else plan_name
+    generated_at = report.generated_at if report else "1970-01-01T00:00:00"
     root = ET.Element("testsuites", name=f"chaosdrill {name}")
     suite = ET.SubElement(
         root,
         "testsuite",
         name=f"chaosdrill.{name}",
-        timestamp=str(report["generated_at"])[:19],
+        timestamp=generated_at[:19],
         hostname="localhost",
         id="0",
         package="chaosdrill",
     )
     failures = errors = 0
-    for d in report["drills"]:
-        f, e = _case(suite, f"chaosdrill.{name}.{d['scenario']}", d, (extra or {}).get(d["id"], ()))
+    for d in report.drills if report else ():
+        f, e = _case(suite, f"chaosdrill.{name}.{d.scenario}", d, (extra or {}).get(d.id, ()))
         failures += f
         errors += e
     if plan_failures or extra is not None:

@@ -5,8 +5,10 @@ One section per drill of the run, after the run's summary table and distribution
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
+
+from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["fmt_s", "render_markdown", "table"]
 
@@ -33,141 +35,135 @@ def verdict(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
 
 
-def _summary(report: Mapping[str, Any]) -> list[str]:
-    s = report["summary"]
+def _summary(report: Report) -> list[str]:
+    s = report.summary
     lines = [
-        f"# Drill report: {report['plan']['name']} ({report['run_id']})",
+        f"# Drill report: {report.plan.name} ({report.run_id})",
         "",
-        f"**{verdict(s['passed'])}**, score {s['points']:.1f}/100, grade {s['grade']}; "
-        f"{s['drills_passed']} of {s['drills']} drill(s) passed; worst severity "
-        f"{s['worst_severity'] or '-'}.",
+        f"**{verdict(s.passed)}**, score {s.points:.1f}/100, grade {s.grade}; "
+        f"{s.drills_passed} of {s.drills} drill(s) passed; worst severity "
+        f"{s.worst_severity or '-'}.",
         "",
     ]
-    if not report["complete"]:
-        why = report.get("interrupted") or ", ".join(s["incomplete_drills"])
+    if not report.complete:
+        why = report.interrupted or ", ".join(s.incomplete_drills)
         lines += [f"> **INCOMPLETE**: {why}", ""]
     rows = []
-    for d in report["drills"]:
-        t = d["times"]
-        tg = d["targets"]
+    for d in report.drills:
+        t = d.times
+        tg = d.targets
         rows.append(
             [
-                d["id"],
-                d["scenario"],
-                f"{fmt_s(t['mttd']['production_s'])} / {fmt_s(tg['mttd']['production_s'])}",
-                f"{fmt_s(t['mttr']['production_s'])} / {fmt_s(tg['mttr']['production_s'])}",
-                f"{d['score']['points']:.1f}",
-                d["score"]["grade"],
-                d["severity"]["level"],
-                verdict(d["score"]["passed"]),
+                d.id,
+                d.scenario,
+                f"{fmt_s(t.mttd.production_s)} / {fmt_s(tg.mttd.production_s)}",
+                f"{fmt_s(t.mttr.production_s)} / {fmt_s(tg.mttr.production_s)}",
+                f"{d.score.points:.1f}",
+                d.score.grade,
+                d.severity.level,
+                verdict(d.score.passed),
             ]
         )
     lines += table(
         ["drill", "scenario", "MTTD / target", "MTTR / target", "score", "grade", "sev", "verdict"],
         rows,
     )
-    dist = [
-        ["MTTD (s)", s["mttd_s"]],
-        ["MTTR (s)", s["mttr_s"]],
-        ["score", s["points_distribution"]],
-    ]
+    dist = [("MTTD (s)", s.mttd_s), ("MTTR (s)", s.mttr_s), ("score", s.points_distribution)]
     lines += ["", "Distribution across drills (production-equivalent seconds):", ""]
     lines += table(
         ["measure", "min", "median", "max", "missing"],
-        [[n, d["min"], d["median"], d["max"], d["missing"]] for n, d in dist],
+        [[n, v.min, v.median, v.max, v.missing] for n, v in dist],
     )
     lines += ["", "Times are production-equivalent (drill seconds x time scale) unless marked."]
     return lines
 
 
-def _drill(d: Mapping[str, Any]) -> list[str]:
-    sc, sev, imp = d["score"], d["severity"], d["impact"]
+def _drill(d: DrillSection) -> list[str]:
+    sc, sev, imp = d.score, d.severity, d.impact
     lines = [
         "",
-        f"## {d['id']}: {d['title']}",
+        f"## {d.id}: {d.title}",
         "",
-        f"Scenario {d['scenario']}, cause {d['cause']}, alert {d['alert'] or '-'}, "
-        f"time scale x{d['time_scale']:g}. **{verdict(sc['passed'])}**, "
-        f"{sc['points']:.1f}/100, grade {sc['grade']}.",
+        f"Scenario {d.scenario}, cause {d.cause}, alert {d.alert or '-'}, "
+        f"time scale x{d.time_scale:g}. **{verdict(sc.passed)}**, "
+        f"{sc.points:.1f}/100, grade {sc.grade}.",
     ]
-    if not d["complete"]:
-        lines += ["", "> **INCOMPLETE**: " + "; ".join(d["incomplete_reasons"])]
-    if sc["reasons"]:
-        lines += ["", *(f"- {r}" for r in sc["reasons"])]
+    if not d.complete:
+        lines += ["", "> **INCOMPLETE**: " + "; ".join(d.incomplete_reasons)]
+    if sc.reasons:
+        lines += ["", *(f"- {r}" for r in sc.reasons)]
     lines += ["", "### Score", ""]
     lines += table(
         ["part", "measured", "target", "points", "why points were lost"],
         [
             [
-                p["name"],
-                p["measured"],
-                p["target"],
-                f"{p['points']:.1f}/{p['max_points']:.0f}",
-                "; ".join(p["reasons"]),
+                p.name,
+                p.measured,
+                p.target,
+                f"{p.points:.1f}/{p.max_points:.0f}",
+                "; ".join(p.reasons),
             ]
-            for p in sc["parts"]
+            for p in sc.parts
         ],
     )
-    if sc.get("capped_by"):
-        lines += ["", f"Grade capped: {sc['capped_by']}."]
-    esc = d["escalation"]
+    if sc.capped_by:
+        lines += ["", f"Grade capped: {sc.capped_by}."]
+    esc = d.escalation
     notify = ", ".join(
-        f"{n['person']} ({n['role']})" if n["person"] != n["role"] else n["role"]
-        for n in esc["notify"]
+        f"{n.person} ({n.role})" if n.person != n.role else n.role for n in esc.notify
     )
     lines += [
         "",
         "### Severity and impact",
         "",
-        f"- Severity **{sev['level']}** ({sev['name']}: {sev['meaning']}): "
-        + ("; ".join(sev["reasons"]) or "no threshold met"),
-        f"- Revenue impact: ${sev['revenue_per_hour_usd']:,.0f}/hour "
-        f"(band {sev['revenue_band']})",
-        f"- Users: {imp['failed']} of {imp['requests']} requests failed over "
-        f"{fmt_s(imp['window_production_s'])}; worst minute {imp['worst_error_share']:.1%} "
-        f"failing; worst p95 {imp['worst_p95_ms']:.0f} ms; "
-        f"{imp['budget_burned_pct']:.2f} % of the month's error budget",
-        f"- Writes: {imp['enrollments_attempted']} enrollments attempted, "
-        f"{imp['enrollments_failed']} failed, {imp['lost_writes']} acknowledged write(s) lost",
+        f"- Severity **{sev.level}** ({sev.name}: {sev.meaning}): "
+        + ("; ".join(sev.reasons) or "no threshold met"),
+        f"- Revenue impact: ${sev.revenue_per_hour_usd:,.0f}/hour (band {sev.revenue_band})",
+        f"- Users: {imp.failed} of {imp.requests} requests failed over "
+        f"{fmt_s(imp.window_production_s)}; worst minute {imp.worst_error_share:.1%} "
+        f"failing; worst p95 {imp.worst_p95_ms:.0f} ms; "
+        f"{imp.budget_burned_pct:.2f} % of the month's error budget",
+        f"- Writes: {imp.enrollments_attempted} enrollments attempted, "
+        f"{imp.enrollments_failed} failed, {imp.lost_writes} acknowledged write(s) lost",
         f"- Escalation: {notify or 'not required'}"
-        + (f" (triggered: {'; '.join(esc['triggered'])})" if esc["triggered"] else ""),
+        + (f" (triggered: {'; '.join(esc.triggered)})" if esc.triggered else ""),
     ]
     lines += ["", "### Timeline", ""]
     lines += table(
         ["t (drill s)", "t (production s)", "event"],
-        [[f"{e['t_s']:+.1f}", f"{e['production_s']:+.0f}", e["label"]] for e in d["timeline"]],
+        [[f"{e.t_s:+.1f}", f"{e.production_s:+.0f}", e.label] for e in d.timeline],
     )
-    for book in d["runbooks"]:
-        lines += ["", f"### Runbook {book['name']} ({'ok' if book['ok'] else 'FAILED'})", ""]
+    for book in d.runbooks:
+        lines += ["", f"### Runbook {book.name} ({'ok' if book.ok else 'FAILED'})", ""]
         lines += table(
             ["step", "result", "duration (drill s)", "error"],
             [
                 [
-                    s["name"],
-                    "ok" if s["ok"] else "FAILED",
-                    f"{s['duration_s']:.2f}" if s["duration_s"] is not None else "-",
-                    s["error"] or "",
+                    s.name,
+                    "ok" if s.ok else "FAILED",
+                    f"{s.duration_s:.2f}" if s.duration_s is not None else "-",
+                    s.error or "",
                 ]
-                for s in book["steps"]
+                for s in book.steps
             ],
         )
-    if d["verification"]:
+    if d.verification:
         lines += ["", "### Verification", ""]
         lines += table(
             ["check", "result", "detail"],
             [
-                [n.replace("_", " "), "ok" if c["ok"] else "FAILED", c["detail"]]
-                for n, c in d["verification"].items()
+                [n.replace("_", " "), "ok" if c.ok else "FAILED", c.detail]
+                for n, c in d.verification.items()
             ],
         )
     lines += ["", "### What to improve", ""]
-    lines += [f"- {i}" for i in d["improvements"]] or ["- Nothing: every part scored full."]
+    lines += [f"- {i}" for i in d.improvements] or ["- Nothing: every part scored full."]
     return lines
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
+def render_markdown(report: Report) -> str:
     """report.md for a run."""
     lines = _summary(report)
-    for d in report["drills"]:
+    for d in report.drills:
         lines += _drill(d)
     return "\n".join(lines) + "\n"

@@ -17,18 +17,16 @@ from typing import Any
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import DrillError
+from chaosdrill.report.types import REPORT_VERSION, Report
 from chaosdrill.scoring.score import Scoring, aggregate, drill_impact, event_time, score_drill
 from chaosdrill.scoring.severity import LEVELS, Revenue, classify, escalation
 
 __all__ = [
     "MARKERS",
-    "REPORT_VERSION",
     "ReportSettings",
     "build_report",
     "drill_report",
 ]
-
-REPORT_VERSION = 1
 
 #: chart markers: report name -> timeline event
 MARKERS: dict[str, str] = {
@@ -309,7 +307,7 @@ def build_report(
     settings: ReportSettings | None = None,
     kind: str | None = None,
     interrupted: str | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """The report of one run: every drill, the plan's score and distribution.
 
     Args:
@@ -337,7 +335,7 @@ def build_report(
     reasons = [f"{d['id']}: {r}" for d in drills for r in d["score"]["reasons"]]
     if interrupted:
         reasons.insert(0, interrupted)
-    return {
+    report = {
         "chaosdrill_report_version": REPORT_VERSION,
         "run_id": run_id,
         "kind": kind or ("drill" if len(drills) == 1 else "plan"),
@@ -368,3 +366,4 @@ def build_report(
         },
         "drills": drills,
     }
+    return Report.from_json(report)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaosdrill.report.markdown import fmt_s, table
+from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["render_postmortem"]
 
@@ -34,78 +35,78 @@ def _owner(item: str, roles: Mapping[str, str]) -> str:
     return roles.get(key) or _TITLES[key]
 
 
-def _drill(d: Mapping[str, Any], roles: Mapping[str, str]) -> list[str]:
-    t, sev, imp = d["times"], d["severity"], d["impact"]
-    fault = d.get("fault") or {}
+def _drill(d: DrillSection, roles: Mapping[str, str]) -> list[str]:
+    t, sev, imp = d.times, d.severity, d.impact
+    fault: Mapping[str, Any] = d.fault or {}
     lines = [
         "",
-        f"## {d['id']}: {d['title']}",
+        f"## {d.id}: {d.title}",
         "",
         "### Summary",
         "",
-        f"{d['scenario_title']}: severity {sev['level']} ({sev['name']}). Detected after "
-        f"{fmt_s(t['mttd']['production_s'])} "
-        f"(target {fmt_s(d['targets']['mttd']['production_s'])}), recovered after "
-        f"{fmt_s(t['mttr']['production_s'])} "
-        f"(target {fmt_s(d['targets']['mttr']['production_s'])}); drill score "
-        f"{d['score']['points']:.1f}/100 ({d['score']['grade']}).",
+        f"{d.scenario_title}: severity {sev.level} ({sev.name}). Detected after "
+        f"{fmt_s(t.mttd.production_s)} "
+        f"(target {fmt_s(d.targets.mttd.production_s)}), recovered after "
+        f"{fmt_s(t.mttr.production_s)} "
+        f"(target {fmt_s(d.targets.mttr.production_s)}); drill score "
+        f"{d.score.points:.1f}/100 ({d.score.grade}).",
     ]
-    if not d["complete"]:
-        lines += ["", "> **INCOMPLETE**: " + "; ".join(d["incomplete_reasons"])]
+    if not d.complete:
+        lines += ["", "> **INCOMPLETE**: " + "; ".join(d.incomplete_reasons)]
     lines += ["", "### Timeline (production-equivalent)", ""]
     lines += table(
         ["T+ (s)", "event", "wall clock (drill)"],
-        [[f"{e['production_s']:+.0f}", e["label"], e["wall"] or ""] for e in d["timeline"]],
+        [[f"{e.production_s:+.0f}", e.label, e.wall or ""] for e in d.timeline],
     )
     params = ", ".join(f"{k}={v}" for k, v in (fault.get("params") or {}).items())
     lines += [
         "",
         "### Root cause",
         "",
-        f"Injected fault `{fault.get('kind', d['cause'])}`"
+        f"Injected fault `{fault.get('kind', d.cause)}`"
         + (f" ({params})" if params else "")
-        + f": {d['cause_description'] or d['cause']}"
-        + (f" The seed lists this as \"{d['seed_cause']}\"." if d["seed_cause"] else ""),
+        + f": {d.cause_description or d.cause}"
+        + (f' The seed lists this as "{d.seed_cause}".' if d.seed_cause else ""),
         "",
         "### Detection",
         "",
         (
-            f"{d['alert']} paged after {fmt_s(t['mttd']['production_s'])}."
-            if t["mttd"]["production_s"] is not None
-            else f"{d['alert'] or 'The expected alert'} never paged."
+            f"{d.alert} paged after {fmt_s(t.mttd.production_s)}."
+            if t.mttd.production_s is not None
+            else f"{d.alert or 'The expected alert'} never paged."
         ),
         "",
         "### Resolution steps",
         "",
     ]
     steps = [
-        [b["name"], s["name"], "ok" if s["ok"] else "FAILED", fmt_s(s["duration_s"], 2)]
-        for b in d["runbooks"]
-        for s in b["steps"]
+        [b.name, s.name, "ok" if s.ok else "FAILED", fmt_s(s.duration_s, 2)]
+        for b in d.runbooks
+        for s in b.steps
     ]
     lines += table(["runbook", "step", "result", "took (drill)"], steps) if steps else ["None ran."]
     lines += ["", "### Verification", ""]
     lines += [
-        f"- {n.replace('_', ' ')}: {'ok' if c['ok'] else 'FAILED'} ({c['detail']})"
-        for n, c in d["verification"].items()
+        f"- {n.replace('_', ' ')}: {'ok' if c.ok else 'FAILED'} ({c.detail})"
+        for n, c in d.verification.items()
     ] or ["- Not run."]
     lines += [
         "",
         "### Impact",
         "",
-        f"- {imp['failed']} of {imp['requests']} user requests failed; "
-        f"{imp['budget_burned_pct']:.2f} % of the month's error budget.",
-        f"- Revenue impact ${sev['revenue_per_hour_usd']:,.0f}/hour; "
-        f"{imp['enrollments_failed']} enrollment(s) failed, {imp['lost_writes']} acknowledged "
+        f"- {imp.failed} of {imp.requests} user requests failed; "
+        f"{imp.budget_burned_pct:.2f} % of the month's error budget.",
+        f"- Revenue impact ${sev.revenue_per_hour_usd:,.0f}/hour; "
+        f"{imp.enrollments_failed} enrollment(s) failed, {imp.lost_writes} acknowledged "
         "write(s) lost.",
-        "- Severity reasons: " + ("; ".join(sev["reasons"]) or "none"),
+        "- Severity reasons: " + ("; ".join(sev.reasons) or "none"),
         "",
         "### Action items",
         "",
     ]
     items = [
         [i + 1, item, _owner(item, roles), "within 24 hours"]
-        for i, item in enumerate(d["improvements"])
+        for i, item in enumerate(d.improvements)
     ]
     lines += (
         table(["#", "action", "owner", "deadline"], items)
@@ -115,15 +116,15 @@ def _drill(d: Mapping[str, Any], roles: Mapping[str, str]) -> list[str]:
     return lines
 
 
-def render_postmortem(report: Mapping[str, Any]) -> str:
+def render_postmortem(report: Report) -> str:
     """postmortem.md for a run (a draft for the post-mortem meeting)."""
-    roles = report["plan"].get("roles") or {}
+    roles = report.plan.roles
     lines = [
-        f"# Post-mortem draft: {report['plan']['name']} ({report['run_id']})",
+        f"# Post-mortem draft: {report.plan.name} ({report.run_id})",
         "",
         "Drafted from the drill; review the timeline, discuss the root cause, agree the "
         "preventive measures, assign owners and deadlines.",
     ]
-    for d in report["drills"]:
+    for d in report.drills:
         lines += _drill(d, roles)
     return "\n".join(lines) + "\n"

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.report.comms import render_comms
@@ -18,6 +17,7 @@ from chaosdrill.report.junit import render_junit
 from chaosdrill.report.markdown import render_markdown
 from chaosdrill.report.model import ReportSettings, build_report
 from chaosdrill.report.postmortem import render_postmortem
+from chaosdrill.report.types import Report
 
 __all__ = ["OUTPUTS", "write_atomic", "write_report_files", "write_reports"]
 
@@ -34,17 +34,17 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _html(report: Mapping[str, Any]) -> str:
+def _html(report: Report) -> str:
     from chaosdrill.report.html import render_html
 
     return render_html(report)
 
 
-def write_report_files(report: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+def write_report_files(report: Report, out_dir: Path) -> dict[str, Path]:
     """Render ``report`` into every output file in ``out_dir``; return name -> path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    renderers: dict[str, Callable[[Mapping[str, Any]], str]] = {
-        "report.json": lambda r: json.dumps(r, indent=2, default=str) + "\n",
+    renderers: dict[str, Callable[[Report], str]] = {
+        "report.json": lambda r: json.dumps(r.to_json(), indent=2, default=str) + "\n",
         "report.md": render_markdown,
         "report.html": _html,
         "junit.xml": render_junit,

@@ -1,0 +1,480 @@
+"""One drill of report.json as typed values (``DrillSection`` and its parts).
+
+Each type mirrors one object of schemas/report.schema.json: ``from_json`` reads it (a bad
+value is an ``InvalidInputError`` with the file and field), ``to_json`` writes it back with
+the same keys in the same order, so a report.json read and written again is byte-identical.
+Free-form objects of the schema (fault parameters, environment, event detail, integrity)
+stay dicts: they are whatever the fault or probe recorded.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaosdrill.report.jsonread import JsonObject
+
+__all__ = [
+    "GRADES",
+    "LEVELS",
+    "Check",
+    "Escalation",
+    "Impact",
+    "Markers",
+    "Notify",
+    "RunbookRun",
+    "RunbookStep",
+    "Score",
+    "ScorePart",
+    "Severity",
+    "Targets",
+    "TimePair",
+    "TimelineEvent",
+    "Times",
+    "Verdict",
+]
+
+GRADES = ("A", "B", "C", "D", "F")
+LEVELS = ("P1", "P2", "P3", "P4")
+PARTS = ("detection", "recovery", "impact", "verification", "hygiene")
+_PAIR = ("drill_s", "production_s")
+
+
+@dataclass(frozen=True)
+class TimePair:
+    """A time in drill seconds and its production equivalent (x time scale)."""
+
+    drill_s: float | None
+    production_s: float | None
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> TimePair:
+        """Read it from report.json (a bad value names its field)."""
+        o.only(_PAIR)
+        return cls(o.opt_number("drill_s"), o.opt_number("production_s"))
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {"drill_s": self.drill_s, "production_s": self.production_s}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The drill's targets: MTTD, MTTR and how long steady state must hold."""
+
+    mttd: TimePair
+    mttr: TimePair
+    hold: TimePair
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Targets:
+        """Read it from report.json (a bad value names its field)."""
+        return cls(*(TimePair.from_json(o.child(k)) for k in ("mttd", "mttr", "hold")))
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "mttd": self.mttd.to_json(),
+            "mttr": self.mttr.to_json(),
+            "hold": self.hold.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Times:
+    """What the drill measured, relative to the fault."""
+
+    mttd: TimePair
+    mttr: TimePair
+    time_to_mitigate: TimePair
+    time_to_first_impact: TimePair
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Times:
+        """Read it from report.json (a bad value names its field)."""
+        keys = ("mttd", "mttr", "time_to_mitigate", "time_to_first_impact")
+        return cls(*(TimePair.from_json(o.child(k)) for k in keys))
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "mttd": self.mttd.to_json(),
+            "mttr": self.mttr.to_json(),
+            "time_to_mitigate": self.time_to_mitigate.to_json(),
+            "time_to_first_impact": self.time_to_first_impact.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The drill's own pass/fail checks (from the drill result)."""
+
+    passed: bool
+    checks: Mapping[str, bool]
+    reasons: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Verdict:
+        """Read it from report.json (a bad value names its field)."""
+        checks = o.child("checks")
+        return cls(o.flag("passed"), {n: checks.flag(n) for n in checks.data}, o.texts("reasons"))
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {"passed": self.passed, "checks": dict(self.checks), "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    """One of the five parts of a drill's score."""
+
+    name: str
+    points: float
+    max_points: float
+    measured: str
+    target: str
+    reasons: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> ScorePart:
+        """Read it from report.json (a bad value names its field)."""
+        o.only(("name", "points", "max_points", "measured", "target", "reasons"))
+        return cls(
+            o.choice("name", PARTS),
+            o.number("points"),
+            o.number("max_points"),
+            o.text("measured"),
+            o.text("target"),
+            o.texts("reasons"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "name": self.name,
+            "points": self.points,
+            "max_points": self.max_points,
+            "measured": self.measured,
+            "target": self.target,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    """A drill's score out of 100, its grade, and why points were lost."""
+
+    points: float
+    max_points: float
+    grade: str
+    passed: bool
+    capped_by: str | None
+    reasons: tuple[str, ...]
+    parts: tuple[ScorePart, ...]
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Score:
+        """Read it from report.json (a bad value names its field)."""
+        o.only(("points", "max_points", "grade", "passed", "capped_by", "reasons", "parts"))
+        return cls(
+            o.number("points"),
+            o.number("max_points"),
+            o.choice("grade", GRADES),
+            o.flag("passed"),
+            o.opt_text("capped_by"),
+            o.texts("reasons"),
+            tuple(ScorePart.from_json(p) for p in o.children("parts")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "points": self.points,
+            "max_points": self.max_points,
+            "grade": self.grade,
+            "passed": self.passed,
+            "capped_by": self.capped_by,
+            "reasons": list(self.reasons),
+            "parts": [p.to_json() for p in self.parts],
+        }
+
+
+_IMPACT_KEYS = (
+    "requests",
+    "failed",
+    "error_share",
+    "worst_error_share",
+    "worst_p95_ms",
+    "window_s",
+    "window_production_s",
+    "budget_burned_pct",
+    "enrollments_failed",
+    "enrollments_attempted",
+    "lost_writes",
+)
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What users felt between the fault and recovery (see scoring.score.DrillImpact)."""
+
+    requests: int
+    failed: int
+    error_share: float
+    worst_error_share: float
+    worst_p95_ms: float
+    window_s: float
+    window_production_s: float
+    budget_burned_pct: float
+    enrollments_failed: int
+    enrollments_attempted: int
+    lost_writes: int
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Impact:
+        """Read it from report.json (a bad value names its field)."""
+        return cls(
+            requests=o.integer("requests"),
+            failed=o.integer("failed"),
+            error_share=o.number("error_share"),
+            worst_error_share=o.number("worst_error_share"),
+            worst_p95_ms=o.number("worst_p95_ms"),
+            window_s=o.number("window_s"),
+            window_production_s=o.number("window_production_s"),
+            budget_burned_pct=o.number("budget_burned_pct"),
+            enrollments_failed=o.integer("enrollments_failed"),
+            enrollments_attempted=o.integer("enrollments_attempted"),
+            lost_writes=o.integer("lost_writes"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {k: getattr(self, k) for k in _IMPACT_KEYS}
+
+
+@dataclass(frozen=True)
+class Severity:
+    """The incident's level (P1-P4), what it means, and the measured inputs."""
+
+    level: str
+    name: str
+    meaning: str
+    revenue_band: str
+    reasons: tuple[str, ...]
+    revenue_per_hour_usd: float
+    availability: float
+    error_rate: float
+    p95_latency_s: float
+    data_loss: bool
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Severity:
+        """Read it from report.json (a bad value names its field)."""
+        return cls(
+            o.choice("level", LEVELS),
+            o.text("name"),
+            o.text("meaning"),
+            o.text("revenue_band"),
+            o.texts("reasons"),
+            o.number("revenue_per_hour_usd"),
+            o.number("availability"),
+            o.number("error_rate"),
+            o.number("p95_latency_s"),
+            o.flag("data_loss"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "level": self.level,
+            "name": self.name,
+            "meaning": self.meaning,
+            "revenue_band": self.revenue_band,
+            "reasons": list(self.reasons),
+            "revenue_per_hour_usd": self.revenue_per_hour_usd,
+            "availability": self.availability,
+            "error_rate": self.error_rate,
+            "p95_latency_s": self.p95_latency_s,
+            "data_loss": self.data_loss,
+        }
+
+
+@dataclass(frozen=True)
+class Notify:
+    """One person to notify: their role, name, and when (production seconds) if timed."""
+
+    role: str
+    role_key: str
+    person: str
+    at_s: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "role": self.role,
+            "role_key": self.role_key,
+            "person": self.person,
+            "at_s": self.at_s,
+        }
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Who the incident's level and duration bring in."""
+
+    level: str
+    duration_production_s: float | None
+    triggered: tuple[str, ...]
+    notify: tuple[Notify, ...]
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Escalation:
+        """Read it from report.json (a bad value names its field)."""
+        return cls(
+            o.choice("level", LEVELS),
+            o.opt_number("duration_production_s"),
+            o.texts("triggered"),
+            tuple(
+                Notify(n.text("role"), n.text("role_key"), n.text("person"), n.opt_number("at_s"))
+                for n in o.children("notify")
+            ),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "level": self.level,
+            "duration_production_s": self.duration_production_s,
+            "triggered": list(self.triggered),
+            "notify": [n.to_json() for n in self.notify],
+        }
+
+
+_MARKERS = ("inject", "first_impact", "page", "mitigated", "recovered", "resolved")
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Chart markers: seconds after the fault of each milestone, None when it never came."""
+
+    inject: float | None
+    first_impact: float | None
+    page: float | None
+    mitigated: float | None
+    recovered: float | None
+    resolved: float | None
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Markers:
+        """Read it from report.json (a bad value names its field)."""
+        o.only(_MARKERS)
+        o.need(_MARKERS)
+        return cls(*(o.opt_number(k) for k in _MARKERS))
+
+    def items(self) -> list[tuple[str, float | None]]:
+        """(marker name, time) in report order."""
+        return [(k, getattr(self, k)) for k in _MARKERS]
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return dict(self.items())
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One event of the drill's timeline, relative to the fault."""
+
+    name: str
+    label: str
+    t_s: float
+    production_s: float
+    wall: str | None
+    detail: Mapping[str, Any]
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> TimelineEvent:
+        """Read it from report.json (a bad value names its field)."""
+        return cls(
+            o.text("name"),
+            o.text("label"),
+            o.number("t_s"),
+            o.number("production_s"),
+            o.opt_text("wall"),
+            o.free("detail"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "name": self.name,
+            "label": self.label,
+            "t_s": self.t_s,
+            "production_s": self.production_s,
+            "wall": self.wall,
+            "detail": copy.deepcopy(dict(self.detail)),
+        }
+
+
+@dataclass(frozen=True)
+class RunbookStep:
+    """One step of a runbook run: ok, how long, its error and (the start of) its output."""
+
+    name: str | None
+    ok: bool
+    duration_s: float | None
+    error: str | None
+    output: str = ""
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> RunbookStep:
+        """Read it from report.json (a bad value names its field)."""
+        return cls(
+            o.opt_text("name"),
+            o.flag("ok"),
+            o.opt_number("duration_s"),
+            o.opt_text("error"),
+            o.text("output", ""),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "duration_s": self.duration_s,
+            "error": self.error,
+            "output": self.output,
+        }
+
+
+@dataclass(frozen=True)
+class RunbookRun:
+    """One runbook the drill ran, and its steps."""
+
+    name: str | None
+    ok: bool
+    steps: tuple[RunbookStep, ...]
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> RunbookRun:
+        """Read it from report.json (a bad value names its field)."""
+        steps = tuple(RunbookStep.from_json(s) for s in o.children("steps"))
+        return cls(o.opt_text("name"), o.flag("ok"), steps)
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {"name": self.name, "ok": self.ok, "steps": [s.to_json() for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification check after recovery."""
+
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {"ok": self.ok, "detail": self.detail}
