@@ -96,8 +96,9 @@ def gate(
     (gate.md is also appended to $GITHUB_STEP_SUMMARY when that is set).
     """
     from chaosdrill.plans.model import load_plan
-    from chaosdrill.plans.run import new_run_id, run_plan
+    from chaosdrill.plans.run import run_plan
     from chaosdrill.report.terminal import summary_table
+    from chaosdrill.rundir import new_run_id
 
     root = reports or reports_dir()
     run_id = new_run_id(plan_path.stem)

@@ -76,17 +76,22 @@ def after_experiment_control(context: Any = None, state: Any = None, **kwargs: A
 
 
 def _write_reports(result_path: Path) -> dict[str, Any]:
-    """Every report of the drill beside its result (reports/<run>/); never raises."""
+    """Every report of the drill in its run folder (reports/<run-id>/); never raises.
+
+    The result is the run folder's drills/01-<experiment>.json (chaosdrill.rundir); a
+    result put elsewhere by ``chaosdrill_result`` gets its reports beside it.
+    """
     import json
 
     from chaosdrill.report.writer import write_reports
 
+    folder = result_path.parent
+    if folder.name == "drills":
+        folder = folder.parent
     try:
         result = json.loads(result_path.read_text())
-        report = write_reports(
-            [(result, str(result_path))], result_path.parent, run_id=result_path.parent.name
-        )
-        return {"report": str(report)}
+        written = write_reports([(result, str(result_path))], folder, run_id=folder.name)
+        return {"report": str(written.path)}
     except Exception as exc:  # the journal must still be written
         return {"report_error": f"{type(exc).__name__}: {exc}"}
 

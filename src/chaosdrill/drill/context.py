@@ -38,6 +38,8 @@ class DrillConfig:
     load: dict[str, Any] = field(default_factory=dict)
     replicas: int = 2
     recovery_timeout_production_s: float | None = None
+    #: where to write the result (default: drills/01-<experiment>.json of a new run folder)
+    result_path: Path | None = None
 
     @property
     def hold_s(self) -> float:

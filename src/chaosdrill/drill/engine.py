@@ -76,13 +76,19 @@ def run_drill(
     time_scale: float | None = None,
     hold_production_s: float | None = None,
     reports: Path | None = None,
+    result_path: Path | None = None,
     recovery_timeout_production_s: float | None = None,
     mttd_target_s: float | None = None,
     mttr_target_s: float | None = None,
     load: dict[str, Any] | None = None,
     on_context: Any = None,
 ) -> DrillOutcome:
-    """Run one experiment file as a drill; return its result (always reverted)."""
+    """Run one experiment file as a drill; return its result (always reverted).
+
+    The result is written to ``result_path`` when given (the run folder's
+    drills/<NN>-<experiment>.json, chaosdrill.rundir), else to a new run folder under
+    ``reports``.
+    """
     from chaoslib.experiment import run_experiment
 
     experiment = load_experiment(path)
@@ -92,6 +98,7 @@ def run_drill(
         "chaosdrill_time_scale": time_scale,
         "chaosdrill_hold_s": hold_production_s,
         "chaosdrill_reports": str(reports) if reports else None,
+        "chaosdrill_result": str(result_path) if result_path else None,
         "chaosdrill_recovery_timeout_s": recovery_timeout_production_s,
         "chaosdrill_mttd_target_s": mttd_target_s,
         "chaosdrill_mttr_target_s": mttr_target_s,

@@ -104,6 +104,7 @@ def config_from_experiment(
         load=dict(load),
         replicas=int(ext.get("replicas", 2)),
         recovery_timeout_production_s=recovery_timeout,
+        result_path=Path(conf["chaosdrill_result"]) if conf.get("chaosdrill_result") else None,
     )
 
 
