@@ -82,12 +82,17 @@ def main() -> None:
                 check=False,
             )
             wall = time.perf_counter() - t0
-            result_line = [
-                ln for ln in proc.stderr.splitlines() if ln.startswith("chaosdrill-result: ")
+            report_line = [
+                ln for ln in proc.stderr.splitlines() if ln.startswith("chaosdrill-report: ")
             ]
+            report = (
+                json.loads(Path(report_line[-1].split(": ", 1)[1]).read_text())
+                if report_line
+                else {}
+            )
             result = (
-                json.loads(Path(result_line[-1].split(": ", 1)[1]).read_text())
-                if (result_line)
+                json.loads(Path(report["drills"][0]["result_path"]).read_text())
+                if report.get("drills")
                 else {}
             )
             row = {

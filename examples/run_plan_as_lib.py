@@ -17,11 +17,10 @@ def main() -> None:
     plan = load_plan(sys.argv[1] if len(sys.argv) > 1 else "drills/ci-gate.yaml")
     run = run_plan(plan, on_progress=lambda i, n, name, res: print(f"[{i}/{n}] {name}"))
     assert run.report is not None
-    for drill in run.report["drills"]:
-        score = drill["score"]
+    for drill in run.report.drills:
         print(
-            f"{drill['id']}: {score['points']:.1f} ({score['grade']}), MTTD "
-            f"{drill['times']['mttd']['production_s']} s, severity {drill['severity']['level']}"
+            f"{drill.id}: {drill.score.points:.1f} ({drill.score.grade}), MTTD "
+            f"{drill.times.mttd.production_s} s, severity {drill.severity.level}"
         )
     verdict = evaluate(run.report, plan.gates)
     for finding in verdict.findings:

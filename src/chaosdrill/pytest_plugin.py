@@ -21,11 +21,8 @@ and Locust only in the drill's own process).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
-import signal
-import subprocess
 import sys
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,8 +34,11 @@ import pytest
 if TYPE_CHECKING:
     import pluggy
 
+    from chaosdrill.drill.model import DrillResult
+    from chaosdrill.drill.worker import WorkerRequest
     from chaosdrill.environments import Environment
     from chaosdrill.environments.local import LocalEnvironment
+    from chaosdrill.rundir import RunDir
 
 __all__ = ["DrillReport", "DrillRunError", "DrillRunner"]
 
@@ -79,32 +79,28 @@ class DrillReport:
 
     @classmethod
     def from_result(
-        cls, result: Mapping[str, Any], result_path: Path, exit_code: int, experiment: Path
+        cls, result: DrillResult, result_path: Path, exit_code: int, experiment: Path
     ) -> DrillReport:
-        """Build the report from a drill's result dict (format version 1)."""
-        from chaosdrill.drill.model import DrillResult
+        """Build the report from a drill's typed result."""
         from chaosdrill.scoring.score import score_drill
 
-        score = score_drill(DrillResult.from_json(result, source=str(result_path)))
-        production = result.get("production_equivalent") or {}
-        verdict = result.get("verdict") or {}
-        integrity = (result.get("measurements") or {}).get("integrity") or {}
-        lost = integrity.get("lost") or []
+        score = score_drill(result)
+        integrity = result.measurements.integrity
         return cls(
             experiment=experiment,
-            scenario=str(result.get("scenario", "")),
-            cause=str(result.get("cause", "")),
-            mttd_s=_float_or_none(result.get("mttd_s")),
-            mttr_s=_float_or_none(result.get("mttr_s")),
-            mttd_production_s=_float_or_none(production.get("mttd_s")),
-            mttr_production_s=_float_or_none(production.get("mttr_s")),
+            scenario=result.scenario,
+            cause=result.cause,
+            mttd_s=result.mttd_s,
+            mttr_s=result.mttr_s,
+            mttd_production_s=result.production_equivalent.mttd_s,
+            mttr_production_s=result.production_equivalent.mttr_s,
             score=float(score.points),
             grade=str(score.grade),
-            passed=bool(verdict.get("passed")),
-            lost_writes=len(lost) if isinstance(lost, list) else int(lost),
-            reasons=tuple(str(r) for r in verdict.get("reasons") or ()),
+            passed=result.verdict.passed,
+            lost_writes=len(integrity.lost) if integrity is not None else 0,
+            reasons=result.verdict.reasons,
             result_path=result_path,
-            result=dict(result),
+            result=result.to_json(),
             exit_code=exit_code,
         )
 
@@ -312,32 +308,56 @@ class DrillRunner:
             _pick(recovery_timeout_s, self.defaults.get("recovery_timeout_s"))
         )
         self.runs += 1
-        reports = self.reports / f"{self.runs}-{path.stem}"
-        cmd = [sys.executable, "-m", "chaosdrill", "run", str(path), "--env", self.env.name]
-        cmd += ["--time-scale", f"{k:g}", "--reports", str(reports), "--quiet"]
-        if hold is not None:
-            cmd += ["--hold", f"{hold:g}"]
-        if recovery is not None:
-            cmd += ["--recovery-timeout", f"{recovery:g}"]
-        code, stdout, stderr = _run(cmd, _timeout_s(k, hold, recovery))
-        reports.mkdir(parents=True, exist_ok=True)
-        (reports / "chaosdrill-run.log").write_text(
-            f"$ {' '.join(cmd)}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-        )
-        from chaosdrill.drill.result import named_results
+        from chaosdrill.drill.worker import run_drill_in_child
+        from chaosdrill.rundir import RunDir
 
-        found = named_results(stderr)
-        if not found:
-            raise DrillRunError(
-                f"the drill {path.name} wrote no result (exit {code}):\n"
-                f"{stdout[-2000:]}\n{stderr[-3000:]}"
-            )
-        result_path = Path(found[-1])
-        report = DrillReport.from_result(
-            json.loads(result_path.read_text()), result_path, code, path
+        run = RunDir.create(self.reports, path.stem)
+        request = _request(path, self.env.name, run, k, hold, recovery)
+        log = run.drill_log(1, path)
+        outcome = run_drill_in_child(
+            request, log=log, timeout=_timeout_s(k, hold, recovery), grace_s=_TERMINATE_GRACE_S
         )
+        result = outcome.load_result()
+        if result is None or outcome.result_path is None:
+            why = f"{outcome.error_class}: {outcome.error}" if outcome.error else "no error"
+            tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+            raise DrillRunError(
+                f"the drill {path.name} wrote no result (exit {outcome.exit_code}): {why}; "
+                f"log {log}\n{tail}"
+            )
+        _write_run_reports(result, outcome.result_path, run)
+        report = DrillReport.from_result(result, outcome.result_path, outcome.exit_code, path)
         self._on_report(report)
         return report
+
+
+def _request(
+    path: Path,
+    env_name: str,
+    run: RunDir,
+    time_scale: float,
+    hold_s: float | None,
+    recovery_timeout_s: float | None,
+) -> WorkerRequest:
+    """The worker request of the run's one drill (durations in production seconds)."""
+    from chaosdrill.drill.worker import WorkerRequest
+
+    return WorkerRequest(
+        experiment=path,
+        result_path=run.drill_result(1, path),
+        env_name=env_name,
+        time_scale=time_scale,
+        hold_production_s=hold_s,
+        recovery_timeout_production_s=recovery_timeout_s,
+        run_dir=run.path,
+    )
+
+
+def _write_run_reports(result: DrillResult, result_path: Path, run: RunDir) -> None:
+    """The run folder's reports, as ``chaosdrill run`` writes them (no history entry)."""
+    from chaosdrill.report.writer import write_reports
+
+    write_reports([(result, str(result_path))], run.path, run_id=run.run_id, record_history=False)
 
 
 def _pick(*values: Any) -> Any:
@@ -368,31 +388,6 @@ def _timeout_s(k: float, hold_s: float | None, recovery_timeout_s: float | None)
     hold = PRODUCTION.hold_s if hold_s is None else hold_s
     recovery = 2 * PRODUCTION.mttr_target_s if recovery_timeout_s is None else recovery_timeout_s
     return (3 * PRODUCTION.mttd_target_s + recovery + 2 * hold) / k + 300.0
-
-
-def _run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
-    """Run the drill's process; on timeout or interruption, SIGTERM it so it reverts."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stdout, stderr = _stop(proc)
-        stderr += f"\nchaosdrill pytest plugin: the drill ran longer than {timeout:.0f} s; stopped"
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc.returncode, stdout, stderr
-
-
-def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    """SIGTERM (the drill reverts its fault), then SIGKILL after a grace period."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.communicate(timeout=_TERMINATE_GRACE_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.communicate()
 
 
 def _marker_defaults(node: pytest.Item) -> dict[str, Any]:
@@ -427,9 +422,10 @@ def run_drill(
 ) -> DrillRunner:
     """``run_drill(experiment=None, *, time_scale=None, hold_s=None, recovery_timeout_s=None)``.
 
-    Runs the drill on the session's environment in a child process (Chaos Toolkit runs one
-    experiment per process), results under the test's ``tmp_path``; returns a
-    :class:`DrillReport`. Defaults come from the test's ``drill`` marker.
+    Runs the drill on the session's environment in a child process (the drill worker:
+    Chaos Toolkit runs one experiment per process); each call is one run, in
+    ``tmp_path/chaosdrill/<run-id>/`` with the layout of reports/ (docs/reports.md);
+    returns a :class:`DrillReport`. Defaults come from the test's ``drill`` marker.
     """
     state = request.config.stash[_SESSION]
     node: pytest.Item = request.node

@@ -78,12 +78,15 @@ def drill(
     found = [
         ln.split(": ", 1)[1]
         for ln in proc.stderr.splitlines()
-        if ln.startswith("chaosdrill-result: ")
+        if ln.startswith("chaosdrill-report: ")
     ]
     assert (
         found
-    ), f"no result (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.returncode, json.loads(Path(found[-1]).read_text())
+    ), f"no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    report = json.loads(Path(found[-1]).read_text())
+    [result_path] = [d["result_path"] for d in report["drills"]]
+    assert Path(result_path) == Path(found[-1]).parent / "drills" / f"01-{experiment.stem}.json"
+    return proc.returncode, json.loads(Path(result_path).read_text())
 
 
 def assert_healthy(env: LocalEnvironment) -> None:
@@ -280,4 +283,7 @@ def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path
     assert report["kind"] == "drill" and report["summary"]["passed"]
     for name in ("report.md", "report.html", "junit.xml", "comms.md", "postmortem.md"):
         assert (Path(ext["report"]).parent / name).is_file(), name
+    run = Path(ext["report"]).parent  # the run folder every entry point writes
+    assert Path(ext["result"]) == run / "drills" / "01-primary-crash.json"
+    assert run.parent == tmp_path and run.name.endswith("-primary-crash")
     assert_healthy(env)

@@ -166,30 +166,32 @@ def test_experiments_by_name_or_path(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_a_drill_without_a_result_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[list[str]] = []
-
-    def fake_run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
-        seen.append(cmd)
-        return 2, "", "error: the environment failed"
-
-    monkeypatch.setattr(plugin, "_run", fake_run)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CHAOSDRILL_HOME", str(home))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
     env: Any = type("Env", (), {"name": "x"})()
-    runner = DrillRunner(env, tmp_path, 20.0, {"experiment": "bad-release", "hold_s": 200})
-    with pytest.raises(DrillRunError, match="wrote no result \\(exit 2\\)"):
+    reports = tmp_path / "reports"
+    runner = DrillRunner(env, reports, 20.0, {"experiment": broken, "hold_s": 200})
+    with pytest.raises(DrillRunError, match="wrote no result \\(exit 2\\).*not valid JSON"):
         runner(recovery_timeout_s=600)
-    [cmd] = seen
-    assert cmd[:4] == [sys.executable, "-m", "chaosdrill", "run"]
-    assert cmd[4] == str(EXPERIMENTS_DIR / "bad-release.json")
-    args = cmd[5:]
-    assert "--quiet" in args
-    args.remove("--quiet")
-    pairs = dict(zip(args[::2], args[1::2], strict=True))
-    assert pairs["--env"] == "x" and pairs["--time-scale"] == "20" and pairs["--hold"] == "200"
-    assert pairs["--recovery-timeout"] == "600"
-    assert pairs["--reports"] == str(tmp_path / "1-bad-release")
-    assert (
-        "the environment failed" in (tmp_path / "1-bad-release" / "chaosdrill-run.log").read_text()
-    )
+    [run] = list(reports.iterdir())
+    assert run.name.endswith("-broken")
+    assert "not valid JSON" in (run / "drills" / "01-broken.log").read_text()
+    assert list(home.iterdir()) == []  # refused before any environment
+
+
+def test_the_worker_request_carries_the_options(tmp_path: Path) -> None:
+    from chaosdrill.rundir import RunDir
+
+    run = RunDir.create(tmp_path, "bad-release")
+    path = EXPERIMENTS_DIR / "bad-release.json"
+    request = plugin._request(path, "x", run, 20.0, 200.0, 600.0)
+    assert (request.experiment, request.env_name, request.time_scale) == (path, "x", 20.0)
+    assert (request.hold_production_s, request.recovery_timeout_production_s) == (200.0, 600.0)
+    assert request.result_path == run.drills / "01-bad-release.json"
+    assert request.run_dir == run.path
 
 
 def test_attach_when_up_else_bring_up(monkeypatch: pytest.MonkeyPatch) -> None:

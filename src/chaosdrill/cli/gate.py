@@ -74,8 +74,9 @@ def gate(
     (gate.md is also appended to $GITHUB_STEP_SUMMARY when that is set).
     """
     from chaosdrill.plans.model import load_plan
-    from chaosdrill.plans.run import new_run_id, run_plan
+    from chaosdrill.plans.run import run_plan
     from chaosdrill.report.terminal import summary_table
+    from chaosdrill.rundir import new_run_id
 
     root = reports or reports_dir()
     run_id = new_run_id(plan_path.stem)
@@ -110,7 +111,7 @@ def gate(
             _fail(root / run_id, plan.name, exc)
             return
         assert run.report is not None
-        report = Report.from_json(run.report, source=str(run.report_path))
+        report = run.report
         out_dir = run.out_dir
         error = "; ".join(c.splitlines()[0] for c in run.crashed) or None
     baseline: Report | None

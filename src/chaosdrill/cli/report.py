@@ -407,8 +407,8 @@ def render(
         record_history=not no_history,
         history_path=history,
     )
-    app.console.print(f"run {rid}: reports written to {written.parent}", soft_wrap=True)
-    for f in sorted(written.parent.iterdir()):
+    app.console.print(f"run {rid}: reports written to {written.out_dir}", soft_wrap=True)
+    for f in sorted(written.out_dir.iterdir()):
         if f.is_file() and not f.name.startswith("."):
             app.console.print(f"  {f.name}")
     if not no_history:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,16 +24,18 @@ from rich.text import Text
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.drill.phases import SAMPLE_LAG_S
-from chaosdrill.drill.result import RESULT_PREFIX
 from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.probes.alerts import firing_alerts
+from chaosdrill.rundir import RunDir
 from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import DrillSpec
 
 __all__ = ["run"]
 
 console = Console(highlight=False)
+#: the last line on stderr of every run: where its report.json is (docs/reports.md)
+REPORT_PREFIX = "chaosdrill-report: "
 
 
 class _LiveView:
@@ -85,13 +86,14 @@ def _run_one(
     env: str | None,
     k: float | None,
     hold: float | None,
-    reports: Path | None,
+    run: RunDir,
     recovery_timeout: float | None,
     quiet: bool,
     targets: tuple[float | None, float | None] = (None, None),
     load: dict[str, Any] | None = None,
     spec: DrillSpec | None = None,
 ) -> DrillOutcome:
+    """One drill in this process, its result written to the run's drills/01-<name>.json."""
     view = _LiveView()
 
     def attach(ctx: DrillContext) -> None:
@@ -109,7 +111,8 @@ def _run_one(
             env_name=env,
             time_scale=k,
             hold_production_s=hold,
-            reports=reports,
+            reports=run.reports,
+            result_path=run.drill_result(1, path),
             recovery_timeout_production_s=recovery_timeout,
             mttd_target_s=targets[0],
             mttr_target_s=targets[1],
@@ -175,7 +178,6 @@ def _run_one(
 )
 @click.option("--seed", type=int, default=None, help="Seed for a plan's random picks.")
 @click.option("--quiet", is_flag=True, help="No live view or progress bar.")
-@click.option("--result-only", is_flag=True, hidden=True, help="Write only the result file.")
 def run(
     experiments: tuple[Path, ...],
     run_all: bool,
@@ -190,7 +192,6 @@ def run(
     load_json: str | None,
     seed: int | None,
     quiet: bool,
-    result_only: bool,
 ) -> None:
     """Run drills: inject the fault, wait for the page, run the runbook, verify, revert.
 
@@ -227,22 +228,24 @@ def run(
         ),
     )
     if len(paths) == 1:
-        outcome = _run_one(
-            paths[0],
-            env_name,
-            time_scale,
-            hold,
-            reports,
-            recovery_timeout,
-            quiet,
-            (mttd_target, mttr_target),
-            load,
-            specs[0],
-        )
-        if result_only:
-            print(f"{RESULT_PREFIX}{outcome.result_path}", file=sys.stderr)
-            sys.exit(0 if outcome.passed else 1)
-        sys.exit(_report_one(outcome, reports))
+        folder = RunDir.create(reports, paths[0].stem)
+        try:
+            outcome = _run_one(
+                paths[0],
+                env_name,
+                time_scale,
+                hold,
+                folder,
+                recovery_timeout,
+                quiet,
+                (mttd_target, mttr_target),
+                load,
+                specs[0],
+            )
+        except BaseException:
+            folder.remove_if_empty()  # a drill that could not start leaves no folder
+            raise
+        sys.exit(_report_one(outcome, folder))
     plan = adhoc_plan(
         paths,
         env_name=env_name or "drill",
@@ -277,29 +280,18 @@ def _load_option(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _report_one(outcome: DrillOutcome, reports: Path | None) -> int:
-    """Reports of a single drill under reports/<run-id>/; the summary; the exit code."""
-    from chaosdrill.paths import reports_dir
-    from chaosdrill.plans.run import new_run_id
+def _report_one(outcome: DrillOutcome, folder: RunDir) -> int:
+    """Reports of a single drill in its run folder; the summary; the exit code."""
     from chaosdrill.report.terminal import summary_table
-    from chaosdrill.report.types import read_report
     from chaosdrill.report.writer import write_reports
 
-    run_id = new_run_id(outcome.result.cause or outcome.experiment.stem)
-    out_dir = (reports or reports_dir()) / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result_path = out_dir / outcome.result_path.name
-    if outcome.result_path.resolve() != result_path.resolve():
-        shutil.move(outcome.result_path, result_path)
-        with contextlib.suppress(OSError):
-            outcome.result_path.parent.rmdir()  # the per-drill folder, now empty
-    report_path = write_reports([(outcome.result, str(result_path))], out_dir, run_id=run_id)
-    report = read_report(report_path)
-    console.print(summary_table(report))
-    console.print(f"reports: {out_dir}")
-    print(f"{RESULT_PREFIX}{result_path}", file=sys.stderr)
-    print(f"chaosdrill-report: {report_path}", file=sys.stderr)
-    return 0 if report.summary.passed else 1
+    written = write_reports(
+        [(outcome.result, str(outcome.result_path))], folder.path, run_id=folder.run_id
+    )
+    console.print(summary_table(written.report))
+    console.print(f"reports: {folder.path}")
+    print(f"{REPORT_PREFIX}{written.path}", file=sys.stderr)
+    return 0 if written.report.summary.passed else 1
 
 
 def _run_plan(
@@ -344,7 +336,7 @@ def _run_plan(
     for crash in outcome.crashed:
         console.print(f"[red]{crash}[/]")
     console.print(f"reports: {outcome.out_dir}")
-    print(f"chaosdrill-report: {outcome.report_path}", file=sys.stderr)
+    print(f"{REPORT_PREFIX}{outcome.report_path}", file=sys.stderr)
     if outcome.interrupted and not outcome.crashed:
         return 130
     if outcome.crashed:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.context import DrillConfig, current_or_none
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
 from chaosdrill.errors import DrillError
 
@@ -116,24 +117,25 @@ def after_experiment_control(context: Any = None, state: Any = None, **kwargs: A
         "result": str(path),
         "failures": list(ctx.failures),
     }
-    if _STATE["owned"]:  # the stock `chaos run`: write the reports here too
-        ext.update(_write_reports(path))
+    if _STATE["owned"] and ctx.result is not None:  # the stock `chaos run`: reports too
+        ext.update(_write_reports(ctx.result, path))
     state.setdefault("extensions", []).append(ext)
 
 
-def _write_reports(result_path: Path) -> dict[str, Any]:
-    """Every report of the drill beside its result (reports/<run>/); never raises."""
-    import json
+def _write_reports(result: DrillResult, result_path: Path) -> dict[str, Any]:
+    """Every report of the drill in its run folder (reports/<run-id>/); never raises.
 
-    from chaosdrill.drill.model import DrillResult
+    The result is the run folder's drills/01-<experiment>.json (chaosdrill.rundir); a
+    result put elsewhere by ``chaosdrill_result`` gets its reports beside it.
+    """
     from chaosdrill.report.writer import write_reports
 
+    folder = result_path.parent
+    if folder.name == "drills":
+        folder = folder.parent
     try:
-        result = DrillResult.from_json(json.loads(result_path.read_text()), str(result_path))
-        report = write_reports(
-            [(result, str(result_path))], result_path.parent, run_id=result_path.parent.name
-        )
-        return {"report": str(report)}
+        written = write_reports([(result, str(result_path))], folder, run_id=folder.name)
+        return {"report": str(written.path)}
     except Exception as exc:  # the journal must still be written
         return {"report_error": f"{type(exc).__name__}: {exc}"}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.drill.measurements import Measurements
+from chaosdrill.drill.model import DrillResult
 from chaosdrill.environments import Environment
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import LoadRun
@@ -48,9 +49,11 @@ class DrillConfig:
     replicas: int = 2
     recovery_timeout_production_s: float | None = None
     spec: DrillSpec | None = field(default=None, compare=False, repr=False)
+    #: where to write the result (default: drills/01-<experiment>.json of a new run folder)
+    result_path: Path | None = None
 
     @classmethod
-    def from_spec(cls, spec: DrillSpec) -> DrillConfig:
+    def from_spec(cls, spec: DrillSpec, result_path: Path | None = None) -> DrillConfig:
         """The settings of a resolved (and so already checked) drill spec."""
         return cls(
             experiment=spec.experiment,
@@ -68,6 +71,7 @@ class DrillConfig:
             replicas=spec.replicas,
             recovery_timeout_production_s=spec.recovery_timeout_production_s,
             spec=spec,
+            result_path=result_path,
         )
 
     @property
@@ -114,6 +118,8 @@ class DrillContext:
     fault_entries: list[str] = field(default_factory=list)
     phase: str = "setup"
     result_path: Path | None = None
+    #: the result as written (kept so the run path never reads its own file back)
+    result: DrillResult | None = None
     aborted: str | None = None
 
 

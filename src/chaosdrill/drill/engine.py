@@ -7,7 +7,6 @@ probes and control that the stock ``chaos run`` uses; the result file is the sam
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ def run_drill(
     time_scale: float | None = None,
     hold_production_s: float | None = None,
     reports: Path | None = None,
+    result_path: Path | None = None,
     recovery_timeout_production_s: float | None = None,
     mttd_target_s: float | None = None,
     mttr_target_s: float | None = None,
@@ -54,6 +54,9 @@ def run_drill(
 
     The drill spec is resolved first (unless given, already resolved with the same
     settings): a mistake in the experiment raises InvalidInputError before anything starts.
+    The result is written to ``result_path`` when given (the run folder's
+    drills/<NN>-<experiment>.json, chaosdrill.rundir), else to a new run folder under
+    ``reports``.
     """
     from chaoslib.experiment import run_experiment
 
@@ -74,7 +77,7 @@ def run_drill(
         **(experiment.get("configuration") or {}),
         **overrides.configuration(),
     }
-    cfg = DrillConfig.from_spec(spec)
+    cfg = DrillConfig.from_spec(spec, result_path=result_path)
     ctx: DrillContext = start_drill(cfg)
     if on_context is not None:
         on_context(ctx)
@@ -86,8 +89,9 @@ def run_drill(
             ctx.failures.append(
                 "the steady-state hypothesis failed before the fault; " "the method did not run"
             )
-        result_path = ctx.result_path or finish_drill(ctx, journal)
+        if ctx.result is None:
+            finish_drill(ctx, journal)
     finally:
         cleanup_drill(ctx)
-    data = json.loads(result_path.read_text())
-    return DrillOutcome(path, result_path, DrillResult.from_json(data, source=str(result_path)))
+    assert ctx.result is not None and ctx.result_path is not None
+    return DrillOutcome(path, ctx.result_path, ctx.result)

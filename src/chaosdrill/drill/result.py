@@ -32,24 +32,10 @@ from chaosdrill.errors import DrillError
 from chaosdrill.load.sli import ALL
 
 __all__ = [
-    "RESULT_PREFIX",
     "build_result",
     "first_impact",
-    "named_results",
     "write_result",
 ]
-
-#: the line a drill process prints on stderr to name its result file
-RESULT_PREFIX = "chaosdrill-result: "
-
-
-def named_results(output: str) -> list[str]:
-    """The result files a drill process named on its output (``RESULT_PREFIX`` lines)."""
-    return [
-        ln[len(RESULT_PREFIX) :].strip()
-        for ln in output.splitlines()
-        if ln.startswith(RESULT_PREFIX)
-    ]
 
 
 def first_impact(ctx: DrillContext) -> float | None:
@@ -177,20 +163,26 @@ def _series(ctx: DrillContext) -> Series:
 
 
 def write_result(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
-    """Write the result atomically to reports/<run>/<experiment>.json; return its path."""
+    """Write the result atomically; return its path.
+
+    The path is the drill's ``result_path`` when the caller named one (``chaosdrill run``,
+    plans, the pytest plugin), else ``drills/01-<experiment>.json`` in a new run folder
+    under the reports directory (chaosdrill.rundir).
+    """
     from chaostoolkit import encoder
 
-    data = build_result(ctx, journal).to_json()
-    run_dir = ctx.config.reports_dir / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    if ctx.result_path is not None:
-        path = ctx.result_path
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / f"{cfg_stem(ctx)}.json"
+    from chaosdrill.rundir import RunDir
+
+    data = build_result(ctx, journal)
+    path = ctx.result_path or ctx.config.result_path
+    if path is None:  # no run folder named (the stock `chaos run`): a new one
+        path = RunDir.create(ctx.config.reports_dir, cfg_stem(ctx)).drill_result(1, cfg_stem(ctx))
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=encoder))
+    tmp.write_text(json.dumps(data.to_json(), indent=2, default=encoder))
     os.replace(tmp, path)
     ctx.result_path = path
+    ctx.result = data
     return path
 
 

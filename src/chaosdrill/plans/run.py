@@ -1,9 +1,10 @@
 """Running a plan: its drills one after another on one environment, then one report.
 
 Each drill runs in a child process (Chaos Toolkit runs one experiment per process and owns
-its signal handlers) with ``chaosdrill run EXP --result-only``; the results land under
-reports/<run-id>/drills/ and the plan's report beside them. The environment is attached to
-when it is up (at the plan's time scale) or brought up here and taken down afterwards.
+its signal handlers) through the drill worker (chaosdrill.drill.worker); the results land in
+reports/<run-id>/drills/ and the plan's report beside them (the layout: chaosdrill.rundir).
+The environment is attached to when it is up (at the plan's time scale) or brought up here
+and taken down afterwards.
 Ctrl-C or SIGTERM stops the running drill (which reverts its fault), and a partial report
 marked incomplete is still written.
 """
@@ -11,25 +12,26 @@ marked incomplete is still written.
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from chaosdrill.drill.model import DrillResult
-from chaosdrill.drill.result import named_results
+from chaosdrill.drill.worker import (
+    DrillInterrupted,
+    WorkerOutcome,
+    WorkerRequest,
+    run_drill_in_child,
+)
 from chaosdrill.environments import Environment, open_environment
-from chaosdrill.paths import reports_dir
 from chaosdrill.plans.model import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
+from chaosdrill.report.types import Report
+from chaosdrill.rundir import RunDir
 
-__all__ = ["PlanRun", "adhoc_plan", "new_run_id", "report_settings", "run_plan"]
+__all__ = ["PlanRun", "adhoc_plan", "report_settings", "run_plan"]
 
 
 @dataclass
@@ -40,14 +42,14 @@ class PlanRun:
     out_dir: Path
     results: list[tuple[DrillResult, str | None]] = field(default_factory=list)
     report_path: Path | None = None
-    report: dict[str, Any] | None = None
+    report: Report | None = None
     interrupted: str | None = None
     crashed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """The plan's verdict (every drill passed, nothing interrupted)."""
-        return bool(self.report and self.report["summary"]["passed"])
+        return self.report is not None and self.report.summary.passed
 
 
 def adhoc_plan(
@@ -115,12 +117,6 @@ def report_settings(plan: Plan) -> ReportSettings:
     )
 
 
-def new_run_id(name: str) -> str:
-    """A sortable, unique-enough id: UTC time and the plan's name."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{stamp}-{''.join(c if c.isalnum() or c in '-_' else '-' for c in name)}"
-
-
 class _Stop(Exception):
     """SIGTERM arrived: stop the plan like Ctrl-C."""
 
@@ -148,61 +144,27 @@ def _environment(plan: Plan, env_name: str | None) -> tuple[Environment, bool]:
     )
 
 
-def _command(plan: Plan, drill: PlanDrill, env: str, out: Path) -> list[str]:
+def _request(plan: Plan, drill: PlanDrill, env: str, run: RunDir, index: int) -> WorkerRequest:
+    """What the worker needs to run the plan's ``index``-th drill into the run's folder."""
     targets = plan.targets_for(drill)
-    cmd = [
-        sys.executable,
-        "-m",
-        "chaosdrill",
-        "run",
-        str(drill.experiment),
-        "--env",
-        env,
-        "--time-scale",
-        str(plan.time_scale),
-        "--hold",
-        str(plan.hold_s),
-        "--reports",
-        str(out),
-        "--mttd-target",
-        str(targets.mttd_s),
-        "--mttr-target",
-        str(targets.mttr_s),
-        "--quiet",
-        "--result-only",
-    ]
-    if plan.load:
-        cmd += ["--load", json.dumps(dict(plan.load))]
-    return cmd
+    return WorkerRequest(
+        experiment=drill.experiment,
+        result_path=run.drill_result(index, drill.experiment),
+        env_name=env,
+        time_scale=plan.time_scale,
+        hold_production_s=plan.hold_s,
+        mttd_target_s=targets.mttd_s,
+        mttr_target_s=targets.mttr_s,
+        load=dict(plan.load) if plan.load else None,
+        run_dir=run.path,
+    )
 
 
-def _run_child(cmd: list[str], log: Path) -> tuple[int, str | None]:
-    """Run one drill process; on interruption stop it (it reverts its fault) and re-raise."""
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, text=True)
-        try:
-            code = proc.wait()
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            raise
-    return code, _result_in(log)
-
-
-def _result_in(log: Path) -> str | None:
-    """The result file a drill process named on its output, if it got that far."""
-    found = named_results(log.read_text(errors="replace"))
-    return found[-1] if found else None
-
-
-def _read_result(path: str) -> DrillResult:
-    """The drill result a drill process wrote at ``path``."""
-    return DrillResult.from_json(json.loads(Path(path).read_text()), source=path)
+def _crash(name: str, outcome: WorkerOutcome, log: Path) -> str:
+    """A line on a drill that ended without a result, with the end of its log."""
+    tail = log.read_text(errors="replace")[-1500:] if log.is_file() else ""
+    why = f" ({outcome.error_class}: {outcome.error})" if outcome.error else ""
+    return f"{name}: exit {outcome.exit_code} without a result{why}; log {log}\n{tail}"
 
 
 def run_plan(
@@ -235,11 +197,8 @@ def run_plan(
     from chaosdrill.report.writer import write_reports
 
     drills = plan.resolve_drills(random.Random(seed) if seed is not None else None)
-    rid = run_id or new_run_id(plan.name)
-    out_dir = (reports or reports_dir()) / rid
-    drill_dir = out_dir / "drills"
-    drill_dir.mkdir(parents=True, exist_ok=True)
-    run = PlanRun(rid, out_dir)
+    folder = RunDir.create(reports, plan.name, run_id)
+    run = PlanRun(folder.run_id, folder.path)
     env, owned = _environment(plan, env_name)
     i = 0
     try:
@@ -248,20 +207,20 @@ def run_plan(
                 name = drill.experiment.stem
                 if on_progress:
                     on_progress(i, len(drills), name, None)
-                log = drill_dir / f"{i:02d}-{name}.log"
+                log = folder.drill_log(i, drill.experiment)
+                request = _request(plan, drill, env.name, folder, i)
                 try:
-                    code, path = _run_child(_command(plan, drill, env.name, drill_dir), log)
-                except (KeyboardInterrupt, _Stop):
-                    path = _result_in(log)  # the stopped drill's partial result, if any
-                    if path is not None:
-                        run.results.append((_read_result(path), path))
+                    outcome = run_drill_in_child(request, log=log)
+                except DrillInterrupted as stopped:
+                    partial = stopped.outcome.load_result()  # the stopped drill's, if any
+                    if partial is not None:
+                        run.results.append((partial, str(stopped.outcome.result_path)))
                     raise
-                if path is None:
-                    tail = log.read_text(errors="replace")[-1500:]
-                    run.crashed.append(f"{name}: exit {code} without a result; log {log}\n{tail}")
+                result = outcome.load_result()
+                if result is None:
+                    run.crashed.append(_crash(name, outcome, log))
                     continue
-                result = _read_result(path)
-                run.results.append((result, path))
+                run.results.append((result, str(outcome.result_path)))
                 if on_progress:
                     on_progress(i, len(drills), name, result)
     except (KeyboardInterrupt, _Stop) as exc:
@@ -271,13 +230,13 @@ def run_plan(
             env.down()
     if run.crashed and not run.interrupted:
         run.interrupted = f"{len(run.crashed)} drill(s) crashed without a result"
-    run.report_path = write_reports(
+    written = write_reports(
         run.results,
-        out_dir,
-        run_id=rid,
+        folder.path,
+        run_id=folder.run_id,
         settings=report_settings(plan),
         record_history=record_history,
         interrupted=run.interrupted,
     )
-    run.report = json.loads(run.report_path.read_text())
+    run.report_path, run.report = written.path, written.report
     return run

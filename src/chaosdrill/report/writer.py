@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from chaosdrill.drill.model import DrillResult
@@ -19,9 +20,30 @@ from chaosdrill.report.model import ReportSettings, build_report
 from chaosdrill.report.postmortem import render_postmortem
 from chaosdrill.report.types import Report
 
-__all__ = ["OUTPUTS", "write_atomic", "write_report_files", "write_reports"]
+__all__ = ["OUTPUTS", "WrittenReport", "write_atomic", "write_report_files", "write_reports"]
 
 OUTPUTS = ("report.json", "report.md", "report.html", "junit.xml", "comms.md", "postmortem.md")
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """What :func:`write_reports` wrote: the report (as in report.json) and its files.
+
+    Callers print the summary from ``report`` instead of reading report.json back.
+    """
+
+    report: Report
+    files: dict[str, Path]
+
+    @property
+    def path(self) -> Path:
+        """report.json."""
+        return self.files["report.json"]
+
+    @property
+    def out_dir(self) -> Path:
+        """The run's folder (reports/<run-id>/)."""
+        return self.path.parent
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -68,14 +90,14 @@ def write_reports(
     record_history: bool = True,
     history_path: Path | None = None,
     interrupted: str | None = None,
-) -> Path:
+) -> WrittenReport:
     """Build the run's report, write every output, record it in the history.
 
     The history is ``history.sqlite`` beside the run's folder (reports/history.sqlite for
     the default reports/ directory) unless ``history_path`` says otherwise.
 
     Returns:
-        The path of report.json.
+        The report and the paths of the files written.
     """
     report = build_report(results, run_id=run_id, settings=settings, interrupted=interrupted)
     written = write_report_files(report, out_dir)
@@ -83,4 +105,4 @@ def write_reports(
         from chaosdrill.report.history import History
 
         History(history_path or out_dir.parent / "history.sqlite").record(report, out_dir)
-    return written["report.json"]
+    return WrittenReport(report, written)
