@@ -67,14 +67,7 @@ def test_database_is_seeded_with_200k_enrollments(env: LocalEnvironment) -> None
 def test_prometheus_has_every_target_up(env: LocalEnvironment) -> None:
     url = f"{env.endpoints().prometheus_url}/api/v1/targets"
 
-    def all_up() -> list[tuple[str, str]] | None:
-        targets = httpx.get(url, timeout=5).json()["data"]["activeTargets"]
-        health = [(t["labels"]["job"], t["health"]) for t in targets]
-        return health if health and all(h == "up" for _, h in health) else None
-
-    health = wait_for(all_up, timeout=20, interval=0.25)
-    jobs = Counter(job for job, _ in health)
-    assert jobs == {
+    expected = {
         "app": 2,
         "haproxy": 1,
         "postgres": 2,
@@ -82,6 +75,19 @@ def test_prometheus_has_every_target_up(env: LocalEnvironment) -> None:
         "prometheus": 1,
         "alertmanager": 1,
     }
+    seen: list[tuple[str, str]] = []
+
+    def all_up() -> list[tuple[str, str]] | None:
+        # every expected target discovered (the replicas come through file discovery) and up
+        targets = httpx.get(url, timeout=5).json()["data"]["activeTargets"]
+        seen[:] = [(t["labels"]["job"], t["health"]) for t in targets]
+        jobs = Counter(job for job, _ in seen)
+        return seen if jobs == expected and all(h == "up" for _, h in seen) else None
+
+    try:
+        wait_for(all_up, timeout=60, interval=0.25)
+    except AssertionError:
+        pytest.fail(f"not every expected target was discovered and up in 60 s: {seen}")
 
 
 def test_a_test_alert_reaches_the_pager(env: LocalEnvironment) -> None:
