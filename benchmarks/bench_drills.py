@@ -69,7 +69,7 @@ def main() -> None:
                     "chaosdrill",
                     "run",
                     str(EXPERIMENTS_DIR / f"{cause}.json"),
-                    "--env",
+                    "--name",
                     name,
                     "--time-scale",
                     str(k),

@@ -203,7 +203,7 @@ def _start(env: LocalEnvironment, tmp_path: Path, *, plan: bool = False) -> subp
             "chaosdrill",
             "run",
             str(exp),
-            "--env",
+            "--name",
             env.name,
             "--time-scale",
             str(K),

@@ -114,7 +114,7 @@ def test_training_plan_picks_one_of_every_experiment() -> None:
 def test_a_minimal_plan_gets_every_default(tmp_path: Path) -> None:
     plan = load_plan(_write(tmp_path, MINIMAL))
     assert plan.description == ""
-    assert plan.environment == PlanEnvironment("local", "drill", 2)
+    assert plan.environment == PlanEnvironment("local", "default", 2)
     assert (plan.time_scale, plan.hold_s, plan.mode) == (1.0, 1800.0, "auto")
     assert dict(plan.load) == {}
     assert plan.drills == (PlanDrill((EXPERIMENTS / "bad-release.json").resolve()),)

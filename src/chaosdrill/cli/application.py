@@ -12,7 +12,6 @@ was changed), 3 a runtime failure (a component, a port, a database, a crashed dr
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,18 +21,15 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
+from chaosdrill.environments.opening import DEFAULT_NAME, NAME_VARIABLE, environment_name
 from chaosdrill.errors import DrillError, RuntimeFailure, UsageError
 
 if TYPE_CHECKING:
     from chaosdrill.environments.local import LocalEnvironment
 
-__all__ = ["DEFAULT_ENV", "ENV_VAR", "Application", "Exit", "app", "env_option"]
+__all__ = ["Application", "Exit", "app", "env_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_ENV = "default"
-"""The environment used when neither ``--name``, ``$CHAOSDRILL_ENV`` nor a plan names one."""
-ENV_VAR = "CHAOSDRILL_ENV"
 
 
 class Exit(IntEnum):
@@ -54,8 +50,8 @@ class Application:
     err_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
 
     def env_name(self, given: str | None, plan_env: str | None = None) -> str:
-        """The environment to use: ``--name``, then ``$CHAOSDRILL_ENV``, the plan's, ``default``."""
-        return given or os.environ.get(ENV_VAR) or plan_env or DEFAULT_ENV
+        """The environment to use (:func:`~chaosdrill.environments.environment_name`)."""
+        return environment_name(given, plan_env)
 
     def environment(self, name: str | None) -> LocalEnvironment:
         """Attach to the running environment ``name`` (EnvironmentNotFoundError if it is not up)."""
@@ -91,5 +87,8 @@ def env_option(func: F) -> F:
         "name",
         default=None,
         metavar="NAME",
-        help=f"Environment name (default: ${ENV_VAR}, the plan's environment, or {DEFAULT_ENV!r}).",
+        help=(
+            f"Environment name (default: ${NAME_VARIABLE}, else the plan's or experiment's, "
+            f"else {DEFAULT_NAME!r})."
+        ),
     )(func)

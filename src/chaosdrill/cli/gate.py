@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from chaosdrill.cli.application import app, env_option
 from chaosdrill.errors import DrillError, InvalidInputError, RuntimeFailure
 from chaosdrill.paths import reports_dir
 from chaosdrill.plans.gate import (
@@ -21,22 +20,18 @@ from chaosdrill.report.types import Report, read_report
 
 __all__ = ["gate"]
 
-console = Console(highlight=False)
-
 
 def _fail(out_dir: Path, plan_name: str, exc: DrillError) -> None:
     result = GateResult(error=str(exc))
     write_outputs(out_dir, None, result, plan_name)
-    console.print(f"[red]chaosdrill gate: {exc}[/]")
-    console.print(f"junit.xml and gate.md: {out_dir}")
-    sys.exit(exc.exit_code if isinstance(exc, InvalidInputError) else result.exit_code)
+    app.console.print(f"[red]chaosdrill gate: {exc}[/]")
+    app.console.print(f"junit.xml and gate.md: {out_dir}")
+    app.exit(exc.exit_code if isinstance(exc, InvalidInputError) else result.exit_code)
 
 
 @click.command("gate")
 @click.argument("plan_path", type=click.Path(path_type=Path))
-@click.option(
-    "--env", "env_name", default=None, help="Run on this environment (default: the plan's)."
-)
+@env_option
 @click.option(
     "--reports",
     type=click.Path(path_type=Path),
@@ -61,7 +56,7 @@ def _fail(out_dir: Path, plan_name: str, exc: DrillError) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def gate(
     plan_path: Path,
-    env_name: str | None,
+    name: str | None,
     reports: Path | None,
     baseline_file: Path | None,
     from_run: Path | None,
@@ -95,14 +90,14 @@ def gate(
             run_id = new_run_id(plan.name)
             run = run_plan(
                 plan,
-                env_name=env_name,
+                env_name=name,
                 reports=root,
                 run_id=run_id,
                 record_history=False,
                 seed=seed,
                 on_progress=None
                 if quiet
-                else lambda i, n, name, res: console.print(
+                else lambda i, n, name, res: app.console.print(
                     f"[{i}/{n}] {name}"
                     + ("" if res is None else f": {'PASS' if res.verdict.passed else 'FAIL'}")
                 ),
@@ -126,11 +121,11 @@ def gate(
     paths = write_outputs(out_dir, report, result, plan.name)
     if given is None:
         record(report, result, out_dir)
-    console.print(summary_table(report))
+    app.console.print(summary_table(report))
     for finding in result.findings:
-        console.print(f"[red]- {finding.message}[/]")
+        app.console.print(f"[red]- {finding.message}[/]")
     if result.error:
-        console.print(f"[red]error: {result.error}[/]")
+        app.console.print(f"[red]error: {result.error}[/]")
     verdict = "[green]PASSED[/]" if result.passed else "[red]FAILED[/]"
-    console.print(f"gate {verdict} ({note}); {paths['junit.xml']}, {paths['gate.md']}")
-    sys.exit(result.exit_code)
+    app.console.print(f"gate {verdict} ({note}); {paths['junit.xml']}, {paths['gate.md']}")
+    app.exit(result.exit_code)

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from chaosdrill.cli.application import Exit, app, env_option
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.drill.phases import SAMPLE_LAG_S
@@ -33,7 +34,6 @@ from chaosdrill.scenarios.spec import DrillSpec
 
 __all__ = ["run"]
 
-console = Console(highlight=False)
 #: the last line on stderr of every run: where its report.json is (docs/reports.md)
 REPORT_PREFIX = "chaosdrill-report: "
 
@@ -99,11 +99,11 @@ def _run_one(
     def attach(ctx: DrillContext) -> None:
         view.ctx = ctx
 
-    plain = quiet or not console.is_terminal
+    plain = quiet or not app.console.is_terminal
     shown = (
         contextlib.nullcontext()
         if plain
-        else Live(view, console=console, refresh_per_second=4, transient=True)
+        else Live(view, console=app.console, refresh_per_second=4, transient=True)
     )
     with shown:
         return run_drill(
@@ -132,7 +132,7 @@ def _run_one(
     default=None,
     help="Run a plan (drills/*.yaml): its drills, environment, time scale, scoring.",
 )
-@click.option("--env", "env_name", default=None, help="Environment name (default: drill).")
+@env_option
 @click.option(
     "--time-scale",
     type=float,
@@ -182,7 +182,7 @@ def run(
     experiments: tuple[Path, ...],
     run_all: bool,
     plan_path: Path | None,
-    env_name: str | None,
+    name: str | None,
     time_scale: float | None,
     hold: float | None,
     reports: Path | None,
@@ -201,6 +201,7 @@ def run(
     """
     from chaosdrill.plans.run import adhoc_plan
 
+    env_name = name
     load = _load_option(load_json)
     if plan_path is not None:
         if experiments or run_all:
@@ -208,7 +209,7 @@ def run(
         from chaosdrill.plans.model import load_plan
 
         plan = load_plan(plan_path)
-        sys.exit(_run_plan(plan, env_name, reports, quiet, seed))
+        app.exit(_run_plan(plan, env_name, reports, quiet, seed))
     paths = list(experiments)
     if run_all:
         paths += sorted(EXPERIMENTS_DIR.glob("*.json"))
@@ -245,10 +246,10 @@ def run(
         except BaseException:
             folder.remove_if_empty()  # a drill that could not start leaves no folder
             raise
-        sys.exit(_report_one(outcome, folder))
+        app.exit(_report_one(outcome, folder))
     plan = adhoc_plan(
         paths,
-        env_name=env_name or "drill",
+        env_name=env_name,
         time_scale=time_scale,
         hold_s=hold,
         mttd_target_s=mttd_target,
@@ -256,7 +257,7 @@ def run(
     )
     if load:
         plan = dataclasses.replace(plan, load=load)
-    sys.exit(_run_plan(plan, env_name, reports, quiet, seed))
+    app.exit(_run_plan(plan, env_name, reports, quiet, seed))
 
 
 def _resolve_specs(paths: list[Path], overrides: SpecOverrides) -> list[DrillSpec]:
@@ -288,10 +289,10 @@ def _report_one(outcome: DrillOutcome, folder: RunDir) -> int:
     written = write_reports(
         [(outcome.result, str(outcome.result_path))], folder.path, run_id=folder.run_id
     )
-    console.print(summary_table(written.report))
-    console.print(f"reports: {folder.path}")
+    app.console.print(summary_table(written.report))
+    app.console.print(f"reports: {folder.path}")
     print(f"{REPORT_PREFIX}{written.path}", file=sys.stderr)
-    return 0 if written.report.summary.passed else 1
+    return Exit.OK if written.report.summary.passed else Exit.FAILED
 
 
 def _run_plan(
@@ -302,19 +303,18 @@ def _run_plan(
 
     from chaosdrill.plans.run import run_plan
     from chaosdrill.report.terminal import summary_table
-    from chaosdrill.report.types import read_report
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} drills"),
         TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
+        console=app.console,
+        disable=quiet or not app.console.is_terminal,
     )
     task = progress.add_task(plan.name, total=len(plan.resolve_drills()))
     if plan.mode == "training":
-        console.print(
+        app.console.print(
             "[yellow]mode: training asks for a person to respond; this version has no "
             "training session yet, so the runbooks respond automatically.[/]"
         )
@@ -322,8 +322,8 @@ def _run_plan(
     def on_progress(i: int, n: int, name: str, result: Any) -> None:
         if result is None:
             progress.update(task, description=f"{plan.name}: {name}", total=n)
-            if not console.is_terminal and not quiet:
-                console.print(f"[{i}/{n}] {name}")
+            if not app.console.is_terminal and not quiet:
+                app.console.print(f"[{i}/{n}] {name}")
         else:
             progress.advance(task)
 
@@ -332,13 +332,14 @@ def _run_plan(
             plan, env_name=env_name, reports=reports, on_progress=on_progress, seed=seed
         )
     assert outcome.report_path is not None
-    console.print(summary_table(read_report(outcome.report_path)))
+    assert outcome.report is not None
+    app.console.print(summary_table(outcome.report))
     for crash in outcome.crashed:
-        console.print(f"[red]{crash}[/]")
-    console.print(f"reports: {outcome.out_dir}")
+        app.console.print(f"[red]{crash}[/]")
+    app.console.print(f"reports: {outcome.out_dir}")
     print(f"{REPORT_PREFIX}{outcome.report_path}", file=sys.stderr)
     if outcome.interrupted and not outcome.crashed:
-        return 130
+        return Exit.INTERRUPTED
     if outcome.crashed:
-        return 3
-    return 0 if outcome.passed else 1
+        return Exit.RUNTIME
+    return Exit.OK if outcome.passed else Exit.FAILED

@@ -7,12 +7,13 @@ naming a backend that is not installed costs nothing until it is asked for.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from chaosdrill.environments.base import Environment
 from chaosdrill.errors import InvalidInputError
 
-__all__ = ["BACKENDS", "open_environment"]
+__all__ = ["BACKENDS", "DEFAULT_NAME", "NAME_VARIABLE", "environment_name", "open_environment"]
 
 Opener = Callable[[str, float, int | None], tuple[Environment, bool]]
 
@@ -27,6 +28,20 @@ _OPENERS: dict[str, Opener] = {"local": _open_local}
 
 BACKENDS: tuple[str, ...] = tuple(_OPENERS)
 """The backends this version can run drills on."""
+
+DEFAULT_NAME = "default"
+"""The environment's name when nothing names one."""
+NAME_VARIABLE = "CHAOSDRILL_ENV"
+"""The environment variable that names the environment for every command."""
+
+
+def environment_name(given: str | None = None, declared: str | None = None) -> str:
+    """The one rule for which environment a command or drill uses.
+
+    ``given`` (``--name``, or a caller's argument) wins; then ``$CHAOSDRILL_ENV``; then what
+    the plan or experiment ``declared``; then :data:`DEFAULT_NAME`.
+    """
+    return given or os.environ.get(NAME_VARIABLE) or declared or DEFAULT_NAME
 
 
 def open_environment(

@@ -35,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chaosdrill import paths
+from chaosdrill.environments.opening import DEFAULT_NAME
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.spec import LoadSpec
 from chaosdrill.scoring.score import Scoring, ScoringWeights
@@ -65,7 +66,7 @@ class PlanEnvironment:
     """Where the plan's drills run: the backend, the environment's name and replicas."""
 
     backend: str = "local"
-    name: str = "drill"
+    name: str = DEFAULT_NAME
     replicas: int = 2
 
 
@@ -405,7 +406,7 @@ def _build(doc: YamlDocument) -> Plan:
         description=str(data.get("description", "")).strip(),
         path=Path(doc.source).resolve(),
         environment=PlanEnvironment(
-            env.get("backend", "local"), env.get("name", "drill"), env.get("replicas", 2)
+            env.get("backend", "local"), env.get("name", DEFAULT_NAME), env.get("replicas", 2)
         ),
         time_scale=float(data.get("time_scale", 1.0)),
         hold_s=float(data.get("hold_s", 1800.0)),

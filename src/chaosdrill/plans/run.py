@@ -25,7 +25,7 @@ from chaosdrill.drill.worker import (
     WorkerRequest,
     run_drill_in_child,
 )
-from chaosdrill.environments import Environment, open_environment
+from chaosdrill.environments import Environment, environment_name, open_environment
 from chaosdrill.plans.model import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
 from chaosdrill.report.types import Report
@@ -55,7 +55,7 @@ class PlanRun:
 def adhoc_plan(
     experiments: list[Path],
     *,
-    env_name: str = "drill",
+    env_name: str | None = None,
     time_scale: float | None = None,
     hold_s: float | None = None,
     mttd_target_s: float | None = None,
@@ -81,7 +81,7 @@ def adhoc_plan(
         name="ad hoc",
         description="drills given on the command line",
         path=Path.cwd(),
-        environment=PlanEnvironment(name=env_name),
+        environment=PlanEnvironment(name=environment_name(env_name)),
         time_scale=time_scale or 1.0,
         hold_s=hold_s if hold_s is not None else PRODUCTION.hold_s,
         load={},
@@ -135,7 +135,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _environment(plan: Plan, env_name: str | None) -> tuple[Environment, bool]:
     return open_environment(
-        env_name or plan.environment.name,
+        environment_name(env_name, plan.environment.name),
         backend=plan.environment.backend,
         time_scale=plan.time_scale,
         replicas=plan.environment.replicas,

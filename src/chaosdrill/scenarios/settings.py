@@ -69,7 +69,7 @@ class SpecOverrides:
 
 
 OPTIONS = {
-    "chaosdrill_env": "--env",
+    "chaosdrill_env": "--name",
     "chaosdrill_time_scale": "--time-scale",
     "chaosdrill_hold_s": "--hold",
     "chaosdrill_reports": "--reports",

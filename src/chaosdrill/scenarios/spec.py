@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill import paths
+from chaosdrill.environments.opening import environment_name
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults.base import Fault
 from chaosdrill.load.spec import LoadSpec
@@ -299,7 +300,8 @@ def resolve_spec(
     if not faults:
         r.error("expected an inject_fault action (module chaosdrill.ctk.actions)", ("method",))
     time_scale, hold, timeout = resolve_timing(conf, r)
-    env_name = conf.get("chaosdrill_env", "drill")
+    given = (overrides or SpecOverrides()).env_name
+    env_name = environment_name(given, (configuration or {}).get("chaosdrill_env") or None)
     if not isinstance(env_name, str):
         path, name = conf.where("chaosdrill_env")
         r.error(f"expected an environment name, got {env_name!r}", path, name)
