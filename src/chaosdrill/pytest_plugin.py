@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from chaosdrill.drill.worker import WorkerRequest
     from chaosdrill.environments import Environment
     from chaosdrill.environments.local import LocalEnvironment
-    from chaosdrill.rundir import RunDir
+    from chaosdrill.report.rundir import RunDir
 
 __all__ = ["DrillReport", "DrillRunError", "DrillRunner"]
 
@@ -309,7 +309,7 @@ class DrillRunner:
         )
         self.runs += 1
         from chaosdrill.drill.worker import run_drill_in_child
-        from chaosdrill.rundir import RunDir
+        from chaosdrill.report.rundir import RunDir
 
         run = RunDir.create(self.reports, path.stem)
         request = _request(path, self.env.name, run, k, hold, recovery)

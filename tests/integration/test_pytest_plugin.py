@@ -183,7 +183,7 @@ def test_a_drill_without_a_result_is_an_error(
 
 
 def test_the_worker_request_carries_the_options(tmp_path: Path) -> None:
-    from chaosdrill.rundir import RunDir
+    from chaosdrill.report.rundir import RunDir
 
     run = RunDir.create(tmp_path, "bad-release")
     path = EXPERIMENTS_DIR / "bad-release.json"

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from chaosdrill.drill.model import DrillResult
+from chaosdrill.report.rundir import RunDir, new_run_id
 from chaosdrill.report.writer import OUTPUTS, write_reports
-from chaosdrill.rundir import RunDir, new_run_id
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "results"
 

@@ -70,8 +70,8 @@ def gate(
     """
     from chaosdrill.plans.model import load_plan
     from chaosdrill.plans.run import run_plan
+    from chaosdrill.report.rundir import new_run_id
     from chaosdrill.report.terminal import summary_table
-    from chaosdrill.rundir import new_run_id
 
     root = reports or reports_dir()
     run_id = new_run_id(plan_path.stem)

@@ -28,7 +28,7 @@ from chaosdrill.drill.phases import SAMPLE_LAG_S
 from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.probes.alerts import firing_alerts
-from chaosdrill.rundir import RunDir
+from chaosdrill.report.rundir import RunDir
 from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import DrillSpec
 

@@ -125,7 +125,7 @@ def after_experiment_control(context: Any = None, state: Any = None, **kwargs: A
 def _write_reports(result: DrillResult, result_path: Path) -> dict[str, Any]:
     """Every report of the drill in its run folder (reports/<run-id>/); never raises.
 
-    The result is the run folder's drills/01-<experiment>.json (chaosdrill.rundir); a
+    The result is the run folder's drills/01-<experiment>.json (chaosdrill.report.rundir); a
     result put elsewhere by ``chaosdrill_result`` gets its reports beside it.
     """
     from chaosdrill.report.writer import write_reports

@@ -55,7 +55,7 @@ def run_drill(
     The drill spec is resolved first (unless given, already resolved with the same
     settings): a mistake in the experiment raises InvalidInputError before anything starts.
     The result is written to ``result_path`` when given (the run folder's
-    drills/<NN>-<experiment>.json, chaosdrill.rundir), else to a new run folder under
+    drills/<NN>-<experiment>.json, chaosdrill.report.rundir), else to a new run folder under
     ``reports``.
     """
     from chaoslib.experiment import run_experiment

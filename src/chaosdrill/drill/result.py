@@ -167,11 +167,11 @@ def write_result(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
 
     The path is the drill's ``result_path`` when the caller named one (``chaosdrill run``,
     plans, the pytest plugin), else ``drills/01-<experiment>.json`` in a new run folder
-    under the reports directory (chaosdrill.rundir).
+    under the reports directory (chaosdrill.report.rundir).
     """
     from chaostoolkit import encoder
 
-    from chaosdrill.rundir import RunDir
+    from chaosdrill.report.rundir import RunDir
 
     data = build_result(ctx, journal)
     path = ctx.result_path or ctx.config.result_path

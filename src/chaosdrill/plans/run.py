@@ -2,7 +2,7 @@
 
 Each drill runs in a child process (Chaos Toolkit runs one experiment per process and owns
 its signal handlers) through the drill worker (chaosdrill.drill.worker); the results land in
-reports/<run-id>/drills/ and the plan's report beside them (the layout: chaosdrill.rundir).
+reports/<run-id>/drills/ and the plan's report beside them (the layout: chaosdrill.report.rundir).
 The environment is attached to when it is up (at the plan's time scale) or brought up here
 and taken down afterwards.
 Ctrl-C or SIGTERM stops the running drill (which reverts its fault), and a partial report
@@ -28,8 +28,8 @@ from chaosdrill.drill.worker import (
 from chaosdrill.environments import Environment, environment_name, open_environment
 from chaosdrill.plans.model import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
+from chaosdrill.report.rundir import RunDir
 from chaosdrill.report.types import Report
-from chaosdrill.rundir import RunDir
 
 __all__ = ["PlanRun", "adhoc_plan", "report_settings", "run_plan"]
 
