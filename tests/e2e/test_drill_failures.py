@@ -299,10 +299,10 @@ def test_a_fault_whose_injection_raises_ends_the_drill_with_that_reason_first(
         REGISTRY.pop(RefusedFault.kind, None)
     result = outcome.result
     assert not outcome.passed
-    reasons = result["verdict"]["reasons"]
+    reasons = result.verdict.reasons
     assert "could not be injected" in reasons[0] and "refused the fault" in reasons[0]
-    measurements = result["measurements"]
-    assert "detection" not in measurements and "runbooks" not in measurements
-    assert measurements["revert"]["ok"] is True
+    measurements = result.measurements
+    assert measurements.detection is None and measurements.runbooks is None
+    assert measurements.revert is not None and measurements.revert.ok
     assert FaultLedger(env.root / "faults.jsonl").open_entries() == []
     assert elapsed < 60  # no wait for a page (3 MTTD targets) nor for recovery
