@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.yamlsource import YamlDocument, parse_yaml
 
-__all__ = ["MAX_EXPERIMENT_BYTES", "ExperimentLines", "load_experiment", "read_experiment_text"]
+__all__ = [
+    "MAX_EXPERIMENT_BYTES",
+    "ExperimentLines",
+    "activities",
+    "load_experiment",
+    "read_experiment_text",
+]
 
 MAX_EXPERIMENT_BYTES = 1024 * 1024
 
@@ -87,6 +93,17 @@ def load_experiment(path: Path) -> dict[str, Any]:
     except ChaosException as exc:
         raise InvalidInputError(f"Chaos Toolkit says: {exc}", source=source) from None
     return experiment
+
+
+def activities(experiment: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every activity of an experiment with its path: hypothesis probes, method, rollbacks."""
+    hypothesis = experiment.get("steady-state-hypothesis")
+    if isinstance(hypothesis, dict):
+        for i, activity in enumerate(hypothesis.get("probes") or []):
+            yield ("steady-state-hypothesis", "probes", i), activity
+    for key in ("method", "rollbacks"):
+        for i, activity in enumerate(experiment.get(key) or []):
+            yield (key, i), activity
 
 
 class ExperimentLines:

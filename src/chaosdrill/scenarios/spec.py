@@ -24,7 +24,12 @@ from chaosdrill.faults.base import Fault
 from chaosdrill.load.spec import LoadSpec
 from chaosdrill.runbooks.model import ParamValue, Runbook
 from chaosdrill.scenarios.catalogue import Catalogue
-from chaosdrill.scenarios.experiment import ExperimentLines, load_experiment, read_experiment_text
+from chaosdrill.scenarios.experiment import (
+    ExperimentLines,
+    activities,
+    load_experiment,
+    read_experiment_text,
+)
 from chaosdrill.scenarios.settings import (
     EXTENSION_FIELD as EXT,
 )
@@ -111,20 +116,11 @@ def _extension(experiment: Mapping[str, Any], r: _Resolver) -> tuple[int, Mappin
 def _activities(experiment: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str, Any]]:
     """(path, func, arguments) of every chaosdrill activity, in the experiment's order."""
     found: list[tuple[tuple[str | int, ...], str, Any]] = []
-    hypothesis = experiment.get("steady-state-hypothesis") or {}
-    groups: list[tuple[tuple[str | int, ...], Any]] = [
-        (("steady-state-hypothesis", "probes"), hypothesis.get("probes")),
-        (("method",), experiment.get("method")),
-        (("rollbacks",), experiment.get("rollbacks")),
-    ]
-    for where, items in groups:
-        for i, activity in enumerate(items or []):
-            provider = activity.get("provider") if isinstance(activity, dict) else None
-            if not isinstance(provider, dict):
-                continue
-            if provider.get("module") in (ACTIONS_MODULE, PROBES_MODULE):
-                path = (*where, i, "provider", "arguments")
-                found.append((path, str(provider.get("func")), provider.get("arguments") or {}))
+    for where, activity in activities(experiment):
+        provider = activity.get("provider") if isinstance(activity, dict) else None
+        if isinstance(provider, dict) and provider.get("module") in (ACTIONS_MODULE, PROBES_MODULE):
+            path = (*where, "provider", "arguments")
+            found.append((path, str(provider.get("func")), provider.get("arguments") or {}))
     return found
 
 

@@ -7,17 +7,17 @@ extension, load, faults and the runbooks and alerts its activities name.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import InvalidInputError
+from chaosdrill.scenarios.experiment import ExperimentLines, activities
 from chaosdrill.validate.problem import Problem, from_error
 from chaosdrill.validate.refs import References, unknown_name
-from chaosdrill.yamlsource import YamlDocument, load_yaml, parse_yaml
+from chaosdrill.yamlsource import load_yaml
 
 __all__ = ["check_experiment", "check_plan", "check_runbook", "check_scenario"]
 
@@ -89,54 +89,19 @@ _ACTIVITY = re.compile(r"\b(?:action|probe|activity) '([^']+)'")
 _CTK_MODULES = ("chaosdrill.ctk.actions", "chaosdrill.ctk.probes")
 
 
-def _activities(experiment: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """Every activity of an experiment with its path."""
-    hypothesis = experiment.get("steady-state-hypothesis")
-    if isinstance(hypothesis, dict):
-        for i, activity in enumerate(hypothesis.get("probes") or []):
-            yield ("steady-state-hypothesis", "probes", i), activity
-    for key in ("method", "rollbacks"):
-        for i, activity in enumerate(experiment.get(key) or []):
-            yield (key, i), activity
-
-
-class _JsonLines:
-    """Lines of an experiment's fields (JSON is YAML, so yamlsource can tell them)."""
-
-    def __init__(self, text: str, shown: str) -> None:
-        self._text = text
-        self._shown = shown
-        self._doc: YamlDocument | None = None
-        self._parsed = False
-
-    @property
-    def doc(self) -> YamlDocument | None:
-        """The parsed document (parsed when first needed; None if it cannot be)."""
-        if not self._parsed:
-            self._parsed = True
-            with contextlib.suppress(InvalidInputError):
-                self._doc = parse_yaml(self._text, self._shown)
-        return self._doc
-
-    def line(self, path: Sequence[str | int]) -> int | None:
-        """Line of ``path`` where known."""
-        doc = self.doc
-        return None if doc is None else doc.line_of(path)
-
-
 def check_experiment(path: Path, shown: str, refs: References) -> list[Problem]:
     """The problems of an experiment: Chaos Toolkit's validation, then the drill spec."""
     from chaosdrill.scenarios.experiment import load_experiment
 
     text = path.read_text(encoding="utf-8", errors="replace")
-    lines = _JsonLines(text, shown)
+    lines = ExperimentLines(text, shown)
     try:
         experiment = load_experiment(Path(shown))
     except InvalidInputError as exc:
         problem = from_error(exc, shown)[0]
         match = _ACTIVITY.search(exc.detail)
         if problem.line is None and match and lines.doc is not None:
-            for where, activity in _activities(lines.doc.data):
+            for where, activity in activities(lines.doc.data):
                 if isinstance(activity, dict) and activity.get("name") == match.group(1):
                     dotted = ".".join(map(str, where))
                     problem = Problem(shown, lines.line(where), dotted, problem.message)
@@ -148,7 +113,7 @@ def check_experiment(path: Path, shown: str, refs: References) -> list[Problem]:
 
 
 def _experiment_fields(
-    experiment: dict[str, Any], shown: str, path: Path, lines: _JsonLines, refs: References
+    experiment: dict[str, Any], shown: str, path: Path, lines: ExperimentLines, refs: References
 ) -> list[Problem]:
     """The chaosdrill extension, its LoadSpec, and the names the experiment uses."""
     from chaosdrill.load.spec import LoadSpec
@@ -231,7 +196,7 @@ def _experiment_fields(
     for keys, name in named:
         if name not in runbooks:
             add(*at(*keys), unknown_name("runbook", name, runbooks, "in runbooks/"))
-    for where, activity in _activities(experiment):
+    for where, activity in activities(experiment):
         provider = activity.get("provider") if isinstance(activity, dict) else None
         if not isinstance(provider, dict) or provider.get("module") not in _CTK_MODULES:
             continue
@@ -264,7 +229,7 @@ def _experiment_fields(
     return problems or _spec_problems(experiment, shown, lines)
 
 
-def _spec_problems(experiment: dict[str, Any], shown: str, lines: _JsonLines) -> list[Problem]:
+def _spec_problems(experiment: dict[str, Any], shown: str, lines: ExperimentLines) -> list[Problem]:
     """What ``chaosdrill run`` would refuse: the drill spec, resolved as a run resolves it."""
     from chaosdrill.scenarios.spec import resolve_spec
 
@@ -321,7 +286,7 @@ def _extension_fields(experiment: dict[str, Any], shown: str) -> _ExtensionField
 
 
 def _check_fault(
-    args: Mapping[str, Any], arg_path: tuple[str | int, ...], shown: str, lines: _JsonLines
+    args: Mapping[str, Any], arg_path: tuple[str | int, ...], shown: str, lines: ExperimentLines
 ) -> list[Problem]:
     from chaosdrill.faults import make_fault
 
