@@ -133,7 +133,7 @@ class RunbookRun:
         return cls(
             name=o.text("name"),
             ok=o.flag("ok"),
-            steps=tuple(RunbookStepRun.from_json(s) for s in o.objs("steps", [])),
+            steps=tuple(RunbookStepRun.from_json(s) for s in o.children("steps", [])),
         )
 
 
@@ -199,9 +199,9 @@ class Check:
         """Read ``measurements.verification[name]``."""
         growth = None
         if o.has("growth_bytes"):
-            raw = o.mapping("growth_bytes")
+            raw = o.free("growth_bytes")
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw.values()):
-                raise o.error("growth_bytes", "bytes per replica", raw)
+                raise o.fail("growth_bytes", f"expected bytes per replica, got {raw!r}")
             growth = raw
         return cls(
             name=name,
@@ -344,22 +344,19 @@ class Measurements:
     def from_json(cls, o: JsonObject) -> Measurements:
         """Read ``measurements`` (absent parts stay None)."""
         m = cls()
-        if (part := o.opt_obj("steady_state")) is not None:
+        if (part := o.opt_child("steady_state")) is not None:
             m.steady_state = SteadyState.from_json(part)
-        if (part := o.opt_obj("detection")) is not None:
+        if (part := o.opt_child("detection")) is not None:
             m.detection = Detection.from_json(part)
         if o.has("runbooks"):
-            m.runbooks = tuple(RunbookRun.from_json(r) for r in o.objs("runbooks", []))
-        if (part := o.opt_obj("recovery")) is not None:
+            m.runbooks = tuple(RunbookRun.from_json(r) for r in o.children("runbooks", []))
+        if (part := o.opt_child("recovery")) is not None:
             m.recovery = Recovery.from_json(part)
-        if (part := o.opt_obj("integrity")) is not None:
+        if (part := o.opt_child("integrity")) is not None:
             m.integrity = Integrity.from_json(part)
-        if (part := o.opt_obj("verification")) is not None:
-            m.verification = tuple(
-                Check.from_json(name, JsonObject.of(v, o.source, part.where(name)))
-                for name, v in part.data.items()
-            )
-        if (part := o.opt_obj("revert")) is not None:
+        if (part := o.opt_child("verification")) is not None:
+            m.verification = tuple(Check.from_json(name, check) for name, check in part.members())
+        if (part := o.opt_child("revert")) is not None:
             m.revert = Revert.from_json(part)
         if o.has("alerts_at_end"):
             firing = None if o.data["alerts_at_end"] is None else o.texts("alerts_at_end")

@@ -80,7 +80,7 @@ class Targets:
     @classmethod
     def from_json(cls, o: JsonObject) -> Targets:
         """Read ``targets`` (the production MTTD and MTTR targets are required)."""
-        p = o.obj("production")
+        p = o.child("production")
         return cls(
             o.opt_number("mttd_s"),
             o.opt_number("mttr_s"),
@@ -124,9 +124,9 @@ class Verdict:
     @classmethod
     def from_json(cls, o: JsonObject) -> Verdict:
         """Read ``verdict``."""
-        checks = o.mapping("checks", {})
+        checks = o.free("checks", {})
         if not all(isinstance(v, bool) for v in checks.values()):
-            raise o.error("checks", "check name -> true or false", checks)
+            raise o.fail("checks", f"expected check name -> true or false, got {checks!r}")
         return cls(o.flag("passed", False), checks, o.texts("reasons", []))
 
 
@@ -155,7 +155,7 @@ class TimelineEvent:
             o.text("name"),
             o.number("t"),
             o.opt_text("wall"),
-            o.mapping("detail", {}),
+            o.free("detail", {}),
             o.opt_number("offset_s"),
         )
 
@@ -187,7 +187,7 @@ class LoadSli:
                     p95_ms=p.number("p95_ms"),
                     p99_ms=p.number("p99_ms", 0.0),
                 )
-                for p in o.objs("sli", [])
+                for p in o.children("sli", [])
             ),
         )
 
@@ -223,12 +223,12 @@ class Chart:
     def from_json(cls, name: str, o: JsonObject) -> Chart:
         """Read ``series[name]``."""
         lines = []
-        for ln in o.objs("series", []):
+        for ln in o.children("series", []):
             points = []
             for p in ln.array("points", []):
                 ok = isinstance(p, list) and len(p) == 2
                 if not ok or not all(v is None or isinstance(v, int | float) for v in p):
-                    raise ln.error("points", "[t, value] pairs", p)
+                    raise ln.fail("points", f"expected [t, value] pairs, got {p!r}")
                 points.append((p[0], p[1]))
             lines.append(ChartLine(ln.text("label", ""), tuple(points)))
         return cls(name, o.text("unit", ""), o.opt_text("query"), tuple(lines))
@@ -249,7 +249,7 @@ class Series:
     def from_json(cls, o: JsonObject) -> Series:
         """Read ``series``."""
         charts = tuple(
-            Chart.from_json(name, JsonObject.of(v, o.source, o.where(name)))
+            Chart.from_json(name, JsonObject.of(v, o.source, o.at(name)))
             for name, v in o.data.items()
             if name != "errors"
         )
@@ -358,14 +358,16 @@ class DrillResult:
                 source=source,
                 field="chaosdrill_result_version",
             )
-        env = o.opt_obj("environment")
+        env = o.opt_child("environment")
         pe, verdict, m, load, series = (
-            o.opt_obj(k)
+            o.opt_child(k)
             for k in ("production_equivalent", "verdict", "measurements", "load", "series")
         )
         journal = o.data.get("journal")
         if journal is not None and not isinstance(journal, dict):
-            raise o.error("journal", "a Chaos Toolkit journal (an object) or null", journal)
+            raise o.fail(
+                "journal", f"expected a Chaos Toolkit journal (an object) or null, got {journal!r}"
+            )
         return cls(
             experiment=o.text("experiment"),
             title=o.text("title", ""),
@@ -376,7 +378,7 @@ class DrillResult:
             else Environment(env.text("backend", ""), env.text("name", "")),
             written_at=o.opt_text("written_at"),
             time_scale=o.number("time_scale", 1.0),
-            targets=Targets.from_json(o.obj("targets")),
+            targets=Targets.from_json(o.child("targets")),
             mttd_s=o.opt_number("mttd_s"),
             mttr_s=o.opt_number("mttr_s"),
             production_equivalent=ProductionEquivalent()
@@ -386,7 +388,7 @@ class DrillResult:
             failures=o.texts("failures", []),
             complete=o.flag("complete", False),
             measurements=Measurements() if m is None else Measurements.from_json(m),
-            timeline=tuple(TimelineEvent.from_json(e) for e in o.objs("timeline", [])),
+            timeline=tuple(TimelineEvent.from_json(e) for e in o.children("timeline", [])),
             load=None if load is None else LoadSli.from_json(load),
             series=None if series is None else Series.from_json(series),
             journal=journal,

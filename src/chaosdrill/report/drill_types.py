@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaosdrill.report.jsonread import JsonObject
+from chaosdrill.drill.jsonfields import JsonObject
 
 __all__ = [
     "GRADES",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaosdrill.report.jsonread import JsonObject
+from chaosdrill.drill.jsonfields import JsonObject
 
 __all__ = ["DrillSeries", "Series", "SeriesSet"]
 
@@ -49,7 +49,7 @@ class SeriesSet:
     def from_json(cls, o: JsonObject) -> SeriesSet:
         """Read it from report.json (a bad value names its field)."""
         lines = tuple(Series.from_json(s) for s in o.children("series"))
-        return cls(o.text("unit"), lines, o.opt_text("query") if "query" in o.data else None)
+        return cls(o.text("unit"), lines, o.opt_text("query") if o.has("query") else None)
 
     def to_json(self) -> dict[str, Any]:
         """Its report.json form, keys in report.json order."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.drill.jsonfields import JsonObject
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.report.drill_types import (
     GRADES,
@@ -34,7 +35,6 @@ from chaosdrill.report.drill_types import (
     Times,
     Verdict,
 )
-from chaosdrill.report.jsonread import JsonObject
 from chaosdrill.report.series_types import DrillSeries
 
 __all__ = [
