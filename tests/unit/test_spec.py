@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from chaosdrill.drill.context import DrillConfig
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults import REGISTRY
 from chaosdrill.paths import EXPERIMENTS_DIR
@@ -207,8 +206,8 @@ def test_the_spec_holds_every_part_of_a_shipped_experiment() -> None:
     assert "DatabaseConnectionsExhausted" in spec.alerts  # from wait_for_recovery
     assert [r.name for r in spec.runbooks] == ["terminate-runaway-connections"]
     assert spec.time_scale.k == 30 and spec.hold_production_s == 60 and spec.load.rate == 5
-    cfg = DrillConfig.from_spec(spec)
-    assert cfg.spec is spec and cfg.hold_s == 2.0 and cfg.load["rate"] == 5
+    assert spec.hold_s == 2.0 and spec.load_settings["rate"] == 5
+    assert spec.slo_window_s == 2.0 and spec.detection_timeout_s == 30.0  # 3 x 300 s / 30
 
 
 def test_a_cause_the_scenario_does_not_list_is_refused() -> None:

@@ -63,9 +63,7 @@ class _LiveView:
             return Text("setting the drill up ...")
         t_inject = ctx.timeline.first("t_inject")
         elapsed = f"{time.monotonic() - t_inject.t:6.1f} s since the fault" if t_inject else ""
-        table = Table(
-            title=f"{ctx.config.cause} ({ctx.config.scenario}) x{ctx.config.time_scale.k:g}"
-        )
+        table = Table(title=f"{ctx.spec.cause} ({ctx.spec.scenario}) x{ctx.spec.time_scale.k:g}")
         table.add_column("phase")
         table.add_column("elapsed")
         table.add_column("users' view (last window)")
@@ -74,7 +72,7 @@ class _LiveView:
         sli = ""
         if ctx.sli is not None:
             now = time.monotonic() - SAMPLE_LAG_S  # the samples of a second arrive after it
-            n, failed, p95 = ctx.sli.window(now - ctx.config.slo_window_s, now)
+            n, failed, p95 = ctx.sli.window(now - ctx.spec.slo_window_s, now)
             sli = f"{n} req, {failed} failed, p95 {p95:.0f} ms"
         marks = [e.name for e in ctx.timeline.events if e.name.startswith("t_")]
         table.add_row(ctx.phase, elapsed, sli, self._firing(ctx), ", ".join(marks[-4:]))

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.drill.context import DrillConfig, current_or_none
+from chaosdrill.drill.context import current_or_none
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
 from chaosdrill.errors import DrillError
@@ -51,7 +51,7 @@ def configure_control(
     source = _experiment_path() or _experiment_name(experiment)
     try:
         spec = resolve_spec(experiment, source, configuration)
-        start_drill(DrillConfig.from_spec(spec))
+        start_drill(spec)
     except DrillError as exc:
         _STATE["error"] = str(exc)
         logging.getLogger("chaostoolkit").error("chaosdrill: %s", exc)
@@ -107,7 +107,7 @@ def after_activity_control(context: Any = None, state: Any = None, **kwargs: Any
 def after_experiment_control(context: Any = None, state: Any = None, **kwargs: Any) -> None:
     """Stop the load and write the result; note its path in the journal."""
     ctx = current_or_none()
-    if ctx is None or not isinstance(state, dict) or ctx.result_path is not None:
+    if ctx is None or not isinstance(state, dict) or ctx.result is not None:
         return
     if ctx.aborted is not None and state.get("status") == "completed":
         state["status"] = "failed"  # the stock `chaos run` then exits 1
@@ -146,7 +146,7 @@ def cleanup_control() -> None:
     if ctx is None or not _STATE["owned"]:
         return
     with contextlib.suppress(Exception):
-        if ctx.result_path is None:
+        if ctx.result is None:
             finish_drill(ctx, None)
     cleanup_drill(ctx)
     _STATE["owned"] = False

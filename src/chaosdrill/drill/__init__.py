@@ -1,7 +1,7 @@
 """The drill: its settings and state, the phases, the result, the engine and its worker.
 
 One path for every entry point: a resolved :class:`~chaosdrill.scenarios.spec.DrillSpec`
-becomes a :class:`~chaosdrill.drill.context.DrillConfig`; :mod:`.setup` opens the
+is what :mod:`.setup` starts from: it opens the
 environment, :mod:`.engine` runs the experiment through Chaos Toolkit (whose chaosdrill
 activities call :mod:`.phases`), and :mod:`.result` turns what was measured into a typed
 :class:`~chaosdrill.drill.model.DrillResult`. Plans, the gate and the pytest plugin run each

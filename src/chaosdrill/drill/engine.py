@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.drill.context import DrillConfig, DrillContext
+from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
 from chaosdrill.scenarios.experiment import load_experiment
@@ -77,8 +77,7 @@ def run_drill(
         **(experiment.get("configuration") or {}),
         **overrides.configuration(),
     }
-    cfg = DrillConfig.from_spec(spec, result_path=result_path)
-    ctx: DrillContext = start_drill(cfg)
+    ctx: DrillContext = start_drill(spec, result_path=result_path)
     if on_context is not None:
         on_context(ctx)
     try:

@@ -61,7 +61,7 @@ def slo_met(ctx: DrillContext, now: float | None = None) -> tuple[bool | None, s
     if ctx.sli is None:
         return False, "no load is running"
     ctx.sli.poll()
-    requests, failures, p95 = ctx.sli.window(now - ctx.config.slo_window_s, now)
+    requests, failures, p95 = ctx.sli.window(now - ctx.spec.slo_window_s, now)
     if requests == 0:
         return None, "no requests completed in the window"
     share = failures / requests
@@ -95,7 +95,7 @@ def _critical_alerts(ctx: DrillContext) -> list[str]:
 def steady_state(ctx: DrillContext, timeout: float | None = None) -> bool:
     """Wait until the SLOs hold for a whole window and no critical alert fires."""
     ctx.phase = "steady state"
-    window = ctx.config.slo_window_s
+    window = ctx.spec.slo_window_s
     budget = timeout if timeout is not None else max(30.0, 6 * window)
 
     def holds() -> tuple[bool | None, str]:
@@ -122,7 +122,7 @@ def inject(ctx: DrillContext, kind: str, params: dict[str, Any] | None = None) -
     """
     ctx.phase = "inject"
     fault = make_fault(kind, params)
-    entry = ctx.ledger.open(fault, drill_id=ctx.config.experiment)
+    entry = ctx.ledger.open(fault, drill_id=ctx.spec.experiment)
     ctx.fault_entries.append(entry)
     ctx.timeline.mark("t_inject", fault=fault.to_dict())
     try:
@@ -148,7 +148,7 @@ def detect(ctx: DrillContext, alert: str) -> bool:
     ctx.phase = "detect"
     t_inject = ctx.timeline.first("t_inject")
     assert t_inject is not None, "detect before inject"
-    deadline = t_inject.t + ctx.config.detection_timeout_s
+    deadline = t_inject.t + ctx.spec.detection_timeout_s
     seen_pending = seen_firing = None
     while time.monotonic() < deadline:
         for a in firing_alerts(ctx.env.endpoints()):
@@ -182,7 +182,7 @@ def detect(ctx: DrillContext, alert: str) -> bool:
         alert=alert, paged=False, mttd_s=None, prometheus_active_at=seen_pending
     )
     ctx.failures.append(
-        f"{alert} did not page within {ctx.config.detection_timeout_s:.0f} s of the fault "
+        f"{alert} did not page within {ctx.spec.detection_timeout_s:.0f} s of the fault "
         f"(Prometheus {'saw it ' + str(seen_pending) if seen_pending else 'never saw it'})"
     )
     ctx.timeline.mark("detection_failed", alert=alert)
@@ -210,7 +210,7 @@ def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = Non
         )
 
     result = run_runbook(
-        book, ctx.env, params=params, time_scale=ctx.config.time_scale.k, on_step=on_step
+        book, ctx.env, params=params, time_scale=ctx.spec.time_scale.k, on_step=on_step
     )
     steps = [
         RunbookStepRun(
@@ -242,7 +242,7 @@ def recover(ctx: DrillContext, alert: str) -> bool:
     ctx.phase = "recover"
     t_inject = ctx.timeline.first("t_inject")
     assert t_inject is not None
-    deadline = time.monotonic() + ctx.config.recovery_timeout_s
+    deadline = time.monotonic() + ctx.spec.recovery_timeout_s
     hold_start: float | None = None
     why = "no measurement yet"
     while time.monotonic() < deadline:
@@ -256,8 +256,8 @@ def recover(ctx: DrillContext, alert: str) -> bool:
                 ctx.timeline.mark("t_mitigated", t=now - SAMPLE_LAG_S, detail=why)
             if hold_start is None:
                 hold_start = now - SAMPLE_LAG_S  # the end of the first window that met the SLOs
-            if now - hold_start >= ctx.config.hold_s:
-                ctx.timeline.mark("t_recovered", t=hold_start, hold_s=ctx.config.hold_s)
+            if now - hold_start >= ctx.spec.hold_s:
+                ctx.timeline.mark("t_recovered", t=hold_start, hold_s=ctx.spec.hold_s)
                 break
         else:
             hold_start = None
@@ -269,19 +269,19 @@ def recover(ctx: DrillContext, alert: str) -> bool:
         mttr_s=round(recovered.t - t_inject.t, 3) if recovered else None,
         time_to_mitigate_s=ctx.timeline.since("t_inject", "t_mitigated"),
         resolved_page=resolved,
-        hold_s=ctx.config.hold_s,
+        hold_s=ctx.spec.hold_s,
     )
     if recovered is None:
         ctx.failures.append(
-            f"steady state did not return and hold for {ctx.config.hold_s:.0f} s within "
-            f"{ctx.config.recovery_timeout_s:.0f} s of the fault: {why}"
+            f"steady state did not return and hold for {ctx.spec.hold_s:.0f} s within "
+            f"{ctx.spec.recovery_timeout_s:.0f} s of the fault: {why}"
         )
         ctx.timeline.mark("recovery_failed", detail=why)
     return recovered is not None
 
 
 def _resolved_page(ctx: DrillContext, alert: str, since: float) -> bool:
-    deadline = time.monotonic() + max(2.0, 2 * ctx.config.time_scale.group_wait_s)
+    deadline = time.monotonic() + max(2.0, 2 * ctx.spec.time_scale.group_wait_s)
     while True:
         pages = [
             p
@@ -341,14 +341,14 @@ def verify(ctx: DrillContext) -> bool:
             or f"{len(steps)} flows ok",
         )
     )
-    if ctx.config.scenario == "memory-leak":
+    if ctx.spec.scenario == "memory-leak":
         checks.append(_memory_flat(ctx))
     held = ctx.timeline.first("t_recovered") is not None
     checks.append(
         Check(
             "monitored_hold",
             held,
-            f"held {ctx.config.hold_s:.1f} s" if held else "steady state did not hold",
+            f"held {ctx.spec.hold_s:.1f} s" if held else "steady state did not hold",
         )
     )
     ctx.measurements.verification = tuple(checks)
@@ -366,7 +366,7 @@ def _rss(ctx: DrillContext) -> dict[str, int]:
 
 def _memory_flat(ctx: DrillContext) -> Check:
     """Memory of every replica stays flat under load after the fix (< 20 MiB growth)."""
-    window = max(3.0, ctx.config.slo_window_s)
+    window = max(3.0, ctx.spec.slo_window_s)
     before = _rss(ctx)
     time.sleep(window)
     after = _rss(ctx)

@@ -54,7 +54,7 @@ def first_impact(ctx: DrillContext) -> float | None:
 
 
 def _verdict(ctx: DrillContext) -> Verdict:
-    ts = ctx.config.time_scale
+    ts = ctx.spec.time_scale
     m = ctx.measurements
     mttd = m.detection.mttd_s if m.detection else None
     mttr = m.recovery.mttr_s if m.recovery else None
@@ -70,7 +70,7 @@ def _verdict(ctx: DrillContext) -> Verdict:
         "fault_reverted": bool(m.revert and m.revert.ok),
     }
     reasons = list(ctx.failures)
-    alert = ctx.config.alert
+    alert = ctx.spec.alert
     if mttd is not None and not mttd_ok:
         reasons.append(
             f"{alert} paged after {mttd:.1f} s ({mttd * ts.k:.0f} s in production); "
@@ -86,7 +86,7 @@ def _verdict(ctx: DrillContext) -> Verdict:
 
 def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResult:
     """Everything measured, as the typed result (``to_json`` is the file's content)."""
-    cfg, ts = ctx.config, ctx.config.time_scale
+    cfg, ts = ctx.spec, ctx.spec.time_scale
     impact = first_impact(ctx)
     if impact is not None and ctx.timeline.first("t_first_impact") is None:
         ctx.timeline.mark("t_first_impact", t=impact)
@@ -174,9 +174,9 @@ def write_result(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
     from chaosdrill.report.rundir import RunDir
 
     data = build_result(ctx, journal)
-    path = ctx.result_path or ctx.config.result_path
+    path = ctx.result_path
     if path is None:  # no run folder named (the stock `chaos run`): a new one
-        path = RunDir.create(ctx.config.reports_dir, cfg_stem(ctx)).drill_result(1, cfg_stem(ctx))
+        path = RunDir.create(ctx.spec.reports_dir, cfg_stem(ctx)).drill_result(1, cfg_stem(ctx))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data.to_json(), indent=2, default=encoder))
@@ -188,4 +188,4 @@ def write_result(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
 
 def cfg_stem(ctx: DrillContext) -> str:
     """File name stem of the experiment."""
-    return Path(ctx.config.experiment).stem
+    return Path(ctx.spec.experiment).stem

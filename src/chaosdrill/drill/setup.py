@@ -12,23 +12,29 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.drill.context import DrillConfig, DrillContext, clear_current, set_current
+from chaosdrill.drill.context import DrillContext, clear_current, set_current
 from chaosdrill.drill.measurements import AlertsAtEnd
 from chaosdrill.drill.result import write_result
 from chaosdrill.environments import open_environment
 from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
-from chaosdrill.load import LoadSpec
 from chaosdrill.load.sli import SliTail
+from chaosdrill.scenarios.spec import DrillSpec
 
 __all__ = ["cleanup_drill", "finish_drill", "start_drill"]
 
 
-def start_drill(cfg: DrillConfig) -> DrillContext:
-    """Environment at the drill's time scale, leftovers reverted, load running."""
-    LoadSpec(**cfg.load)  # validate before anything starts
-    env, owns = open_environment(cfg.env_name, time_scale=cfg.time_scale.k, replicas=cfg.replicas)
+def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContext:
+    """Environment at the drill's time scale, leftovers reverted, load running.
+
+    Args:
+        spec: the resolved (and so already checked) drill.
+        result_path: where to write the result (default: a new run folder's drills/01-...).
+    """
+    env, owns = open_environment(
+        spec.env_name, time_scale=spec.time_scale.k, replicas=spec.replicas
+    )
     ledger = FaultLedger(default_ledger_path(env))
-    ctx = DrillContext(config=cfg, env=env, owns_env=owns, ledger=ledger)
+    ctx = DrillContext(spec=spec, env=env, owns_env=owns, ledger=ledger, result_path=result_path)
     try:
         leftovers = [e for e in ledger.recover(env) if not e.error]
         if leftovers:
@@ -37,9 +43,9 @@ def start_drill(cfg: DrillConfig) -> DrillContext:
         if stale is not None:
             stale.stop(grace_s=3)
         ctx.timeline.mark(
-            "drill_start", environment=env.name, owns_environment=owns, time_scale=cfg.time_scale.k
+            "drill_start", environment=env.name, owns_environment=owns, time_scale=spec.time_scale.k
         )
-        ctx.load = env.start_load(LoadSpec(**cfg.load))
+        ctx.load = env.start_load(spec.load)
         ctx.sli = SliTail(ctx.load.run_dir)
         ctx.timeline.mark("load_started", run=ctx.load.run_id)
     except BaseException:

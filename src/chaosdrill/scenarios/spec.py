@@ -94,6 +94,28 @@ class DrillSpec:
         """The load as LoadSpec keyword arguments."""
         return dataclasses.asdict(self.load)
 
+    @property
+    def hold_s(self) -> float:
+        """Hold period in drill seconds."""
+        return self.time_scale.drill(self.hold_production_s)
+
+    @property
+    def detection_timeout_s(self) -> float:
+        """How long (drill seconds) to wait for the page before calling detection failed."""
+        return max(3 * self.time_scale.mttd_target_s, 10.0)
+
+    @property
+    def recovery_timeout_s(self) -> float:
+        """How long to wait for steady state to return and hold: twice the MTTR target."""
+        if self.recovery_timeout_production_s is not None:
+            return self.time_scale.drill(self.recovery_timeout_production_s) + self.hold_s
+        return max(2 * self.time_scale.mttr_target_s, 30.0) + self.hold_s
+
+    @property
+    def slo_window_s(self) -> float:
+        """Window of client SLIs judged for steady state: one production minute, at least 2 s."""
+        return max(2.0, self.time_scale.drill(60.0))
+
 
 class _Resolver(FieldErrors):
     """The errors of one experiment, and the catalogue its names are checked against."""
