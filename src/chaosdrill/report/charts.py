@@ -106,12 +106,15 @@ def chart_id(drill_id: str, key: str) -> str:
     return f"chart-{drill_slug(drill_id)}-{key}"
 
 
-def _points(raw: Sequence[Sequence[float]], scale: float) -> tuple[list[float], list[float]]:
+def _points(raw: Sequence[Sequence[float | None]], scale: float) -> tuple[list[float], list[float]]:
     xs: list[float] = []
     ys: list[float] = []
     for p in raw:
         try:
-            x, y = float(p[0]), float(p[1])
+            px, py = p[0], p[1]
+            if px is None or py is None:  # a value Prometheus did not have
+                continue
+            x, y = float(px), float(py)
         except (TypeError, ValueError, IndexError):
             continue
         if math.isfinite(x) and math.isfinite(y):

@@ -20,7 +20,7 @@ class Series:
     """One line of a chart: its label and (seconds after the fault, value) points."""
 
     label: str
-    points: tuple[tuple[float, float], ...]
+    points: tuple[tuple[float, float | None], ...]  # None: a drill result's missing value
 
     @classmethod
     def from_json(cls, o: JsonObject) -> Series:
