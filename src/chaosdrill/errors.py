@@ -13,16 +13,20 @@ The hierarchy::
         ├── EnvironmentNotFoundError an operation on an environment that is not up
         └── OperationError          an Environment operation (scale, promote, ...) failed
 
-Caller mistakes exit with code 2 from the CLI, runtime failures with code 3.
+Caller mistakes exit with code 2 from the CLI, runtime failures with code 3; :class:`Exit`
+lists every exit code of the command line, the drill worker and the gate.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
 
 __all__ = [
     "ComponentStartError",
     "DrillError",
     "EnvironmentExistsError",
     "EnvironmentNotFoundError",
+    "Exit",
     "InvalidInputError",
     "OperationError",
     "ProgramMissingError",
@@ -125,3 +129,18 @@ class EnvironmentNotFoundError(RuntimeFailure):
 
 class OperationError(RuntimeFailure):
     """An Environment operation failed (scale, rollout, promote, SQL, ...)."""
+
+
+class Exit(IntEnum):
+    """Exit codes: of ``chaosdrill`` commands, drill worker processes and the gate."""
+
+    OK = 0
+    """Success: every drill and check passed."""
+    FAILED = 1
+    """A drill, gate or check failed."""
+    USAGE = UsageError.exit_code
+    """Invalid input; nothing was changed or started."""
+    RUNTIME = RuntimeFailure.exit_code
+    """A runtime failure: a component, a port, a database, a drill that crashed."""
+    INTERRUPTED = 130
+    """Interrupted (Ctrl-C or SIGTERM); the fault was reverted."""

@@ -5,9 +5,9 @@ console, the environment option and the way a command ends are written once. Com
 parse their arguments and call the library; an error's class decides the exit code
 (:class:`~chaosdrill.errors.UsageError` 2, :class:`~chaosdrill.errors.RuntimeFailure` 3).
 
-Exit codes (:class:`Exit`): 0 success, 1 a check or drill failed, 2 invalid input (nothing
-was changed), 3 a runtime failure (a component, a port, a database, a crashed drill),
-130 interrupted (Ctrl-C or SIGTERM).
+Exit codes (:class:`~chaosdrill.errors.Exit`): 0 success, 1 a check or drill failed,
+2 invalid input (nothing was changed), 3 a runtime failure (a component, a port, a
+database, a crashed drill), 130 interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,31 +15,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 
 from chaosdrill.environments.opening import DEFAULT_NAME, NAME_VARIABLE, environment_name
-from chaosdrill.errors import DrillError, RuntimeFailure, UsageError
+from chaosdrill.errors import DrillError, Exit
 
 if TYPE_CHECKING:
     from chaosdrill.environments.local import LocalEnvironment
 
-__all__ = ["Application", "Exit", "app", "env_option"]
+__all__ = ["Application", "app", "env_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Exit(IntEnum):
-    """The command line's exit codes."""
-
-    OK = 0
-    FAILED = 1
-    USAGE = UsageError.exit_code
-    RUNTIME = RuntimeFailure.exit_code
-    INTERRUPTED = 130
 
 
 @dataclass

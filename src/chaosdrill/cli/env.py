@@ -8,9 +8,10 @@ import json
 import click
 from rich.table import Table
 
-from chaosdrill.cli.application import Exit, app, env_option
+from chaosdrill.cli.application import app, env_option
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
+from chaosdrill.errors import Exit
 from chaosdrill.probes.alerts import firing_alerts, send_test_alert
 from chaosdrill.probes.smoke import smoke_drive
 

@@ -8,9 +8,9 @@ import json
 import click
 from rich.table import Table
 
-from chaosdrill.cli.application import Exit, app, env_option
+from chaosdrill.cli.application import app, env_option
 from chaosdrill.environments.local import LocalEnvironment
-from chaosdrill.errors import EnvironmentNotFoundError, UsageError
+from chaosdrill.errors import EnvironmentNotFoundError, Exit, UsageError
 from chaosdrill.load import LoadRun, LoadSpec, active_run, latest_run
 from chaosdrill.load.sli import ALL
 from chaosdrill.probes.integrity import check_integrity

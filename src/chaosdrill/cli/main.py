@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from chaosdrill import __version__
-from chaosdrill.cli.application import Exit, app
+from chaosdrill.cli.application import app
 from chaosdrill.cli.env import env
 from chaosdrill.cli.gate import gate
 from chaosdrill.cli.load import integrity, load
@@ -21,7 +21,7 @@ from chaosdrill.cli.report import report
 from chaosdrill.cli.run import run
 from chaosdrill.cli.runbook import runbook
 from chaosdrill.cli.validate import validate
-from chaosdrill.errors import DrillError
+from chaosdrill.errors import DrillError, Exit
 
 __all__ = ["cli", "main"]
 

@@ -21,11 +21,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaosdrill.cli.application import Exit, app, env_option
+from chaosdrill.cli.application import app, env_option
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.drill.phases import SAMPLE_LAG_S
-from chaosdrill.errors import DrillError, InvalidInputError
+from chaosdrill.errors import DrillError, Exit, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.probes.alerts import firing_alerts
 from chaosdrill.report.rundir import RunDir

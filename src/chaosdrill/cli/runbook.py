@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from chaosdrill.cli.application import Exit, app, env_option
-from chaosdrill.errors import InvalidInputError
+from chaosdrill.cli.application import app, env_option
+from chaosdrill.errors import Exit, InvalidInputError
 from chaosdrill.monitoring.rules import alert_names
 from chaosdrill.runbooks.executor import run_runbook
 from chaosdrill.runbooks.loader import load_runbooks

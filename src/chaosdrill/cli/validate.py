@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from chaosdrill.cli.application import Exit, app
+from chaosdrill.cli.application import app
+from chaosdrill.errors import Exit
 from chaosdrill.validate.runner import run_validation
 
 __all__ = ["validate"]

@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any
 
 from chaosdrill.drill.model import DrillResult
-from chaosdrill.errors import DrillError, InvalidInputError
+from chaosdrill.errors import DrillError, Exit, InvalidInputError
 
 __all__ = [
     "DrillInterrupted",
@@ -49,7 +49,6 @@ __all__ = [
 
 REQUEST_VERSION = 1
 OUTCOME_VERSION = 1
-EXIT_INTERRUPTED = 130
 #: how long a stopped drill may take to revert its fault before it is killed
 STOP_GRACE_S = 120.0
 
@@ -262,15 +261,18 @@ def run_request(request: WorkerRequest) -> WorkerOutcome:
         return WorkerOutcome(exc.exit_code, existing(), None, str(exc), type(exc).__name__)
     except (KeyboardInterrupt, _Terminated) as exc:
         reason = str(exc) or "Ctrl-C"
-        return WorkerOutcome(EXIT_INTERRUPTED, existing(), None, None, None, reason)
+        return WorkerOutcome(Exit.INTERRUPTED, existing(), None, None, None, reason)
     except Exception as exc:  # a bug: say so in the outcome (the log has the traceback)
         import traceback
 
         traceback.print_exc()
-        return WorkerOutcome(3, existing(), None, f"{type(exc).__name__}: {exc}", "Exception")
+        return WorkerOutcome(
+            Exit.RUNTIME, existing(), None, f"{type(exc).__name__}: {exc}", "Exception"
+        )
     finally:
         signal.signal(signal.SIGTERM, old)
-    return WorkerOutcome(0 if drill.passed else 1, drill.result_path, drill.passed)
+    code = Exit.OK if drill.passed else Exit.FAILED
+    return WorkerOutcome(code, drill.result_path, drill.passed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,15 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m chaosdrill.drill.worker REQUEST.json", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     try:
         request = read_request(Path(args[0]))
     except InvalidInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     if request.outcome_path is None:
         print(f"error: {args[0]}: field 'outcome_path': missing", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("chaostoolkit").setLevel(logging.INFO)
     outcome = run_request(request)

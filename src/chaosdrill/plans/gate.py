@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.errors import Exit
 from chaosdrill.plans.model import Baseline, Gates, Plan
 from chaosdrill.report.types import DrillSection, Report, read_report
 
@@ -34,7 +35,12 @@ __all__ = [
     "render_summary",
 ]
 
-EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_ENVIRONMENT = 0, 1, 2, 3
+EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_ENVIRONMENT = (
+    Exit.OK,
+    Exit.FAILED,
+    Exit.USAGE,
+    Exit.RUNTIME,
+)
 
 
 @dataclass(frozen=True)
