@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.spec import LoadSpec
@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 EXTENSION_FIELD = "extensions[chaosdrill]"
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 Located = Callable[[Sequence[str | int]], int | None]
 """The line of a field path in the experiment file (None where unknown)."""
@@ -81,11 +84,19 @@ OPTIONS = {
 
 
 class FieldErrors:
-    """Raises the errors of one experiment file: each names ``source``, the field and its line."""
+    """The errors of one experiment file: each names ``source``, the field and its line.
 
-    def __init__(self, source: str, located: Located) -> None:
+    By default the first error ends the check (it is raised). With ``collect``, each check
+    run through :meth:`attempt` that fails is recorded in :attr:`problems` and the check goes
+    on, so every independent problem of a file is found in one pass; what depends on a
+    failed value is skipped (see :meth:`checked`), so it adds no problem of its own.
+    """
+
+    def __init__(self, source: str, located: Located, *, collect: bool = False) -> None:
         self.source = source
         self.located = located
+        self.collect = collect
+        self.problems: list[InvalidInputError] = []
 
     def error(self, message: str, path: Sequence[str | int], name: str | None = None) -> NoReturn:
         """Raise InvalidInputError for ``path`` (its line where known), named ``name``."""
@@ -104,6 +115,34 @@ class FieldErrors:
                 sub = sub[len(prefix) :].lstrip(".")
         keys = [*path, *sub.split(".")] if sub else list(path)
         self.error(exc.detail, keys, f"{name}.{sub}" if sub else name)
+
+    def attempt(self, check: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """``check(*args, **kwargs)``; when collecting, its error is recorded and None returned.
+
+        Not collecting, the error propagates (the first problem ends the check).
+        """
+        try:
+            return check(*args, **kwargs)
+        except InvalidInputError as exc:
+            if not self.collect:
+                raise
+            if not isinstance(exc, _Skipped):
+                self.problems.append(exc)
+            return None
+
+    def checked(self, value: T | None) -> T:
+        """The result of a check that passed; a failed one (None) skips what depends on it.
+
+        The skip ends the enclosing :meth:`attempt` without a problem of its own: the
+        failed check has recorded its problem already.
+        """
+        if value is None:
+            raise _Skipped("skipped: it depends on a value that has a problem")
+        return value
+
+
+class _Skipped(InvalidInputError):
+    """A check skipped because a value it needs failed its own check (already recorded)."""
 
 
 def dotted(path: Sequence[str | int]) -> str:
@@ -156,34 +195,43 @@ class Settings:
         return ("configuration", key), f"configuration.{key}"
 
 
+_TIMING: tuple[tuple[str, float | None, bool], ...] = (
+    ("chaosdrill_time_scale", 1.0, True),
+    ("chaosdrill_hold_s", PRODUCTION.hold_s, False),
+    ("chaosdrill_recovery_timeout_s", None, True),
+    ("chaosdrill_mttd_target_s", None, True),
+    ("chaosdrill_mttr_target_s", None, True),
+)
+"""The timing settings in the order they are checked: key, default, whether 0 is refused."""
+
+
 def resolve_timing(conf: Settings, r: FieldErrors) -> tuple[TimeScale, float, float | None]:
     """Time scale (1 to 1000), hold (>= 0), recovery timeout and targets (> 0)."""
-    path, name = conf.where("chaosdrill_time_scale")
-    k = finite_number(conf.get("chaosdrill_time_scale", 1), path, name, r, minimum=0, strict=True)
-    path, name = conf.where("chaosdrill_hold_s")
-    hold = finite_number(
-        conf.get("chaosdrill_hold_s", PRODUCTION.hold_s), path, name, r, minimum=0, strict=False
-    )
-    timeout: float | None = None
-    if conf.get("chaosdrill_recovery_timeout_s") is not None:
-        path, name = conf.where("chaosdrill_recovery_timeout_s")
-        timeout = finite_number(
-            conf.get("chaosdrill_recovery_timeout_s"), path, name, r, minimum=0, strict=True
-        )
-    targets: dict[str, float] = {}
-    for attr, key in (
-        ("mttd_target_s", "chaosdrill_mttd_target_s"),
-        ("mttr_target_s", "chaosdrill_mttr_target_s"),
-    ):
-        if conf.get(key) is not None:
+    attempted: dict[str, float | None] = {}
+    for key, default, strict in _TIMING:
+        value = conf.get(key, default)
+        if value is not None:
             path, name = conf.where(key)
-            targets[attr] = finite_number(conf.get(key), path, name, r, minimum=0, strict=True)
+            attempted[key] = r.attempt(
+                finite_number, value, path, name, r, minimum=0, strict=strict
+            )
+    got = {key: r.checked(value) for key, value in attempted.items()}
+    targets = {
+        attr: got[key]
+        for attr, key in (
+            ("mttd_target_s", "chaosdrill_mttd_target_s"),
+            ("mttr_target_s", "chaosdrill_mttr_target_s"),
+        )
+        if key in got
+    }
     try:
-        scale = TimeScale(k, production=dataclasses.replace(PRODUCTION, **targets))
+        scale = TimeScale(
+            got["chaosdrill_time_scale"], production=dataclasses.replace(PRODUCTION, **targets)
+        )
     except InvalidInputError as exc:
         path, name = conf.where("chaosdrill_time_scale")
         r.error(exc.detail, path, name)
-    return scale, hold, timeout
+    return scale, got["chaosdrill_hold_s"], got.get("chaosdrill_recovery_timeout_s")
 
 
 def resolve_load(
@@ -193,24 +241,19 @@ def resolve_load(
     given = ext.get("load") or {}
     override = conf.get("chaosdrill_load") or {}
     opath, oname = conf.where("chaosdrill_load")
-    for value, path, name in (
+    sources = (
         (given, (*at, "load"), f"{EXTENSION_FIELD}.load"),
         (override, opath, oname),
-    ):
-        if not isinstance(value, dict):
-            r.error(f"expected a mapping of LoadSpec fields, got {value!r}", path, name)
-    known = {f.name for f in dataclasses.fields(LoadSpec)}
-    for value, path, name in (
-        (given, (*at, "load"), f"{EXTENSION_FIELD}.load"),
-        (override, opath, oname),
-    ):
-        for key in value:
-            if key not in known:
-                r.error(
-                    f"unknown load setting {key!r}; expected one of: {', '.join(sorted(known))}",
-                    (*path, key),
-                    f"{name}.{key}",
-                )
+    )
+    mappings = [r.attempt(_load_mapping, value, path, name, r) for value, path, name in sources]
+    known = [f.name for f in dataclasses.fields(LoadSpec)]
+    passed = [
+        r.attempt(_known_key, key, known, (*path, key), f"{name}.{key}", r)
+        for mapping, (_, path, name) in zip(mappings, sources, strict=True)
+        for key in mapping or {}
+    ]
+    for value in [*mappings, *passed]:
+        r.checked(value)
     merged = {**given, **override}
     try:
         return LoadSpec(**merged)
@@ -220,3 +263,19 @@ def resolve_load(
             (opath, oname) if key in override else ((*at, "load"), f"{EXTENSION_FIELD}.load")
         )
         r.error(exc.detail, (*path, key) if path else (), f"{name}.{key}")
+
+
+def _load_mapping(
+    value: Any, path: Sequence[str | int], name: str, r: FieldErrors
+) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        r.error(f"expected a mapping of LoadSpec fields, got {value!r}", path, name)
+    return value
+
+
+def _known_key(
+    key: str, known: Sequence[str], path: Sequence[str | int], name: str, r: FieldErrors
+) -> str:
+    if key not in known:
+        r.error(f"unknown key {key!r}; expected LoadSpec fields: {', '.join(known)}", path, name)
+    return key

@@ -44,7 +44,7 @@ from chaosdrill.scenarios.settings import (
 )
 from chaosdrill.timescale import TimeScale
 
-__all__ = ["DrillSpec", "FaultSpec", "RunbookSpec", "load_spec", "resolve_spec"]
+__all__ = ["DrillSpec", "FaultSpec", "RunbookSpec", "load_spec", "resolve_spec", "spec_problems"]
 
 ACTIONS_MODULE = "chaosdrill.ctk.actions"
 PROBES_MODULE = "chaosdrill.ctk.probes"
@@ -120,8 +120,10 @@ class DrillSpec:
 class _Resolver(FieldErrors):
     """The errors of one experiment, and the catalogue its names are checked against."""
 
-    def __init__(self, source: str, located: Located, catalogue: Catalogue) -> None:
-        super().__init__(source, located)
+    def __init__(
+        self, source: str, located: Located, catalogue: Catalogue, *, collect: bool = False
+    ) -> None:
+        super().__init__(source, located, collect=collect)
         self.catalogue = catalogue
 
 
@@ -157,20 +159,28 @@ def _fault(kind: Any, params: Any, path: tuple[str | int, ...], r: _Resolver) ->
     from chaosdrill.faults import REGISTRY, make_fault
 
     name = dotted(path)
-    if not isinstance(kind, str) or kind not in REGISTRY:
-        r.error(
-            f"unknown fault kind {kind!r}; expected one of: {', '.join(sorted(REGISTRY))}",
-            (*path, "kind"),
-            f"{name}.kind",
-        )
-    if params is not None and not isinstance(params, dict):
-        r.error(
-            f"expected a mapping of the fault's parameters, got {params!r}",
-            (*path, "params"),
-            f"{name}.params",
-        )
+
+    def known_kind() -> str:
+        if not isinstance(kind, str) or kind not in REGISTRY:
+            r.error(
+                f"unknown fault kind {kind!r}; expected one of: {', '.join(sorted(REGISTRY))}",
+                (*path, "kind"),
+                f"{name}.kind",
+            )
+        return kind
+
+    def mapping() -> Mapping[str, Any]:
+        if params is not None and not isinstance(params, dict):
+            r.error(
+                f"expected a mapping of the fault's parameters, got {params!r}",
+                (*path, "params"),
+                f"{name}.params",
+            )
+        return params or {}
+
+    checked_kind, checked_params = r.attempt(known_kind), r.attempt(mapping)
     try:
-        fault = make_fault(kind, params)
+        fault = make_fault(r.checked(checked_kind), dict(r.checked(checked_params)))
     except InvalidInputError as exc:
         r.rethrow(exc, (*path, "params"), f"{name}.params")
     return FaultSpec(kind, dict(fault.params), fault)
@@ -218,8 +228,9 @@ def _alert(name: Any, path: tuple[str | int, ...], field_name: str, r: _Resolver
 
 
 def _scenario(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -> tuple[str, str]:
-    scenario_id = _text(ext, "scenario", at, r)
-    cause = _text(ext, "cause", at, r)
+    """The scenario and its cause (each checked even when the other has a problem)."""
+    attempted = r.attempt(_text, ext, "scenario", at, r), r.attempt(_text, ext, "cause", at, r)
+    scenario_id = r.checked(attempted[0])
     scenario = r.catalogue.scenario(scenario_id)
     if scenario is None:
         known = ", ".join(r.catalogue.scenario_ids())
@@ -230,6 +241,7 @@ def _scenario(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -
             f"{EXT}.scenario",
         )
     causes = [c.id for c in scenario.common_causes]
+    cause = r.checked(attempted[1])
     if causes and cause not in causes:
         r.error(
             f"scenario {scenario_id!r} has no cause {cause!r}; "
@@ -249,24 +261,87 @@ def _replicas(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -
     return int(value)
 
 
+@dataclass(frozen=True)
+class _Named:
+    """What the chaosdrill extension names: scenario, cause, alert and main runbook."""
+
+    scenario: str
+    cause: str
+    alert: str
+    runbook: RunbookSpec
+
+
+def _named(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -> _Named:
+    """The extension's names, each checked against the catalogue (also ``runbooks``)."""
+    scenario = r.attempt(_scenario, ext, at, r)
+    alert = r.attempt(_alert, ext.get("alert"), (*at, "alert"), f"{EXT}.alert", r)
+    main = r.attempt(
+        _runbook,
+        ext.get("runbook"),
+        ext.get("runbook_params"),
+        (*at, "runbook"),
+        f"{EXT}.runbook",
+        r,
+    )
+    listed = ext.get("runbooks") or []
+    if not isinstance(listed, list):
+        r.attempt(
+            r.error,
+            f"expected a list of runbook names, got {listed!r}",
+            (*at, "runbooks"),
+            f"{EXT}.runbooks",
+        )
+        listed = []
+    for i, name in enumerate(listed):
+        r.attempt(_runbook, name, None, (*at, "runbooks", i), f"{EXT}.runbooks[{i}]", r)
+    scenario_id, cause = r.checked(scenario)
+    return _Named(scenario_id, cause, r.checked(alert), r.checked(main))
+
+
+def _activity(
+    path: tuple[str | int, ...], func: str, args: Any, r: _Resolver
+) -> FaultSpec | str | RunbookSpec | None:
+    """The fault, alert or runbook one chaosdrill activity names (None: another activity)."""
+    if not isinstance(args, dict):
+        r.error(f"expected a mapping of arguments, got {args!r}", path)
+    if func == "inject_fault":
+        return _fault(args.get("kind"), args.get("params"), path, r)
+    if func in ("wait_for_page", "wait_for_recovery"):
+        return _alert(args.get("alert"), (*path, "alert"), dotted((*path, "alert")), r)
+    if func == "run_runbook":
+        where = (*path, "name")
+        return _runbook(args.get("name"), args.get("params"), where, dotted(where), r)
+    return None
+
+
 def _method(
     experiment: Mapping[str, Any], r: _Resolver
 ) -> tuple[list[FaultSpec], list[str], list[RunbookSpec]]:
-    """The faults, alerts and runbooks the chaosdrill activities name, each checked."""
-    faults: list[FaultSpec] = []
-    alerts: list[str] = []
-    runbooks: list[RunbookSpec] = []
-    for path, func, args in _activities(experiment):
-        if not isinstance(args, dict):
-            r.error(f"expected a mapping of arguments, got {args!r}", path)
-        if func == "inject_fault":
-            faults.append(_fault(args.get("kind"), args.get("params"), path, r))
-        elif func in ("wait_for_page", "wait_for_recovery"):
-            alerts.append(_alert(args.get("alert"), (*path, "alert"), dotted((*path, "alert")), r))
-        elif func == "run_runbook":
-            where = (*path, "name")
-            runbooks.append(_runbook(args.get("name"), args.get("params"), where, dotted(where), r))
+    """The faults, alerts and runbooks the chaosdrill activities name, each checked.
+
+    An activity with a problem adds none (its problem is recorded when collecting).
+    """
+    found = _activities(experiment)
+    named = [r.attempt(_activity, path, func, args, r) for path, func, args in found]
+    if not any(func == "inject_fault" for _, func, _ in found):
+        r.attempt(
+            r.error, "expected an inject_fault action (module chaosdrill.ctk.actions)", ("method",)
+        )
+    faults = [v for v in named if isinstance(v, FaultSpec)]
+    alerts = [v for v in named if isinstance(v, str)]
+    runbooks = [v for v in named if isinstance(v, RunbookSpec)]
     return faults, alerts, runbooks
+
+
+def _env_name(
+    configuration: Mapping[str, Any] | None, conf: Settings, overrides: SpecOverrides, r: _Resolver
+) -> str:
+    declared = (configuration or {}).get("chaosdrill_env") or None
+    env_name = environment_name(overrides.env_name, declared)
+    if not isinstance(env_name, str):
+        path, name = conf.where("chaosdrill_env")
+        r.error(f"expected an environment name, got {env_name!r}", path, name)
+    return env_name
 
 
 def resolve_spec(
@@ -293,53 +368,72 @@ def resolve_spec(
             was expected.
     """
     r = _Resolver(source, located or (lambda path: None), catalogue or Catalogue())
+    return r.checked(_resolve(experiment, configuration, overrides or SpecOverrides(), r))
+
+
+def spec_problems(
+    experiment: Mapping[str, Any],
+    source: str,
+    configuration: Mapping[str, Any] | None = None,
+    overrides: SpecOverrides | None = None,
+    *,
+    located: Located | None = None,
+    catalogue: Catalogue | None = None,
+) -> list[InvalidInputError]:
+    """Every problem :func:`resolve_spec` finds in an experiment, in the order it checks them.
+
+    The same checks, so the first problem is the one ``resolve_spec`` raises; a check that
+    needs a value with a problem (the cause of an unknown scenario, the parameters of an
+    unknown runbook) is skipped. Empty when the drill resolves. Arguments as for
+    :func:`resolve_spec`.
+    """
+    r = _Resolver(source, located or (lambda path: None), catalogue or Catalogue(), collect=True)
+    _resolve(experiment, configuration, overrides or SpecOverrides(), r)
+    return r.problems
+
+
+def _resolve(
+    experiment: Mapping[str, Any],
+    configuration: Mapping[str, Any] | None,
+    overrides: SpecOverrides,
+    r: _Resolver,
+) -> DrillSpec | None:
+    """The drill, or None when a problem was recorded (when collecting: see FieldErrors)."""
     if configuration is None:
         configuration = experiment.get("configuration")
     if configuration is not None and not isinstance(configuration, dict):
-        r.error("expected a mapping of configuration values", ("configuration",))
-    conf = Settings(configuration, overrides or SpecOverrides())
-    index, ext = _extension(experiment, r)
+        r.attempt(r.error, "expected a mapping of configuration values", ("configuration",))
+        configuration = None
+    conf = Settings(configuration, overrides)
+    found = r.attempt(_extension, experiment, r)
+    index, ext = found or (0, {})
     at: tuple[str | int, ...] = ("extensions", index)
-    scenario, cause = _scenario(ext, at, r)
-    alert = _alert(ext.get("alert"), (*at, "alert"), f"{EXT}.alert", r)
-    main = _runbook(
-        ext.get("runbook"), ext.get("runbook_params"), (*at, "runbook"), f"{EXT}.runbook", r
-    )
-    listed = ext.get("runbooks") or []
-    if not isinstance(listed, list):
-        r.error(
-            f"expected a list of runbook names, got {listed!r}",
-            (*at, "runbooks"),
-            f"{EXT}.runbooks",
-        )
-    for i, name in enumerate(listed):
-        _runbook(name, None, (*at, "runbooks", i), f"{EXT}.runbooks[{i}]", r)
+    named = r.attempt(_named, ext, at, r) if found else None
     faults, alerts, runbooks = _method(experiment, r)
-    if not faults:
-        r.error("expected an inject_fault action (module chaosdrill.ctk.actions)", ("method",))
-    time_scale, hold, timeout = resolve_timing(conf, r)
-    given = (overrides or SpecOverrides()).env_name
-    env_name = environment_name(given, (configuration or {}).get("chaosdrill_env") or None)
-    if not isinstance(env_name, str):
-        path, name = conf.where("chaosdrill_env")
-        r.error(f"expected an environment name, got {env_name!r}", path, name)
+    timing = r.attempt(resolve_timing, conf, r)
+    env_name = r.attempt(_env_name, configuration, conf, overrides, r)
+    load = r.attempt(resolve_load, ext, at, conf, r) if found else None
+    replicas = r.attempt(_replicas, ext, at, r) if found else None
+    if r.problems:
+        return None
+    names, (time_scale, hold, timeout) = r.checked(named), r.checked(timing)
     return DrillSpec(
-        experiment=source,
+        experiment=r.source,
         title=str(experiment.get("title", "")),
-        scenario=scenario,
-        cause=cause,
+        scenario=names.scenario,
+        cause=names.cause,
         fault=faults[0],
-        alert=alert,
-        runbook=main,
+        alert=names.alert,
+        runbook=names.runbook,
         runbooks=tuple(runbooks),
-        load=resolve_load(ext, at, conf, r),
-        env_name=env_name,
+        load=r.checked(load),
+        env_name=r.checked(env_name),
         time_scale=time_scale,
         hold_production_s=hold,
         recovery_timeout_production_s=timeout,
         reports_dir=Path(conf.get("chaosdrill_reports") or paths.reports_dir()),
-        replicas=_replicas(ext, at, r),
-        alerts=tuple(dict.fromkeys([alert, *alerts])),
+        replicas=r.checked(replicas),
+        alerts=tuple(dict.fromkeys([names.alert, *alerts])),
     )
 
 

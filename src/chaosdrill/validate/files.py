@@ -7,9 +7,8 @@ extension, load, faults and the runbooks and alerts its activities name.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,7 @@ def check_plan(path: Path, shown: str, refs: References) -> list[Problem]:
 # --- experiments ------------------------------------------------------------------------
 
 _ACTIVITY = re.compile(r"\b(?:action|probe|activity) '([^']+)'")
-_CTK_MODULES = ("chaosdrill.ctk.actions", "chaosdrill.ctk.probes")
+_INDEX = re.compile(r"\[(\d+)\]")
 
 
 def check_experiment(path: Path, shown: str, refs: References) -> list[Problem]:
@@ -109,200 +108,54 @@ def check_experiment(path: Path, shown: str, refs: References) -> list[Problem]:
         return [problem]
     except Exception as exc:  # Chaos Toolkit's validation itself failed on odd input
         return [Problem(shown, None, None, f"Chaos Toolkit could not validate it: {exc!r}")]
-    return _experiment_fields(experiment, shown, path, lines, refs)
+    return _spec_problems(experiment, shown, lines, refs)
 
 
-def _experiment_fields(
-    experiment: dict[str, Any], shown: str, path: Path, lines: ExperimentLines, refs: References
+def _spec_problems(
+    experiment: dict[str, Any], shown: str, lines: ExperimentLines, refs: References
 ) -> list[Problem]:
-    """The chaosdrill extension, its LoadSpec, and the names the experiment uses."""
-    from chaosdrill.load.spec import LoadSpec
+    """What ``chaosdrill run`` would refuse: every problem of its drill spec checks."""
+    from chaosdrill.scenarios.spec import spec_problems
 
-    index = next(
-        (
-            i
-            for i, e in enumerate(experiment.get("extensions") or [])
-            if isinstance(e, dict) and e.get("name") == "chaosdrill"
-        ),
-        None,
-    )
-    ext_path: tuple[str | int, ...] = ("extensions",) if index is None else ("extensions", index)
-
-    def at(*keys: str | int) -> tuple[int | None, str]:
-        name = ".".join(["extensions[chaosdrill]", *map(str, keys)])
-        return lines.line((*ext_path, *keys)), name
-
-    try:
-        cfg = _extension_fields(experiment, shown)
-    except InvalidInputError as exc:
-        problem = from_error(exc, shown)[0]
-        if problem.field and problem.field.startswith("extensions[chaosdrill]."):
-            line, _ = at(problem.field.removeprefix("extensions[chaosdrill]."))
-            problem = Problem(shown, line, problem.field, problem.message)
-        elif problem.field == "time_scale":
-            problem = Problem(
-                shown,
-                lines.line(("configuration", "chaosdrill_time_scale")),
-                "configuration.chaosdrill_time_scale",
-                problem.message,
-            )
-        elif problem.field and problem.line is None:
-            line = lines.line(problem.field.split("."))
-            problem = Problem(shown, line, problem.field, problem.message)
-        return [problem]
-    except (TypeError, ValueError, AttributeError) as exc:
-        line, name = at()
-        return [Problem(shown, line, name, f"{exc}; expected the chaosdrill extension's fields")]
-    ext = experiment["extensions"][index]
     problems: list[Problem] = []
+    faults = _fault_arguments(experiment)
+    for exc in spec_problems(experiment, shown, located=lines.line, catalogue=refs.catalogue):
+        if exc.source == shown:
+            problems.append(_spec_problem(exc, shown, lines, faults))
+        else:  # a file the experiment names (a runbook, a scenario) is itself broken
+            problems += from_error(exc, exc.source or shown)
+    return problems
 
-    def add(line: int | None, where: str, message: str) -> None:
-        problems.append(Problem(shown, line, where, message))
 
-    load_fields = [f.name for f in dataclasses.fields(LoadSpec)]
-    unknown_load = [key for key in cfg.load if key not in load_fields]
-    try:
-        if unknown_load:
-            key = unknown_load[0]
-            add(
-                *at("load", key),
-                f"unknown key {key!r}; expected LoadSpec fields: {', '.join(load_fields)}",
-            )
-        else:
-            LoadSpec(**cfg.load)
-    except InvalidInputError as exc:
-        load_keys = ("load", exc.field) if exc.field in cfg.load else ("load",)
-        add(*at(*load_keys), exc.detail)
-    except TypeError as exc:
-        add(*at("load"), f"{exc}; expected LoadSpec fields (rate, users, workers, ...)")
-    scenarios = refs.scenarios(path)
-    runbooks = refs.runbooks(path)
-    alerts = refs.alerts(path)
-    if cfg.scenario not in scenarios:
-        add(*at("scenario"), unknown_name("scenario", cfg.scenario, scenarios, "in scenarios/"))
-    else:
-        scenario = scenarios[cfg.scenario]
-        causes = [c.id for c in scenario.common_causes] if scenario is not None else None
-        if causes is not None and cfg.cause not in causes:
-            add(
-                *at("cause"),
-                f"{cfg.cause!r} is not a common cause of scenario {cfg.scenario!r}; "
-                f"expected one of: {', '.join(causes)}",
-            )
-    if cfg.alert not in alerts:
-        add(*at("alert"), unknown_name("alert", cfg.alert, alerts, "in probes/*.rules.yml"))
-    named: list[tuple[tuple[str | int, ...], Any]] = [(("runbook",), cfg.runbook)]
-    named += [(("runbooks", i), n) for i, n in enumerate(ext.get("runbooks") or [])]
-    for keys, name in named:
-        if name not in runbooks:
-            add(*at(*keys), unknown_name("runbook", name, runbooks, "in runbooks/"))
+def _fault_arguments(experiment: dict[str, Any]) -> list[tuple[str | int, ...]]:
+    """The paths of the arguments of every ``inject_fault`` action."""
+    from chaosdrill.scenarios.spec import ACTIONS_MODULE
+
+    found: list[tuple[str | int, ...]] = []
     for where, activity in activities(experiment):
         provider = activity.get("provider") if isinstance(activity, dict) else None
-        if not isinstance(provider, dict) or provider.get("module") not in _CTK_MODULES:
-            continue
-        args = provider.get("arguments") or {}
-        arg_path = (*where, "provider", "arguments")
-        dotted = ".".join(map(str, arg_path))
-        func = provider.get("func")
-        if func in ("wait_for_page", "wait_for_recovery") and args.get("alert") not in alerts:
-            add(
-                lines.line((*arg_path, "alert")),
-                f"{dotted}.alert",
-                unknown_name("alert", args.get("alert"), alerts, "in probes/*.rules.yml"),
-            )
-        elif func == "run_runbook":
-            wanted = args.get("name")
-            if wanted not in runbooks:
-                add(
-                    lines.line((*arg_path, "name")),
-                    f"{dotted}.name",
-                    unknown_name("runbook", wanted, runbooks, "in runbooks/"),
-                )
-            elif runbooks[wanted] is not None:
-                try:
-                    runbooks[wanted].resolve_params(args.get("params") or {})
-                except InvalidInputError as exc:
-                    param_path = (exc.field or "params").split(".")
-                    add(lines.line((*arg_path, *param_path)), f"{dotted}.{exc.field}", exc.detail)
-        elif func == "inject_fault":
-            problems.extend(_check_fault(args, arg_path, shown, lines))
-    return problems or _spec_problems(experiment, shown, lines)
+        if isinstance(provider, dict) and (provider.get("module"), provider.get("func")) == (
+            ACTIONS_MODULE,
+            "inject_fault",
+        ):
+            found.append((*where, "provider", "arguments"))
+    return found
 
 
-def _spec_problems(experiment: dict[str, Any], shown: str, lines: ExperimentLines) -> list[Problem]:
-    """What ``chaosdrill run`` would refuse: the drill spec, resolved as a run resolves it."""
-    from chaosdrill.scenarios.spec import resolve_spec
+def _spec_problem(
+    exc: InvalidInputError,
+    shown: str,
+    lines: ExperimentLines,
+    faults: list[tuple[str | int, ...]],
+) -> Problem:
+    """A drill spec error as validate names fields (``method.0.provider``, not ``method[0]``).
 
-    try:
-        resolve_spec(experiment, shown, located=lines.line)
-    except InvalidInputError as exc:
-        return from_error(exc, shown)
-    return []
-
-
-@dataclasses.dataclass(frozen=True)
-class _ExtensionFields:
-    """The names of the chaosdrill extension the reference checks look up."""
-
-    scenario: str
-    cause: str
-    alert: str
-    runbook: str
-    load: dict[str, Any]
-
-
-def _extension_fields(experiment: dict[str, Any], shown: str) -> _ExtensionFields:
-    """The chaosdrill extension's names and merged load settings (InvalidInputError if absent)."""
-    ext = next(
-        (
-            e
-            for e in experiment.get("extensions") or []
-            if isinstance(e, dict) and e.get("name") == "chaosdrill"
-        ),
-        None,
-    )
-    if ext is None:
-        raise InvalidInputError(
-            "expected an extension named 'chaosdrill'", source=shown, field="extensions"
-        )
-    names = {}
-    for key in ("scenario", "cause", "alert", "runbook"):
-        if not isinstance(ext.get(key), str) or not ext[key]:
-            raise InvalidInputError(
-                "expected a non-empty string", source=shown, field=f"extensions[chaosdrill].{key}"
-            )
-        names[key] = ext[key]
-    load = ext.get("load") or {}
-    override = (experiment.get("configuration") or {}).get("chaosdrill_load") or {}
-    for given, where in (
-        (load, "extensions[chaosdrill].load"),
-        (override, "configuration.chaosdrill_load"),
-    ):
-        if not isinstance(given, dict):
-            raise InvalidInputError(
-                "expected a mapping of LoadSpec fields", source=shown, field=where
-            )
-    return _ExtensionFields(load={**load, **override}, **names)
-
-
-def _check_fault(
-    args: Mapping[str, Any], arg_path: tuple[str | int, ...], shown: str, lines: ExperimentLines
-) -> list[Problem]:
-    from chaosdrill.faults import make_fault
-
-    dotted = ".".join(map(str, arg_path))
-    try:
-        make_fault(str(args.get("kind")), dict(args.get("params") or {}))
-    except InvalidInputError as exc:
-        key = "kind" if exc.field == "fault.kind" else "params"
-        return [Problem(shown, lines.line((*arg_path, key)), f"{dotted}.{key}", exc.detail)]
-    except (TypeError, ValueError) as exc:
-        return [
-            Problem(
-                shown,
-                lines.line((*arg_path, "params")),
-                f"{dotted}.params",
-                f"{exc}; expected the parameters of fault {args.get('kind')!r}",
-            )
-        ]
-    return []
+    A fault's parameter problem is shown at the fault's ``params`` (the fault's message
+    names the parameter).
+    """
+    field = _INDEX.sub(r".\1", exc.field) if exc.field else None
+    for arguments in faults:
+        params = ".".join(map(str, (*arguments, "params")))
+        if field and field.startswith(f"{params}."):
+            return Problem(shown, lines.line((*arguments, "params")), params, exc.detail)
+    return Problem(shown, exc.line, field, exc.detail)

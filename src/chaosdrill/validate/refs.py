@@ -17,6 +17,7 @@ from typing import Any
 
 from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
+from chaosdrill.scenarios.catalogue import Catalogue
 from chaosdrill.validate.problem import display
 
 __all__ = ["References", "unknown_name"]
@@ -36,6 +37,18 @@ class References:
         self._models: dict[tuple[str, Path], tuple[Any, InvalidInputError | None]] = {}
         self._alerts: dict[Path, set[str]] = {}
         self._lock = threading.Lock()  # rule files are loaded by the promtool threads too
+        self._catalogue: Catalogue | None = None
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The project's catalogue, which ``chaosdrill run`` checks experiments against.
+
+        One for the whole validation, so each runbook, scenario and rule file is read once
+        however many experiments name it.
+        """
+        if self._catalogue is None:
+            self._catalogue = Catalogue()
+        return self._catalogue
 
     def load(self, kind: str, file: Path) -> tuple[Any, InvalidInputError | None]:
         """The model of a runbook, scenario or rule file, or the error loading it."""
