@@ -23,7 +23,7 @@ from chaosdrill.faults import REGISTRY
 from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.scenarios.experiment import load_experiment
 from chaosdrill.scenarios.settings import SpecOverrides
-from chaosdrill.scenarios.spec import load_spec, resolve_spec
+from chaosdrill.scenarios.spec import load_spec, resolve_spec, spec_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -233,3 +233,51 @@ def test_bad_overrides_name_their_option(overrides: SpecOverrides, field: str) -
     with pytest.raises(InvalidInputError) as info:
         load_spec(EXPERIMENTS_DIR / "bad-release.json", overrides)
     assert info.value.field == field
+
+
+def _many_problems(data: dict[str, Any]) -> None:
+    data["extensions"][0]["alert"] = "MeteorStrike"
+    data["extensions"][0]["load"] = {"rate": 5, "threads": 4}
+    _set("inject_fault", "kind", "meteor-strike")(data)
+    _set("run_runbook", "name", "pray")(data)
+    _hold(data)
+
+
+def test_spec_problems_finds_every_independent_problem_and_the_first_is_raised(
+    tmp_path: Path,
+) -> None:
+    path = _broken(tmp_path, _many_problems)
+    experiment = load_experiment(path)
+    problems = spec_problems(experiment, str(path))
+    assert [p.field for p in problems] == [
+        "extensions[chaosdrill].alert",
+        "method[0].provider.arguments.kind",
+        "method[2].provider.arguments.name",
+        "configuration.chaosdrill_hold_s",
+        "extensions[chaosdrill].load.threads",
+    ]
+    assert all(p.source == str(path) for p in problems)
+    with pytest.raises(InvalidInputError) as info:
+        resolve_spec(experiment, str(path))
+    assert (info.value.field, info.value.detail) == (problems[0].field, problems[0].detail)
+
+
+def test_a_check_that_needs_a_failed_value_adds_no_problem() -> None:
+    data = load_experiment(EXPERIMENTS_DIR / "bad-release.json")
+    data["extensions"][0]["scenario"] = "no-such-scenario"
+    data["extensions"][0]["cause"] = "no-such-cause"  # not judged: the scenario is unknown
+    _set("run_runbook", "name", "pray")(data)
+    _set("run_runbook", "params", {"speed": 3})(data)  # not judged: the runbook is unknown
+    problems = spec_problems(data, "x.json")
+    assert [(p.field, p.detail.split(";")[0]) for p in problems] == [
+        (
+            "extensions[chaosdrill].scenario",
+            "no scenario named 'no-such-scenario' in " f"{ROOT / 'scenarios'}",
+        ),
+        ("method[2].provider.arguments.name", f"no runbook named 'pray' in {ROOT / 'runbooks'}"),
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_a_shipped_experiment_has_no_spec_problem(path: Path) -> None:
+    assert spec_problems(load_experiment(path), str(path)) == []

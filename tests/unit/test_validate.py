@@ -425,3 +425,24 @@ def test_validate_refuses_what_run_refuses(tmp_path: Path) -> None:
     (problem,) = validate_paths([copy])
     assert problem.field == "configuration.chaosdrill_hold_s"
     assert problem.line == 13 and "at least 0, got -5" in problem.message
+
+
+def test_every_drill_spec_problem_of_an_experiment_is_reported(tmp_path: Path) -> None:
+    data = json.loads((ROOT / "experiments" / "bad-release.json").read_text())
+    data["configuration"]["chaosdrill_hold_s"] = -5
+    data["extensions"][0]["alert"] = "HighErorRate"
+    data["method"][0]["provider"]["arguments"]["params"] = {"failure_rate": 7}
+    copy = tmp_path / "my.json"
+    copy.write_text(json.dumps(data, indent=2))
+    problems = validate_paths([copy])
+    text = copy.read_text().splitlines()
+    assert [p.field for p in problems] == [
+        "extensions[chaosdrill].alert",
+        "method.0.provider.arguments.params",
+        "configuration.chaosdrill_hold_s",
+    ]
+    assert all(p.file == str(copy) for p in problems)
+    assert '"alert": "HighErorRate"' in text[problems[0].line - 1]
+    assert '"params": {' in text[problems[1].line - 1]
+    assert "expected a number from 0 to 1, got 7" in problems[1].message
+    assert '"chaosdrill_hold_s": -5' in text[problems[2].line - 1]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-from chaosdrill.errors import InvalidInputError
+from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.load.spec import LoadSpec
 from chaosdrill.timescale import PRODUCTION, TimeScale
 
@@ -126,9 +126,10 @@ class FieldErrors:
         except InvalidInputError as exc:
             if not self.collect:
                 raise
-            if not isinstance(exc, _Skipped):
-                self.problems.append(exc)
-            return None
+            self.problems.append(exc)
+        except _Skipped:
+            pass
+        return None
 
     def checked(self, value: T | None) -> T:
         """The result of a check that passed; a failed one (None) skips what depends on it.
@@ -141,8 +142,12 @@ class FieldErrors:
         return value
 
 
-class _Skipped(InvalidInputError):
-    """A check skipped because a value it needs failed its own check (already recorded)."""
+class _Skipped(DrillError):
+    """A check skipped because a value it needs failed its own check (already recorded).
+
+    Not an InvalidInputError, so a check that turns a nested InvalidInputError into its own
+    does not take a skip for a problem; it never leaves :meth:`FieldErrors.attempt`.
+    """
 
 
 def dotted(path: Sequence[str | int]) -> str:

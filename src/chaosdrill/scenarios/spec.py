@@ -178,9 +178,10 @@ def _fault(kind: Any, params: Any, path: tuple[str | int, ...], r: _Resolver) ->
             )
         return params or {}
 
-    checked_kind, checked_params = r.attempt(known_kind), r.attempt(mapping)
+    attempted = r.attempt(known_kind), r.attempt(mapping)
+    checked_kind, checked_params = r.checked(attempted[0]), r.checked(attempted[1])
     try:
-        fault = make_fault(r.checked(checked_kind), dict(r.checked(checked_params)))
+        fault = make_fault(checked_kind, dict(checked_params))
     except InvalidInputError as exc:
         r.rethrow(exc, (*path, "params"), f"{name}.params")
     return FaultSpec(kind, dict(fault.params), fault)
