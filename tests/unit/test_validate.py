@@ -443,6 +443,7 @@ def test_every_drill_spec_problem_of_an_experiment_is_reported(tmp_path: Path) -
     ]
     assert all(p.file == str(copy) for p in problems)
     assert '"alert": "HighErorRate"' in text[problems[0].line - 1]
+    assert "(did you mean 'HighErrorRate'?)" in problems[0].message
     assert '"params": {' in text[problems[1].line - 1]
     assert "expected a number from 0 to 1, got 7" in problems[1].message
     assert '"chaosdrill_hold_s": -5' in text[problems[2].line - 1]

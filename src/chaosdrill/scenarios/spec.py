@@ -12,7 +12,8 @@ naming the file, field and (where known) line; nothing has been started or creat
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,8 @@ def _runbook(
     if book is None:
         known = ", ".join(r.catalogue.runbook_names())
         r.error(
-            f"no runbook named {name!r} in {r.catalogue.runbooks_dir}; expected one of: {known}",
+            f"no runbook named {name!r} in {r.catalogue.runbooks_dir}"
+            f"{_guess(name, r.catalogue.runbook_names())}; expected one of: {known}",
             path,
             field_name,
         )
@@ -216,11 +218,18 @@ def _runbook(
     return RunbookSpec(str(name), values, book)
 
 
+def _guess(name: Any, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the known name closest to ``name``, or nothing."""
+    hint = difflib.get_close_matches(str(name), sorted(known), n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
+
+
 def _alert(name: Any, path: tuple[str | int, ...], field_name: str, r: _Resolver) -> str:
     known = r.catalogue.alert_names()
     if not isinstance(name, str) or name not in known:
         r.error(
-            f"no alert named {name!r} in {r.catalogue.probes_dir}/*.rules.yml; "
+            f"no alert named {name!r} in {r.catalogue.probes_dir}/*.rules.yml"
+            f"{_guess(name, known)}; "
             f"expected one of: {', '.join(sorted(known))}",
             path,
             field_name,
@@ -236,7 +245,8 @@ def _scenario(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -
     if scenario is None:
         known = ", ".join(r.catalogue.scenario_ids())
         r.error(
-            f"no scenario named {scenario_id!r} in {r.catalogue.scenarios_dir}; "
+            f"no scenario named {scenario_id!r} in {r.catalogue.scenarios_dir}"
+            f"{_guess(scenario_id, r.catalogue.scenario_ids())}; "
             f"expected one of: {known}",
             (*at, "scenario"),
             f"{EXT}.scenario",
