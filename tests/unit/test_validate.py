@@ -79,8 +79,8 @@ CASES: list[tuple[str, int | None, str | None, str]] = [
     ("experiments/bad-load.json", 29, "extensions[chaosdrill].load.threads", "unknown key"),
     (
         "experiments/bad-fault-params.json",
-        67,
-        "method.0.provider.arguments.params",
+        68,
+        "method.0.provider.arguments.params.failure_rate",
         "expected a number from 0 to 1, got 7",
     ),
     (
@@ -438,12 +438,12 @@ def test_every_drill_spec_problem_of_an_experiment_is_reported(tmp_path: Path) -
     text = copy.read_text().splitlines()
     assert [p.field for p in problems] == [
         "extensions[chaosdrill].alert",
-        "method.0.provider.arguments.params",
+        "method.0.provider.arguments.params.failure_rate",
         "configuration.chaosdrill_hold_s",
     ]
     assert all(p.file == str(copy) for p in problems)
     assert '"alert": "HighErorRate"' in text[problems[0].line - 1]
     assert "(did you mean 'HighErrorRate'?)" in problems[0].message
-    assert '"params": {' in text[problems[1].line - 1]
+    assert '"failure_rate": 7' in text[problems[1].line - 1]
     assert "expected a number from 0 to 1, got 7" in problems[1].message
     assert '"chaosdrill_hold_s": -5' in text[problems[2].line - 1]

@@ -118,44 +118,15 @@ def _spec_problems(
     from chaosdrill.scenarios.spec import spec_problems
 
     problems: list[Problem] = []
-    faults = _fault_arguments(experiment)
     for exc in spec_problems(experiment, shown, located=lines.line, catalogue=refs.catalogue):
         if exc.source == shown:
-            problems.append(_spec_problem(exc, shown, lines, faults))
+            problems.append(_spec_problem(exc, shown))
         else:  # a file the experiment names (a runbook, a scenario) is itself broken
             problems += from_error(exc, exc.source or shown)
     return problems
 
 
-def _fault_arguments(experiment: dict[str, Any]) -> list[tuple[str | int, ...]]:
-    """The paths of the arguments of every ``inject_fault`` action."""
-    from chaosdrill.scenarios.spec import ACTIONS_MODULE
-
-    found: list[tuple[str | int, ...]] = []
-    for where, activity in activities(experiment):
-        provider = activity.get("provider") if isinstance(activity, dict) else None
-        if isinstance(provider, dict) and (provider.get("module"), provider.get("func")) == (
-            ACTIONS_MODULE,
-            "inject_fault",
-        ):
-            found.append((*where, "provider", "arguments"))
-    return found
-
-
-def _spec_problem(
-    exc: InvalidInputError,
-    shown: str,
-    lines: ExperimentLines,
-    faults: list[tuple[str | int, ...]],
-) -> Problem:
-    """A drill spec error as validate names fields (``method.0.provider``, not ``method[0]``).
-
-    A fault's parameter problem is shown at the fault's ``params`` (the fault's message
-    names the parameter).
-    """
+def _spec_problem(exc: InvalidInputError, shown: str) -> Problem:
+    """A drill spec error as validate names fields (``method.0.provider``, not ``method[0]``)."""
     field = _INDEX.sub(r".\1", exc.field) if exc.field else None
-    for arguments in faults:
-        params = ".".join(map(str, (*arguments, "params")))
-        if field and field.startswith(f"{params}."):
-            return Problem(shown, lines.line((*arguments, "params")), params, exc.detail)
     return Problem(shown, exc.line, field, exc.detail)
