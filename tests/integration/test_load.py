@@ -40,7 +40,10 @@ def test_a_load_run_writes_slis_and_a_ledger_and_leaves_no_process(
     assert (run.run_dir / "sli.jsonl").stat().st_size > 0
     report = check_integrity(env, run)
     assert report.attempts > 10 and report.counts_add_up
-    assert report.ok == report.attempts == report.present
+    # every write acknowledged is present; only a write still in flight when the run was
+    # stopped (at most one per user) may be left without an answer
+    assert report.failed == 0 and report.indeterminate <= 8
+    assert report.present >= report.ok >= report.attempts - 8
     assert report.passed and report.lost == [] and report.rpo_seconds is None
 
 
