@@ -102,7 +102,7 @@ def _layout(ctx: LocalContext) -> None:
     token = ctx.state.admin_token_file
     write_atomic(token, secrets.token_urlsafe(32), mode=0o600)
     for rev in ctx.state.revisions:
-        ctx.state.revision_file(rev["revision"]).write_text(json.dumps(rev, indent=2))
+        write_atomic(ctx.state.revision_file(rev["revision"]), json.dumps(rev, indent=2))
 
 
 def write_configs(ctx: LocalContext) -> None:
