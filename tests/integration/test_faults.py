@@ -7,6 +7,7 @@ enrollment written), so a fault that is not fully reverted fails its own test.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
@@ -365,6 +366,47 @@ def test_recover_reverts_a_fault_whose_injector_was_killed(env: LocalEnvironment
     assert ledger.open_entries() == []
     assert recover_environment(env) == []
     assert_service_healthy(env)
+
+
+def env_recover(env: LocalEnvironment, *args: str) -> subprocess.CompletedProcess[str]:
+    """``chaosdrill env recover --name ENV ARGS``."""
+    return subprocess.run(
+        [sys.executable, "-m", "chaosdrill", "env", "recover", "--name", env.name, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_an_entry_that_never_reverts_is_named_and_can_be_discarded(env: LocalEnvironment) -> None:
+    import pwd
+
+    ledger = FaultLedger(default_ledger_path(env))
+    assert env_recover(env).returncode == 0
+    poison = {"event": "open", "id": "0badc0de" * 4, "kind": "retired-fault-kind"}
+    poison |= {"params": {"x": 1}, "drill_id": "before-upgrade", "wall": 1.0, "pid": 1}
+    with open(ledger.path, "a", encoding="utf-8") as fh:  # as an older version wrote it
+        fh.write(json.dumps(poison) + "\n")
+
+    for _ in range(2):  # every recovery fails on it, and says which entry it is
+        res = env_recover(env)
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert f"{poison['id']} retired-fault-kind" in res.stdout and "NOT reverted" in res.stdout
+    no_reason = env_recover(env, "--discard", str(poison["id"]))
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+    assert env_recover(env, "--discard", "feedface", "--reason", "typo").returncode == 2
+
+    reason = "kind removed in this version; its process is long gone"
+    res = env_recover(env, "--discard", str(poison["id"]), "--reason", reason)
+    user = pwd.getpwuid(os.getuid()).pw_name
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"discarded by {user}" in res.stdout
+    (entry,) = [e for e in ledger.entries() if e.id == poison["id"]]
+    assert (entry.outcome, entry.closed_by, entry.reason) == ("discarded", user, reason)
+    assert entry.closed_at is not None and ledger.open_entries() == []
+    res = env_recover(env)
+    assert res.returncode == 0 and "0 fault(s) reverted" in res.stdout, res.stdout + res.stderr
 
 
 def test_applied_reverts_on_an_exception(env: LocalEnvironment) -> None:

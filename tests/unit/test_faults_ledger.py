@@ -228,3 +228,118 @@ def test_a_signal_during_revert_waits_until_the_revert_is_done(ledger: FaultLedg
         pass
     assert CALLS == [("inject", "slow"), ("revert", "slow")]
     assert ledger.open_entries() == []
+
+
+# an entry that can never be reverted -----------------------------------------------------
+def poison(ledger: FaultLedger, drill_id: str = "old-drill") -> str:
+    """An open entry of a kind this version does not know (as after an upgrade)."""
+    event = {
+        "event": "open",
+        "id": "deadbeef" * 4,
+        "kind": "retired-fault-kind",
+        "params": {"x": 1},
+        "drill_id": drill_id,
+        "wall": 1.0,
+        "pid": os.getpid(),
+    }
+    ledger.path.parent.mkdir(parents=True, exist_ok=True)
+    with open(ledger.path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(event) + "\n")
+    return str(event["id"])
+
+
+def test_a_discarded_entry_is_closed_with_who_when_and_why(ledger: FaultLedger) -> None:
+    bad = poison(ledger)
+    (failed,) = ledger.recover(ENV)
+    assert failed.id == bad and failed.error is not None and "retired-fault-kind" in failed.error
+    assert [e.id for e in ledger.open_entries()] == [bad]  # stays open: every recovery fails
+
+    gone = ledger.discard(bad[:8], "kind removed in 2.0; nothing of it is left", by="alice")
+    assert (gone.id, gone.outcome, gone.closed_by) == (bad, "discarded", "alice")
+    assert ledger.open_entries() == [] and ledger.recover(ENV) == []
+    (entry,) = FaultLedger(ledger.path).entries()  # read back from the file
+    assert (entry.outcome, entry.closed_by, entry.reason) == (
+        "discarded",
+        "alice",
+        "kind removed in 2.0; nothing of it is left",
+    )
+    assert entry.closed_at is not None and entry.closed_at > entry.opened_at
+    assert json.loads(ledger.path.read_text().splitlines()[-1])["by"] == "alice"
+
+
+def test_discard_records_the_os_user_and_needs_a_reason_and_an_open_id(
+    ledger: FaultLedger,
+) -> None:
+    import pwd
+
+    bad = poison(ledger)
+    with pytest.raises(InvalidInputError, match="reason"):
+        ledger.discard(bad, "  ")
+    with pytest.raises(InvalidInputError, match="no open entry"):
+        ledger.discard("feedface", "typo")
+    assert ledger.discard(bad, "gone").closed_by == pwd.getpwuid(os.getuid()).pw_name
+    with pytest.raises(InvalidInputError, match="no open entry"):
+        ledger.discard(bad, "twice")
+
+
+def test_recover_only_touches_the_entries_named(ledger: FaultLedger) -> None:
+    bad = poison(ledger)
+    mine = ledger.open(fake("mine"))
+    (entry,) = ledger.recover(ENV, only=[mine])
+    assert (entry.id, entry.outcome) == (mine, "reverted by recovery")
+    assert [e.id for e in ledger.open_entries()] == [bad]
+
+
+def test_a_drills_revert_verdict_ignores_another_drills_open_entry(ledger: FaultLedger) -> None:
+    from chaosdrill.drill import phases
+    from chaosdrill.drill.context import DrillContext
+    from chaosdrill.paths import EXPERIMENTS_DIR
+    from chaosdrill.scenarios.spec import load_spec
+
+    spec = load_spec(EXPERIMENTS_DIR / "cache-outage.json")
+    ctx = DrillContext(spec=spec, env=ENV, owns_env=False, ledger=ledger)
+    bad = poison(ledger, drill_id="another-drill")
+    ctx.fault_entries.append(ledger.open(fake("mine"), drill_id=spec.experiment))
+
+    assert phases.revert(ctx) is True
+    assert ctx.failures == [] and ctx.measurements.revert is not None
+    assert ctx.measurements.revert.reverted == ("fake-recorder",)
+    assert ctx.measurements.revert.still_active == ()
+    assert [e.id for e in ledger.open_entries()] == [bad]  # not this drill's to close
+
+    stuck = ledger.open(fake("stuck", fail=True))  # this drill's own entry that fails: counted
+    ctx.fault_entries.append(stuck)
+    assert phases.revert(ctx) is False
+    assert ctx.measurements.revert.still_active == ("fake-recorder",)
+
+
+def test_set_up_reports_a_leftover_it_cannot_revert_and_does_not_fail_the_drill(
+    ledger: FaultLedger, caplog: pytest.LogCaptureFixture
+) -> None:
+    from chaosdrill.drill import phases
+    from chaosdrill.drill.context import DrillContext
+    from chaosdrill.drill.setup import recover_leftovers
+    from chaosdrill.paths import EXPERIMENTS_DIR
+    from chaosdrill.scenarios.spec import load_spec
+
+    bad = poison(ledger)
+    ledger.open(fake("left"))  # a leftover that does revert
+    ctx = DrillContext(
+        spec=load_spec(EXPERIMENTS_DIR / "cache-outage.json"),
+        env=ENV,
+        owns_env=False,
+        ledger=ledger,
+    )
+    with caplog.at_level("WARNING", logger="chaosdrill.drill.setup"):
+        recover_leftovers(ctx)
+    reverted, stuck = (
+        ctx.timeline.first("leftover_faults_reverted"),
+        ctx.timeline.first("leftover_faults_not_reverted"),
+    )
+    assert reverted is not None and reverted.detail["faults"] == ["fake-recorder"]
+    assert stuck is not None
+    (detail,) = stuck.detail["faults"]
+    assert (detail["id"], detail["kind"]) == (bad, "retired-fault-kind") and detail["error"]
+    assert f"--discard {bad}" in caplog.text
+    assert ctx.failures == []
+    assert phases.revert(ctx) is True  # the new drill opened nothing: nothing of its own left

@@ -175,16 +175,40 @@ def env_alerts(name: str | None, as_json: bool, test: bool) -> None:
 
 @env.command("recover")
 @env_option
-def env_recover(name: str | None) -> None:
-    """Revert every fault the ledger holds open (after a crash or kill -9 of a drill)."""
-    from chaosdrill.faults.ledger import recover_environment
+@click.option(
+    "--discard",
+    "discard",
+    metavar="ID",
+    multiple=True,
+    help="Close this open ledger entry without reverting it (one whose revert always "
+    "fails); repeatable; needs --reason.",
+)
+@click.option(
+    "--reason", metavar="TEXT", help="Why the entries are discarded (kept in the ledger)."
+)
+def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) -> None:
+    """Revert every fault the ledger holds open (after a crash or kill -9 of a drill).
+
+    Each entry is listed with its id; one that cannot be reverted makes the command exit 1
+    until it reverts or is discarded (--discard ID --reason TEXT).
+    """
+    from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
     from chaosdrill.load import active_run
 
+    if bool(discard) != bool(reason and reason.strip()):
+        raise click.UsageError("--discard ID and --reason TEXT go together")
     environment = app.environment(name)
-    reverted = recover_environment(environment)
+    ledger = FaultLedger(default_ledger_path(environment))
+    for entry_id in discard:
+        gone = ledger.discard(entry_id, reason or "")
+        app.console.print(
+            f"{gone.id} {gone.kind} {gone.params}: discarded by {gone.closed_by} ({gone.reason})",
+            markup=False,
+        )
+    reverted = ledger.recover(environment)
     for entry in reverted:
         state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
-        app.console.print(f"{entry.kind} {entry.params}: {state}")
+        app.console.print(f"{entry.id} {entry.kind} {entry.params}: {state}", markup=False)
     app.console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
     stale = active_run(environment.root / "load")
     if stale is not None:

@@ -93,8 +93,8 @@ def trend(
     history = _history(history_path)
     points = history.trend(scenario=scenario, plan=plan, limit=limit)
     if html_path is not None:
+        from chaosdrill.paths import write_atomic
         from chaosdrill.report.trend_html import render_trend_html
-        from chaosdrill.report.writer import write_atomic
 
         write_atomic(html_path, render_trend_html(points, str(history.path)))
         app.console.print(f"trend chart: {html_path}")

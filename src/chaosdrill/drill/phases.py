@@ -381,9 +381,13 @@ def _memory_flat(ctx: DrillContext) -> Check:
 
 
 def revert(ctx: DrillContext) -> bool:
-    """Revert every fault this drill opened (idempotent); True when none is left active."""
+    """Revert every fault this drill opened (idempotent); True when none is left active.
+
+    Only this drill's own ledger entries (``ctx.fault_entries``) are reverted and judged:
+    an entry another drill left open is set-up's to report, not this drill's failure.
+    """
     ctx.phase = "revert"
-    reverted = ctx.ledger.recover(ctx.env, include_live=True)
+    reverted = ctx.ledger.recover(ctx.env, include_live=True, only=ctx.fault_entries)
     still = []
     for entry in reverted:
         try:
@@ -391,7 +395,7 @@ def revert(ctx: DrillContext) -> bool:
                 still.append(entry.kind)
         except DrillError as exc:
             still.append(f"{entry.kind} ({exc})")
-    open_left = [e.kind for e in ctx.ledger.open_entries()]
+    open_left = [e.kind for e in ctx.ledger.open_entries(ctx.fault_entries)]
     ok = not still and not open_left
     ctx.timeline.mark("t_reverted", faults=[e.kind for e in reverted], ok=ok)
     ctx.measurements.revert = Revert(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from chaosdrill.drill.model import (
 )
 from chaosdrill.errors import DrillError
 from chaosdrill.load.sli import ALL
+from chaosdrill.paths import write_atomic
 
 __all__ = [
     "build_result",
@@ -177,10 +177,7 @@ def write_result(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
     path = ctx.result_path
     if path is None:  # no run folder named (the stock `chaos run`): a new one
         path = RunDir.create(ctx.spec.reports_dir, cfg_stem(ctx)).drill_result(1, cfg_stem(ctx))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data.to_json(), indent=2, default=encoder))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data.to_json(), indent=2, default=encoder))
     ctx.result_path = path
     ctx.result = data
     return path

@@ -9,6 +9,7 @@ still open and take down an environment the drill brought up itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
 from chaosdrill.load.sli import SliTail
 from chaosdrill.scenarios.spec import DrillSpec
 
-__all__ = ["cleanup_drill", "finish_drill", "start_drill"]
+__all__ = ["cleanup_drill", "finish_drill", "recover_leftovers", "start_drill"]
+
+logger = logging.getLogger(__name__)
 
 
 def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContext:
@@ -36,9 +39,7 @@ def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContex
     ledger = FaultLedger(default_ledger_path(env))
     ctx = DrillContext(spec=spec, env=env, owns_env=owns, ledger=ledger, result_path=result_path)
     try:
-        leftovers = [e for e in ledger.recover(env) if not e.error]
-        if leftovers:
-            ctx.timeline.mark("leftover_faults_reverted", faults=[e.kind for e in leftovers])
+        recover_leftovers(ctx)
         stale = env.active_load()
         if stale is not None:
             stale.stop(grace_s=3)
@@ -53,6 +54,35 @@ def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContex
         raise
     set_current(ctx)
     return ctx
+
+
+def recover_leftovers(ctx: DrillContext) -> None:
+    """Revert the faults earlier drills left open; report (not fail on) those that stay.
+
+    A leftover that cannot be reverted (a kind this version does not know, a drill still
+    running elsewhere) is marked on the timeline and logged as a warning; it is not this
+    drill's fault, so the drill's own revert verdict does not count it.
+    """
+    handled = ctx.ledger.recover(ctx.env)
+    reverted = [e.kind for e in handled if not e.error]
+    if reverted:
+        ctx.timeline.mark("leftover_faults_reverted", faults=reverted)
+    stuck = [e for e in handled if e.error]
+    if stuck:
+        ctx.timeline.mark(
+            "leftover_faults_not_reverted",
+            faults=[{"id": e.id, "kind": e.kind, "error": e.error} for e in stuck],
+        )
+    for e in stuck:
+        logger.warning(
+            "a fault an earlier drill left open could not be reverted: ledger entry %s (%s): "
+            "%s; if it can never be reverted, close it with "
+            "`chaosdrill env recover --discard %s --reason TEXT`",
+            e.id,
+            e.kind,
+            e.error,
+            e.id,
+        )
 
 
 def finish_drill(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
@@ -77,9 +107,9 @@ def _alerts_at_end(ctx: DrillContext) -> AlertsAtEnd:
 
 
 def cleanup_drill(ctx: DrillContext) -> None:
-    """Revert whatever is still open, stop the load, and take down an env the drill made."""
+    """Revert what this drill left open, stop the load, and take down an env it made."""
     with contextlib.suppress(Exception):
-        ctx.ledger.recover(ctx.env, include_live=True)
+        ctx.ledger.recover(ctx.env, include_live=True, only=ctx.fault_entries)
     if ctx.load is not None:
         with contextlib.suppress(Exception):
             ctx.load.stop(grace_s=3)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from typing import Any
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import DrillError, Exit, InvalidInputError
+from chaosdrill.paths import write_atomic
 
 __all__ = [
     "DrillInterrupted",
@@ -118,10 +118,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def write_request(path: Path, request: WorkerRequest) -> None:

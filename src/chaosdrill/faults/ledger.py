@@ -10,8 +10,14 @@ and fsync'ed::
 
     {"event": "open", "id": ..., "kind": ..., "params": {...}, "drill_id": ..., "wall": ..., "pid": ...}
     {"event": "close", "id": ..., "outcome": "reverted", "wall": ..., "pid": ...}
+    {"event": "close", "id": ..., "outcome": "discarded", "by": ..., "reason": ..., ...}
 
 A line torn by a crash is skipped when reading, and the next writer starts a new line.
+
+An entry whose revert can never succeed (a kind this version no longer knows, parameters
+its validation now rejects) would stay open for ever; the operator closes it without a
+revert with :meth:`FaultLedger.discard` (``chaosdrill env recover --discard ID --reason
+TEXT``), which records who (the OS user), when and why.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ import fcntl
 import json
 import logging
 import os
+import pwd
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -36,6 +43,7 @@ import psutil
 from chaosdrill.environments.base import Environment
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults.base import Fault, make_fault
+from chaosdrill.paths import fsync_dir
 
 __all__ = [
     "LEDGER_FILE",
@@ -66,6 +74,8 @@ class LedgerEntry:
         drill_id: the drill it belongs to, if any.
         outcome: how it was closed (None while open).
         closed_at: wall-clock time of the ``close`` event.
+        closed_by: the OS user who discarded it (``outcome`` "discarded").
+        reason: why it was discarded.
         error: why a recovery could not revert it (set by :meth:`FaultLedger.recover`).
     """
 
@@ -77,6 +87,8 @@ class LedgerEntry:
     drill_id: str | None = None
     outcome: str | None = None
     closed_at: float | None = None
+    closed_by: str | None = None
+    reason: str | None = None
     error: str | None = field(default=None, compare=False)
 
     @property
@@ -106,6 +118,7 @@ class FaultLedger:
     def _append(self, event: dict[str, Any]) -> None:
         line = (json.dumps(event, sort_keys=True, default=str) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -116,6 +129,8 @@ class FaultLedger:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if created:
+            fsync_dir(self.path.parent)  # the new file's name survives a power cut too
 
     def open(self, fault: Fault, drill_id: str | None = None) -> str:
         """Record a fault that is about to be applied; return the entry's id.
@@ -155,6 +170,42 @@ class FaultLedger:
             }
         )
 
+    def discard(self, entry_id: str, reason: str, by: str | None = None) -> LedgerEntry:
+        """Close an open entry without reverting it, recording who, when and why.
+
+        For an entry whose revert can never succeed; the fault it records, if it is still
+        in effect, is the operator's to undo. ``entry_id`` may be a unique prefix of the id.
+
+        Raises:
+            InvalidInputError: no reason, or no open entry (or more than one) has this id.
+        """
+        if not reason.strip():
+            raise InvalidInputError("a discarded ledger entry needs a reason", field="reason")
+        entry = self._open_entry(entry_id)
+        entry.outcome, entry.closed_by, entry.reason = "discarded", by or _os_user(), reason
+        entry.closed_at = time.time()
+        self._append(
+            {
+                "event": "close",
+                "id": entry.id,
+                "outcome": entry.outcome,
+                "by": entry.closed_by,
+                "reason": reason,
+                "wall": entry.closed_at,
+                "pid": os.getpid(),
+            }
+        )
+        return entry
+
+    def _open_entry(self, entry_id: str) -> LedgerEntry:
+        wanted = entry_id.strip()
+        found = [e for e in self.open_entries() if wanted and e.id.startswith(wanted)]
+        exact = [e for e in found if e.id == wanted]
+        if exact or len(found) == 1:
+            return (exact or found)[0]
+        why = "several open entries start with" if found else "no open entry has the id"
+        raise InvalidInputError(f"{self.path}: {why} {entry_id!r}", field="id")
+
     # reading ---------------------------------------------------------------------------
     def _events(self) -> Iterator[dict[str, Any]]:
         try:
@@ -190,26 +241,35 @@ class FaultLedger:
                 entry = entries[event["id"]]
                 entry.outcome = str(event.get("outcome") or "closed")
                 entry.closed_at = float(event.get("wall") or 0.0)
+                entry.closed_by = event.get("by")
+                entry.reason = event.get("reason")
         return list(entries.values())
 
-    def open_entries(self) -> list[LedgerEntry]:
-        """Entries opened and not closed, oldest first."""
-        return [e for e in self.entries() if e.is_open]
+    def open_entries(self, only: Collection[str] | None = None) -> list[LedgerEntry]:
+        """Entries opened and not closed, oldest first (only those in ``only`` if given)."""
+        return [e for e in self.entries() if e.is_open and (only is None or e.id in only)]
 
     # recovery --------------------------------------------------------------------------
-    def recover(self, env: Environment, *, include_live: bool = False) -> list[LedgerEntry]:
-        """Revert every open entry, newest first, and close each one that reverts.
+    def recover(
+        self,
+        env: Environment,
+        *,
+        include_live: bool = False,
+        only: Collection[str] | None = None,
+    ) -> list[LedgerEntry]:
+        """Revert every open entry (or those whose id is in ``only``), newest first.
 
-        A revert that raises is logged and its entry stays open (``error`` says why), so
-        the next recovery tries again. Entries opened by a process that is still running
-        (a drill in progress elsewhere) are left alone unless ``include_live``.
+        Each one that reverts is closed. A revert that raises is logged and its entry stays
+        open (``error`` says why), so the next recovery tries again. Entries opened by a
+        process that is still running (a drill in progress elsewhere) are left alone
+        unless ``include_live``.
 
         Returns:
             The open entries that were handled, newest first; those with ``error`` set are
             still open.
         """
         handled = []
-        for entry in reversed(self.open_entries()):
+        for entry in reversed(self.open_entries(only)):
             if not include_live and _opened_by_live_process(entry):
                 entry.error = f"opened by process {entry.pid}, which is still running"
                 logger.warning("ledger entry %s (%s): %s", entry.id, entry.kind, entry.error)
@@ -238,6 +298,15 @@ def _opened_by_live_process(entry: LedgerEntry) -> bool:
         return proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() <= entry.opened_at + 1
     except psutil.Error:
         return False
+
+
+def _os_user() -> str:
+    """The name of the OS user this process runs as (its uid if it has no name)."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def default_ledger_path(env: Environment) -> Path:

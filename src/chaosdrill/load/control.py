@@ -26,6 +26,7 @@ from chaosdrill.errors import OperationError, UsageError
 from chaosdrill.load import sli
 from chaosdrill.load.ledger import read_ledger
 from chaosdrill.load.spec import LoadSpec
+from chaosdrill.paths import write_atomic
 
 __all__ = ["LoadRun", "LoadStatus", "active_run", "latest_run", "start_load"]
 
@@ -179,7 +180,7 @@ def start_load(
     run_id = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S") + secrets.token_hex(2)
     run_dir = base / run_id
     run_dir.mkdir(parents=True)
-    (run_dir / "spec.json").write_text(spec.to_json())
+    write_atomic(run_dir / "spec.json", spec.to_json())
     role = "master" if spec.workers else "local"
     cmd = [
         sys.executable,
@@ -204,7 +205,7 @@ def start_load(
             env=env,
             start_new_session=True,
         )
-    (run_dir / "pid").write_text(str(proc.pid))
+    write_atomic(run_dir / "pid", str(proc.pid))
     run = LoadRun(run_dir)
     deadline = time.monotonic() + START_TIMEOUT_S
     while not (run_dir / "started.json").exists():

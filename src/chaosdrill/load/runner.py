@@ -28,6 +28,7 @@ from chaosdrill.load.flows import RunContext, make_user_class
 from chaosdrill.load.ledger import LedgerWriter
 from chaosdrill.load.sli import SliRecorder
 from chaosdrill.load.spec import LoadSpec
+from chaosdrill.paths import write_atomic
 
 WORKER_WAIT_S = 30.0
 
@@ -49,7 +50,7 @@ def _flusher(ctx: RunContext) -> None:
 
 
 def _mark(run_dir: Path, name: str, **info: object) -> None:
-    (run_dir / name).write_text(json.dumps({"pid": os.getpid(), "time": time.time(), **info}))
+    write_atomic(run_dir / name, json.dumps({"pid": os.getpid(), "time": time.time(), **info}))
 
 
 def _spawn_workers(args: argparse.Namespace, count: int) -> list[subprocess.Popen[bytes]]:

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from chaosdrill.paths import write_atomic
+
 __all__ = ["ALL", "SliPoint", "SliRecorder", "SliTail", "merge", "percentile", "write_series"]
 
 ALL = "all"
@@ -125,9 +127,7 @@ def merge(files: Iterable[Path]) -> list[SliPoint]:
 
 def write_series(points: list[SliPoint], path: Path) -> None:
     """Write the merged series as JSON lines (the run's one SLI file)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(asdict(p)) + "\n" for p in points))
-    tmp.replace(path)
+    write_atomic(path, "".join(json.dumps(asdict(p)) + "\n" for p in points))
 
 
 class SliTail:

@@ -332,8 +332,8 @@ def write_outputs(
     plan_name: str,
 ) -> dict[str, Path]:
     """junit.xml, gate.md and gate.json in ``out_dir``; gate.md appended to the step summary."""
+    from chaosdrill.paths import write_atomic
     from chaosdrill.report.junit import render_junit
-    from chaosdrill.report.writer import write_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     per_drill: dict[str, list[str]] = {}

@@ -7,12 +7,12 @@ a temporary name and renamed, so a reader never sees half a file.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from chaosdrill.drill.model import DrillResult
+from chaosdrill.paths import write_atomic
 from chaosdrill.report.comms import render_comms
 from chaosdrill.report.junit import render_junit
 from chaosdrill.report.markdown import render_markdown
@@ -20,7 +20,7 @@ from chaosdrill.report.model import ReportSettings, build_report
 from chaosdrill.report.postmortem import render_postmortem
 from chaosdrill.report.types import Report
 
-__all__ = ["OUTPUTS", "WrittenReport", "write_atomic", "write_report_files", "write_reports"]
+__all__ = ["OUTPUTS", "WrittenReport", "write_report_files", "write_reports"]
 
 OUTPUTS = ("report.json", "report.md", "report.html", "junit.xml", "comms.md", "postmortem.md")
 
@@ -44,16 +44,6 @@ class WrittenReport:
     def out_dir(self) -> Path:
         """The run's folder (reports/<run-id>/)."""
         return self.path.parent
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _html(report: Report) -> str:

@@ -11,6 +11,7 @@ from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.state import Replica, pager_db
 from chaosdrill.environments.local.supervisor import Program
 from chaosdrill.environments.readiness import AllOf, HttpStatus, PortOpen, SqlReady, Strategy
+from chaosdrill.paths import write_atomic
 
 __all__ = [
     "app_program",
@@ -126,11 +127,7 @@ def write_runtime_revision(ctx: LocalContext, replica: Replica) -> Path:
     rev = dict(ctx.state.revision(replica.revision))
     rev["flags"] = {**rev.get("flags", {}), **ctx.state.flag_overrides}
     path = ctx.root / "runtime" / f"{replica.name}.json"
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rev, indent=2))
-    tmp.replace(path)
-    return path
+    return write_atomic(path, json.dumps(rev, indent=2))
 
 
 def app_program(ctx: LocalContext, replica: Replica) -> Program:

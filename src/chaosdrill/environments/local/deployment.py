@@ -31,6 +31,7 @@ from chaosdrill.environments.local.lifecycle import publish_targets
 from chaosdrill.environments.local.state import EnvState, Replica
 from chaosdrill.environments.readiness import HttpStatus, free_ports, wait_until
 from chaosdrill.errors import InvalidInputError, OperationError
+from chaosdrill.paths import write_atomic
 
 __all__ = ["MAX_REPLICAS", "DeploymentOps"]
 
@@ -180,7 +181,7 @@ class DeploymentOps:
             }
             _validate_revision(rev)
             st.revisions.append(rev)
-            st.revision_file(number).write_text(json.dumps(rev, indent=2))
+            write_atomic(st.revision_file(number), json.dumps(rev, indent=2))
             st.revision_history.append(number)
             try:
                 self._replace_all(number)

@@ -27,7 +27,7 @@ from chaosdrill.environments.local.supervisor import Program
 from chaosdrill.environments.readiness import free_ports, wait_until
 from chaosdrill.errors import ComponentStartError, OperationError
 from chaosdrill.monitoring import rules
-from chaosdrill.paths import PROBES_DIR
+from chaosdrill.paths import PROBES_DIR, write_atomic
 
 __all__ = [
     "ENV_MARKER",
@@ -100,10 +100,9 @@ def _layout(ctx: LocalContext) -> None:
         (root / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)
     token = ctx.state.admin_token_file
-    token.touch(mode=0o600)
-    token.write_text(secrets.token_urlsafe(32))
+    write_atomic(token, secrets.token_urlsafe(32), mode=0o600)
     for rev in ctx.state.revisions:
-        ctx.state.revision_file(rev["revision"]).write_text(json.dumps(rev, indent=2))
+        write_atomic(ctx.state.revision_file(rev["revision"]), json.dumps(rev, indent=2))
 
 
 def write_configs(ctx: LocalContext) -> None:

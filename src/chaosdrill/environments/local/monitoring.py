@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from chaosdrill.paths import write_atomic
+
 __all__ = ["alertmanager_config", "fmt_duration", "prometheus_config", "write_app_targets"]
 
 # job -> the shortest scrape interval (seconds) at which it still answers when its target is
@@ -72,9 +74,7 @@ def write_app_targets(path: Path, replicas: list[tuple[str, int]]) -> None:
     data = [
         {"targets": [f"127.0.0.1:{port}"], "labels": {"replica": name}} for name, port in replicas
     ]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data))
 
 
 def alertmanager_config(pager_port: int, group_wait_s: float) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.errors import EnvironmentNotFoundError
+from chaosdrill.paths import write_atomic
 
 __all__ = ["EnvSettings", "EnvState", "Replica", "pager_db", "state_root"]
 
@@ -137,9 +138,7 @@ class EnvState:
         """Write env.json atomically."""
         data = asdict(self)
         data["root"] = str(self.root)
-        tmp = self.root / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        os.replace(tmp, self.root / STATE_FILE)
+        write_atomic(self.root / STATE_FILE, json.dumps(data, indent=2, sort_keys=True))
 
     @classmethod
     def load(cls, root: Path) -> EnvState:
