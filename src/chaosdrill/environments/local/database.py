@@ -23,7 +23,10 @@ class DatabaseOps:
     ctx: LocalContext
 
     def _node(self, node: str | None) -> tuple[str, int]:
+        """A node by name; without one, the primary as the servers say (``_sync_primary``)."""
         st = self.ctx.state = EnvState.load(self.ctx.root)
+        if node is None:
+            st = self._sync_primary(self._roles())
         name = node or st.pg_primary
         if name not in st.pg_nodes:
             raise InvalidInputError(
@@ -32,34 +35,66 @@ class DatabaseOps:
             )
         return name, st.pg_nodes[name]
 
+    def _roles(self) -> dict[str, bool | None]:
+        """``pg_is_in_recovery()`` of every node (None: not answering), from the servers."""
+        return {n: postgres.in_recovery(p) for n, p in sorted(self.ctx.state.pg_nodes.items())}
+
+    def _sync_primary(self, roles: dict[str, bool | None]) -> EnvState:
+        """Take the primary from the servers and record it; return the state.
+
+        The state's primary is only a record: a promotion it missed (an operator's
+        ``select pg_promote()``, a step killed between the promotion and the save) would
+        leave it naming the old node. When exactly one node is writable and it is not the
+        recorded primary, it becomes the primary (with a promotion record marked
+        ``observed``). With no writable node, or two, the record stands. Must not be called
+        while holding the state's lock.
+        """
+        st = self.ctx.state
+        writable = [n for n, rec in roles.items() if rec is False]
+        if len(writable) != 1 or writable[0] == st.pg_primary:
+            return st
+        new = writable[0]
+        with st.locked():
+            st = self.ctx.state = EnvState.load(self.ctx.root)
+            if st.pg_primary == new:
+                return st
+            old, st.pg_primary = st.pg_primary, new
+            record = self._promotion_record(old, new, None)
+            record["observed"] = True
+            st.promotions.append(record)
+            st.save()
+        if st.settings.synchronous_replication:
+            # its standby is gone (promoted past it): do not let every commit wait for one
+            postgres.set_synchronous_standby(st.pg_nodes[new], False)
+        return st
+
     def database_dsn(self, node: str | None = None) -> str:
         """Superuser connection string of a node (the primary by default), database revenue."""
         _, port = self._node(node)
         return postgres.dsn(port, dbname=postgres.DB_NAME)
 
     def database_status(self) -> DatabaseStatus:
-        """Role, liveness, recovery state and replay lag of each node."""
-        st = self.ctx.state = EnvState.load(self.ctx.root)
+        """Role, liveness, recovery state and replay lag of each node, from the servers.
+
+        A node is "primary" when it is writable (``pg_is_in_recovery()`` false); a node
+        that does not answer keeps the role the state records. Two writable nodes (a split
+        brain made outside chaosdrill) are both shown as primaries.
+        """
+        self.ctx.state = EnvState.load(self.ctx.root)
+        roles = self._roles()
+        st = self._sync_primary(roles)
         lags: dict[str, int] = {}
+        for name, rec in roles.items():
+            if rec is False:
+                lags.update(_replication_lags(st.pg_nodes[name]))
         nodes = []
-        for name, port in sorted(st.pg_nodes.items()):
-            role = "primary" if name == st.pg_primary else "replica"
-            try:
-                with psycopg.connect(postgres.dsn(port), connect_timeout=1, autocommit=True) as c:
-                    row = c.execute("select pg_is_in_recovery()").fetchone()
-                    rec = bool(row[0]) if row else None
-                    if not rec:
-                        for app, lag in c.execute(
-                            "select application_name, "
-                            "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint "
-                            "from pg_stat_replication"
-                        ).fetchall():
-                            lags[app] = int(lag or 0)
-                nodes.append(DatabaseNode(name, port, role, True, rec))
-            except psycopg.Error:
-                nodes.append(DatabaseNode(name, port, role, False))
-        for n in nodes:
-            n.replay_lag_bytes = lags.get(n.name)
+        for name, rec in roles.items():
+            primary = rec is False or (rec is None and name == st.pg_primary)
+            node = DatabaseNode(
+                name, st.pg_nodes[name], "primary" if primary else "replica", rec is not None, rec
+            )
+            node.replay_lag_bytes = lags.get(name)
+            nodes.append(node)
         return DatabaseStatus(st.pg_primary, nodes)
 
     def crash_primary(self) -> None:
@@ -82,14 +117,18 @@ class DatabaseOps:
         be a second primary (split brain). Use ``rebuild_replica`` instead.
         """
         name, _ = self._node(node)
-        st = self.ctx.state
-        datadir = self.ctx.root / "pg" / name
-        if name != st.pg_primary and not (datadir / "standby.signal").exists():
-            raise OperationError(
-                f"{name} was a primary and {st.pg_primary} has been promoted since; starting "
-                f"{name} would make two primaries. Rebuild it as a replica: "
-                "`chaosdrill ops db rebuild-replica`"
-            )
+        roles = self._roles()
+        st = self._sync_primary(roles)
+        if not (self.ctx.root / "pg" / name / "standby.signal").exists():
+            # it will come up writable: refuse beside another writable node
+            writable = [n for n, rec in roles.items() if rec is False and n != name]
+            if writable or name != st.pg_primary:
+                other = writable[0] if writable else st.pg_primary
+                raise OperationError(
+                    f"{name} was a primary and {other} has been promoted since; starting "
+                    f"{name} would make two primaries. Rebuild it as a replica: "
+                    "`chaosdrill ops db rebuild-replica`"
+                )
         self.ctx.supervisor.start_program(name)
         self._wait_ready(name)
 
@@ -112,6 +151,8 @@ class DatabaseOps:
         old primary's WAL can be read, how many bytes of it the standby never received) in
         the environment's state for the integrity check's RPO.
         """
+        self.ctx.state = EnvState.load(self.ctx.root)
+        self._sync_primary(self._roles())
         with self.ctx.state.locked():
             st = self.ctx.state = EnvState.load(self.ctx.root)
             replica, old = st.pg_replica, st.pg_primary
@@ -163,7 +204,13 @@ class DatabaseOps:
         return record
 
     def rebuild_replica(self) -> str:
-        """Make the non-primary node a fresh standby of the current primary; return its name."""
+        """Make the non-primary node a fresh standby of the current primary; return its name.
+
+        The primary is taken from the servers first, so the writable node is never the one
+        rebuilt.
+        """
+        self.ctx.state = EnvState.load(self.ctx.root)
+        self._sync_primary(self._roles())
         with self.ctx.state.locked():
             st = self.ctx.state = EnvState.load(self.ctx.root)
             node = st.pg_replica
@@ -214,3 +261,17 @@ class DatabaseOps:
         return (
             f"ok: primary {node}, {row[0] if row else 0} courses readable, write ok ({ms:.0f} ms)"
         )
+
+
+def _replication_lags(port: int) -> dict[str, int]:
+    """Replay lag in bytes of each standby streaming from the server on ``port``."""
+    try:
+        with psycopg.connect(postgres.dsn(port), connect_timeout=1, autocommit=True) as conn:
+            rows = conn.execute(
+                "select application_name, "
+                "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint "
+                "from pg_stat_replication"
+            ).fetchall()
+    except psycopg.Error:
+        return {}
+    return {str(app): int(lag or 0) for app, lag in rows}

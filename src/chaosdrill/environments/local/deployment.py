@@ -27,7 +27,7 @@ from chaosdrill.environments.base import (
 )
 from chaosdrill.environments.local import components
 from chaosdrill.environments.local.context import LocalContext
-from chaosdrill.environments.local.lifecycle import publish_targets
+from chaosdrill.environments.local.lifecycle import publish_servers, publish_targets
 from chaosdrill.environments.local.state import EnvState, Replica
 from chaosdrill.environments.readiness import HttpStatus, free_ports, wait_until
 from chaosdrill.errors import InvalidInputError, OperationError
@@ -75,6 +75,8 @@ class DeploymentOps:
             sup.add(components.app_program(self.ctx, rep))
             sup.start_program(rep.name)
             new.append(rep)
+        # in the file before HAProxy hears of them: a restart in between keeps them
+        publish_servers(self.ctx, [*st.replicas, *new])
 
         def ready(rep: Replica) -> None:
             wait_until(
@@ -91,6 +93,7 @@ class DeploymentOps:
         if failed:
             name, exc = next(iter(failed.items()))
             tail = self.ctx.tail(name)
+            publish_servers(self.ctx)
             for rep in new:
                 self.ctx.haproxy.remove_server(rep.name)
                 sup.remove(rep.name)
@@ -105,6 +108,7 @@ class DeploymentOps:
 
     def _retire_replica(self, rep: Replica) -> None:
         st = self.ctx.state
+        publish_servers(self.ctx, [r for r in st.replicas if r.name != rep.name])
         self.ctx.haproxy.remove_server(rep.name)
         st.replicas = [r for r in st.replicas if r.name != rep.name]
         publish_targets(self.ctx)

@@ -1,26 +1,51 @@
 """HAProxy, the load balancer in front of the service replicas.
 
 Its runtime API (a unix socket, admin level) adds, drains and removes servers while traffic
-flows; its built-in Prometheus exporter gives the error rate and latency users see.
+flows; its built-in Prometheus exporter gives the error rate and latency users see. Every
+change of the replicas is also written into haproxy.cfg (``render_config`` with the current
+servers), so an HAProxy restarted by the supervisor serves them at once.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from chaosdrill.errors import OperationError
 
-__all__ = ["BACKEND", "HAProxy", "render_config"]
+__all__ = ["BACKEND", "HAProxy", "render_config", "write_config"]
 
 BACKEND = "be_app"
+# the same for servers of the configuration file and servers added at runtime
+SERVER_OPTIONS = "check inter 500 fall 2 rise 1"
 
 
-def render_config(sock: Path, port: int, stats_port: int) -> str:
-    """haproxy.cfg: one frontend for users, one for stats and /metrics, one dynamic backend."""
-    return f"""\
+def render_config(
+    sock: Path, port: int, stats_port: int, servers: Sequence[tuple[str, int]] = ()
+) -> str:
+    """haproxy.cfg: one frontend for users, one for stats and /metrics, one backend.
+
+    ``servers`` (name, port) are the replicas of the moment; more are added and removed
+    through the runtime API, and the file is rewritten with every change.
+    """
+    lines = "".join(f"    server {name} 127.0.0.1:{p} {SERVER_OPTIONS}\n" for name, p in servers)
+    return _TEMPLATE.format(sock=sock, port=port, stats_port=stats_port, backend=BACKEND) + lines
+
+
+def write_config(
+    path: Path, sock: Path, port: int, stats_port: int, servers: Sequence[tuple[str, int]]
+) -> None:
+    """Write haproxy.cfg atomically (a restarting HAProxy never reads half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_config(sock, port, stats_port, servers))
+    os.replace(tmp, path)
+
+
+_TEMPLATE = """\
 global
     stats socket {sock} mode 600 level admin
     maxconn 4096
@@ -41,7 +66,7 @@ defaults
 
 frontend fe_app
     bind 127.0.0.1:{port}
-    default_backend {BACKEND}
+    default_backend {backend}
 
 frontend fe_stats
     bind 127.0.0.1:{stats_port}
@@ -50,7 +75,7 @@ frontend fe_stats
     stats uri /stats
     stats refresh 5s
 
-backend {BACKEND}
+backend {backend}
     balance roundrobin
     option httpchk GET /health
     # any HTTP answer means the process is alive; /health's 503 (a dependency down) is
@@ -98,8 +123,12 @@ class HAProxy:
             raise OperationError(f"haproxy {cmd!r}: {answer}")
 
     def add_server(self, name: str, port: int) -> None:
-        """Register a server, enable its health check and put it in service."""
-        self._ok(f"add server {BACKEND}/{name} 127.0.0.1:{port} check inter 500 fall 2 rise 1")
+        """Register a server, enable its health check and put it in service.
+
+        A server already there (read from haproxy.cfg by a restarted HAProxy) is kept.
+        """
+        if name not in self.stats():
+            self._ok(f"add server {BACKEND}/{name} 127.0.0.1:{port} {SERVER_OPTIONS}")
         self._ok(f"enable health {BACKEND}/{name}")
         self._ok(f"set server {BACKEND}/{name} state ready")
 

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import psutil
 
-from chaosdrill.environments.local import components, monitoring, postgres
+from chaosdrill.environments.local import components, haproxy, monitoring, postgres
 from chaosdrill.environments.local.context import LocalContext
-from chaosdrill.environments.local.haproxy import render_config
 from chaosdrill.environments.local.state import EnvSettings, EnvState, Replica
 from chaosdrill.environments.local.supervisor import Program
 from chaosdrill.environments.readiness import free_ports, wait_until
@@ -35,6 +34,7 @@ __all__ = [
     "bring_up",
     "listening_ports",
     "new_state",
+    "publish_servers",
     "publish_targets",
     "sweep_processes",
     "write_configs",
@@ -107,10 +107,8 @@ def _layout(ctx: LocalContext) -> None:
 
 def write_configs(ctx: LocalContext) -> None:
     """Write HAProxy's configuration, an empty replica list, and the monitoring config."""
-    p, root = ctx.state.ports, ctx.root
-    (root / "haproxy" / "haproxy.cfg").write_text(
-        render_config(root / "haproxy" / "admin.sock", p["haproxy"], p["haproxy-stats"])
-    )
+    root = ctx.root
+    publish_servers(ctx)
     monitoring.write_app_targets(root / "prometheus" / "app-targets.json", [])
     write_monitoring(ctx)
 
@@ -228,6 +226,7 @@ def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None
             )
         if st.settings.synchronous_replication:
             postgres.set_synchronous_standby(st.ports["postgres-1"], True)
+        publish_servers(ctx)
         for rep in replicas:
             ctx.haproxy.add_server(rep.name, rep.port)
         for rep in replicas:
@@ -279,6 +278,23 @@ def _new_replica(ctx: LocalContext) -> Replica:
     used = set(st.ports.values()) | {r.port for r in st.replicas}
     port = free_ports(1, avoid=used)[0]
     return Replica(name=name, port=port, revision=st.current_revision)
+
+
+def publish_servers(ctx: LocalContext, replicas: list[Replica] | None = None) -> None:
+    """Write haproxy.cfg with ``replicas`` (default: the state's) as the backend's servers.
+
+    The runtime API changes what HAProxy serves now; this file is what an HAProxy restarted
+    by the supervisor reads, so it is rewritten with every change of the replicas.
+    """
+    p, root = ctx.state.ports, ctx.root
+    servers = [(r.name, r.port) for r in (ctx.state.replicas if replicas is None else replicas)]
+    haproxy.write_config(
+        root / "haproxy" / "haproxy.cfg",
+        root / "haproxy" / "admin.sock",
+        p["haproxy"],
+        p["haproxy-stats"],
+        servers,
+    )
 
 
 def publish_targets(ctx: LocalContext) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "db_os_user",
     "dsn",
     "ensure_template",
+    "in_recovery",
     "postgres_program",
 ]
 
@@ -226,6 +227,20 @@ def base_backup(
 def dsn(port: int, user: str = DB_SUPERUSER, dbname: str = "postgres") -> str:
     """Libpq conninfo for one server."""
     return f"host=127.0.0.1 port={port} dbname={dbname} user={user} connect_timeout=2"
+
+
+def in_recovery(port: int) -> bool | None:
+    """``pg_is_in_recovery()`` of the server on ``port``.
+
+    True for a standby, False for a writable server, None when it does not answer SQL
+    (down, or still starting).
+    """
+    try:
+        with psycopg.connect(dsn(port), connect_timeout=1, autocommit=True) as conn:
+            row = conn.execute("select pg_is_in_recovery()").fetchone()
+    except psycopg.Error:
+        return None
+    return bool(row[0]) if row else None
 
 
 def app_dsn(ports: list[int]) -> str:
