@@ -99,11 +99,20 @@ def _layout(ctx: LocalContext) -> None:
     ):
         (root / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)
-    token = ctx.state.admin_token_file
-    token.touch(mode=0o600)
-    token.write_text(secrets.token_urlsafe(32))
+    for token in (ctx.state.admin_token_file, ctx.state.pager_token_file):
+        _write_secret(token, secrets.token_urlsafe(32))
     for rev in ctx.state.revisions:
         ctx.state.revision_file(rev["revision"]).write_text(json.dumps(rev, indent=2))
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Write ``value`` into a file only its owner can read (created 0600, never wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
 
 
 def write_configs(ctx: LocalContext) -> None:
@@ -140,7 +149,7 @@ def write_monitoring(ctx: LocalContext) -> None:
         )
     )
     (root / "alertmanager" / "alertmanager.yml").write_text(
-        monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s)
+        monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s, st.pager_token_file)
     )
 
 
