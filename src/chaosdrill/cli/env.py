@@ -178,13 +178,15 @@ def env_alerts(name: str | None, as_json: bool, test: bool) -> None:
 def env_recover(name: str | None) -> None:
     """Revert every fault the ledger holds open (after a crash or kill -9 of a drill)."""
     from chaosdrill.faults.ledger import recover_environment
+    from chaosdrill.faults.redaction import redact, redact_text
     from chaosdrill.load import active_run
 
     environment = app.environment(name)
     reverted = recover_environment(environment)
     for entry in reverted:
         state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
-        app.console.print(f"{entry.kind} {entry.params}: {state}")
+        # a ledger written before secrets were redacted may still hold one: never print it
+        app.console.print(f"{entry.kind} {redact(entry.params)}: {redact_text(state)}")
     app.console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
     stale = active_run(environment.root / "load")
     if stale is not None:
