@@ -226,8 +226,11 @@ def test_the_gate_fails_when_mttr_exceeds_its_bound(gate_run: GateRun, tmp_path:
 def test_drill(
     env: LocalEnvironment, cause: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    secret = None
     if cause in GATE_CAUSES:  # already run by the CI gate on this environment
         code, result = request.getfixturevalue("gate_run").result(cause)
+    elif cause == "connection-limit":  # with a password to look for (the database trusts it)
+        code, result, secret = _drill_with_password(env, cause, tmp_path)
     else:
         code, result = drill(env, EXPERIMENTS_DIR / f"{cause}.json", tmp_path)
     checks = result["verdict"]["checks"]
@@ -249,6 +252,30 @@ def test_drill(
     settings = env.state.settings
     assert -0.5 <= lag <= settings.evaluation_interval_s + settings.group_wait_s + 1.0, lag
     assert_healthy(env)
+    if secret is not None:  # in no ledger, result, report or log
+        inject = next(e for e in result["timeline"] if e["name"] == "t_inject")
+        assert inject["detail"]["fault"]["params"]["password"] == "<redacted>"
+        written = [env.root / "faults.jsonl", *(tmp_path / "reports").rglob("*")]
+        assert any(p.name == "postmortem.md" for p in written)
+        assert any(p.name == "report.html" for p in written)
+        for path in [*written, *env.state.logs.glob("*")]:
+            if path.is_file():
+                assert secret not in path.read_text(errors="replace"), path
+
+
+def _drill_with_password(
+    env: LocalEnvironment, cause: str, tmp_path: Path
+) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    """The cause's drill with a unique ``password`` parameter for its fault."""
+    secret = f"pw-{os.urandom(8).hex()}"
+    experiment = json.loads((EXPERIMENTS_DIR / f"{cause}.json").read_text())
+    [inject] = [a for a in experiment["method"] if a["provider"].get("func") == "inject_fault"]
+    inject["provider"]["arguments"]["params"]["password"] = secret
+    path = tmp_path / "experiments" / f"{cause}.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(experiment))
+    code, result = drill(env, path, tmp_path / "reports")
+    return code, result, secret
 
 
 def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from chaosdrill.faults.base import Fault
 from chaosdrill.faults.holder import find_holders
 from chaosdrill.faults.ledger import recover_environment
 from chaosdrill.faults.memory import leaked_bytes
+from chaosdrill.faults.redaction import REDACTED
 
 from ..conftest import pg_up, start_env, stop_env, wait_for
 
@@ -262,6 +264,79 @@ def test_connection_limit_refuses_new_connections(env: LocalEnvironment) -> None
         assert held >= 80
 
     check_cycle(env, make_fault("connection-limit"), effect)
+
+
+def _recover_cli(env: LocalEnvironment) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chaosdrill", "env", "recover", "--name", env.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_connection_limit_password_is_written_nowhere_and_not_needed_to_revert(
+    env: LocalEnvironment,
+) -> None:
+    # the local database trusts 127.0.0.1: any password connects, so a unique one can be
+    # looked for in everything the fault writes
+    secret = f"pw-{uuid.uuid4().hex}"
+    ledger = default_ledger_path(env)
+    crashing_drill = textwrap.dedent(
+        f"""
+        import os
+        from chaosdrill.environments.local import LocalEnvironment
+        from chaosdrill.faults import FaultLedger, default_ledger_path, make_fault
+        env = LocalEnvironment.attach({env.name!r})
+        fault = make_fault("connection-limit", {{"password": {secret!r}}})
+        FaultLedger(default_ledger_path(env)).open(fault, drill_id="crash")
+        fault.inject(env)
+        print("injected", flush=True)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", crashing_drill], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == -signal.SIGKILL and "injected" in proc.stdout, proc.stderr
+    assert make_fault("connection-limit").is_active(env)
+    [entry] = [e for e in FaultLedger(ledger).open_entries() if e.drill_id == "crash"]
+    assert entry.params["password"] == REDACTED
+    assert secret not in ledger.read_text()
+
+    res = _recover_cli(env)  # reverts from the redacted parameters alone
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 fault(s) reverted" in res.stdout
+    assert secret not in res.stdout + res.stderr
+    assert not make_fault("connection-limit").is_active(env)
+    assert find_holders(env.root, "connection-limit") == []
+    for path in [ledger, *(env.root / "faults").glob("*"), *env.state.logs.glob("*")]:
+        assert secret not in path.read_text(errors="replace"), path
+    assert_service_healthy(env)
+
+
+def test_recover_prints_no_password_from_an_older_ledger(env: LocalEnvironment) -> None:
+    """A ledger line written before passwords were redacted is reverted and not echoed."""
+    secret = f"pw-{uuid.uuid4().hex}"
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()  # the drill that wrote the line is gone
+    line = {
+        "event": "open",
+        "id": uuid.uuid4().hex,
+        "kind": "connection-limit",
+        "params": {**make_fault("connection-limit").params, "password": secret},
+        "drill_id": "old",
+        "wall": time.time(),
+        "pid": exited.pid,
+    }
+    with default_ledger_path(env).open("a") as fh:
+        fh.write(json.dumps(line) + "\n")
+    res = _recover_cli(env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "connection-limit" in res.stdout and "1 fault(s) reverted" in res.stdout
+    assert secret not in res.stdout + res.stderr
+    assert REDACTED in res.stdout
 
 
 # memory-leak ---------------------------------------------------------------------------

@@ -99,6 +99,38 @@ def test_a_test_alert_reaches_the_pager(env: LocalEnvironment) -> None:
     assert page.labels["source"] == "chaosdrill"
 
 
+def test_only_alertmanager_can_page(env: LocalEnvironment) -> None:
+    token_file = env.state.pager_token_file
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text().strip()
+    assert len(token) >= 32
+    name = f"ForgedPage{time.time_ns()}"
+    forged = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "pager",
+        "alerts": [{"status": "firing", "labels": {"alertname": name, "severity": "critical"}}],
+    }
+    url = f"{env.endpoints().pager_url}/webhook"
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": token}):
+        r = httpx.post(url, json=forged, headers=headers, timeout=5)
+        assert r.status_code == 401, (headers.keys(), r.status_code)
+    assert env.pages(alertname=name) == []
+    too_big = httpx.post(
+        url, content=b" " * (2 << 20), headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    assert too_big.status_code == 413
+    # a page Alertmanager sends (with the token from its credentials_file) still arrives
+    page = send_test_alert(env, timeout=20)
+    assert page.alertname.startswith("ChaosdrillTestAlert")
+    # the token is in no configuration, state file or log: only its file names it
+    am_config = (env.root / "alertmanager" / "alertmanager.yml").read_text()
+    assert str(token_file) in am_config
+    for path in [env.root / "env.json", *env.root.rglob("*.yml"), *env.state.logs.glob("*")]:
+        if path.is_file():
+            assert token not in path.read_text(errors="replace"), path
+
+
 def test_status_json_reports_every_part_healthy(env: LocalEnvironment) -> None:
     res = cli("env", "status", "--name", env.name, "--json")
     assert res.returncode == 0, res.stderr

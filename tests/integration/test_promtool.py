@@ -139,7 +139,7 @@ def test_amtool_checks_the_environment_alertmanager_config(tmp_path: Path) -> No
     amtool = _tool("amtool")
     for group_wait_s in (0.2, 1.0, 30.0):
         path = tmp_path / f"alertmanager-{group_wait_s}.yml"
-        path.write_text(alertmanager_config(pager_port=40123, group_wait_s=group_wait_s))
+        path.write_text(alertmanager_config(40123, group_wait_s, tmp_path / "pager-token"))
         output = _run(amtool, "check-config", path)
         assert "SUCCESS" in output
         assert "1 receivers" in output

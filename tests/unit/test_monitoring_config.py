@@ -40,7 +40,8 @@ def test_prometheus_config_scrapes_replicas_by_file_and_the_rest_statically() ->
 
 
 def test_alertmanager_groups_by_alert_name_and_sends_resolved_pages() -> None:
-    cfg = yaml.safe_load(alertmanager_config(pager_port=4000, group_wait_s=0.2))
+    token_file = Path("/state/pager/token")
+    cfg = yaml.safe_load(alertmanager_config(4000, 0.2, token_file))
     assert cfg["route"]["group_by"] == ["alertname"]
     assert cfg["route"]["group_wait"] == "200ms"
     # a re-fired alert's existing group must not hold its page back for long
@@ -48,3 +49,7 @@ def test_alertmanager_groups_by_alert_name_and_sends_resolved_pages() -> None:
     hook = cfg["receivers"][0]["webhook_configs"][0]
     assert hook["url"] == "http://127.0.0.1:4000/webhook"
     assert hook["send_resolved"] is True
+    # Alertmanager authenticates to the pager with the token file; the token is not inline
+    assert hook["http_config"] == {
+        "authorization": {"type": "Bearer", "credentials_file": "/state/pager/token"}
+    }

@@ -343,7 +343,7 @@ def test_a_missing_tool_is_a_problem_naming_the_package(
     probes.mkdir()
     shutil.copy(ROOT / "probes" / "cache.rules.yml", probes)
     am = tmp_path / "pager.alertmanager.yml"
-    am.write_text(monitoring.alertmanager_config(pager_port=9, group_wait_s=30))
+    am.write_text(monitoring.alertmanager_config(9, 30, tmp_path / "pager-token"))
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     problems = validate_paths([probes, am])
     assert [(p.file, p.line) for p in problems] == [

@@ -193,6 +193,7 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     until it reverts or is discarded (--discard ID --reason TEXT).
     """
     from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
+    from chaosdrill.faults.redaction import redact, redact_text
     from chaosdrill.load import active_run
 
     if bool(discard) != bool(reason and reason.strip()):
@@ -202,13 +203,17 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     for entry_id in discard:
         gone = ledger.discard(entry_id, reason or "")
         app.console.print(
-            f"{gone.id} {gone.kind} {gone.params}: discarded by {gone.closed_by} ({gone.reason})",
+            f"{gone.id} {gone.kind} {redact(gone.params)}: "
+            f"discarded by {gone.closed_by} ({gone.reason})",
             markup=False,
         )
     reverted = ledger.recover(environment)
     for entry in reverted:
         state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
-        app.console.print(f"{entry.id} {entry.kind} {entry.params}: {state}", markup=False)
+        # a ledger written before secrets were redacted may still hold one: never print it
+        app.console.print(
+            f"{entry.id} {entry.kind} {redact(entry.params)}: {redact_text(state)}", markup=False
+        )
     app.console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
     stale = active_run(environment.root / "load")
     if stale is not None:

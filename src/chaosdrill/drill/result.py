@@ -28,6 +28,7 @@ from chaosdrill.drill.model import (
     Verdict,
 )
 from chaosdrill.errors import DrillError
+from chaosdrill.faults.redaction import redact
 from chaosdrill.load.sli import ALL
 from chaosdrill.paths import write_atomic
 
@@ -130,14 +131,14 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
         measurements=m,
         timeline=tuple(
             TimelineEvent.from_json(JsonObject.of(e, "the drill's timeline", f"timeline[{i}]"))
-            for i, e in enumerate(ctx.timeline.to_list())
+            for i, e in enumerate(redact(ctx.timeline.to_list()))
         ),
         load=LoadSli(
             run_id=ctx.load.run_id if ctx.load else None,
             sli=tuple(p for p in series if p.flow == ALL),
         ),
         series=_series(ctx),
-        journal=journal,
+        journal=redact(journal),  # an experiment's arguments may hold a password
     )
 
 

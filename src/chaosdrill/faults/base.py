@@ -3,6 +3,10 @@
 A fault is recorded in the fault ledger *before* it is applied, and ``revert()`` must work
 from the fault's parameters and the environment alone (the process that injected it may have
 been killed with -9), any number of times.
+
+Parameters that name a secret (a password, a token) are written nowhere in clear: the ledger
+and ``to_dict()`` (the timeline, results, reports) hold them redacted
+(:mod:`chaosdrill.faults.redaction`), so ``revert()`` and ``is_active()`` must not need them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any, ClassVar
 
 from chaosdrill.environments.base import Environment
 from chaosdrill.errors import InvalidInputError
+from chaosdrill.faults.redaction import redact
 
 __all__ = ["REGISTRY", "Fault", "make_fault", "register"]
 
@@ -55,8 +60,8 @@ class Fault(ABC):
         """True while the fault is still in effect."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Kind and parameters, for the ledger and reports."""
-        return {"kind": self.kind, "params": dict(self.params)}
+        """Kind and parameters, secrets redacted: what the ledger and reports may hold."""
+        return {"kind": self.kind, "params": redact(self.params)}
 
 
 REGISTRY: dict[str, type[Fault]] = {}

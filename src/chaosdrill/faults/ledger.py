@@ -3,7 +3,8 @@
 A drill can die at any moment (Ctrl-C, SIGTERM, kill -9, a power cut). So each fault is
 recorded in an append-only JSON-lines file *before* it is injected, and closed once it has
 been reverted; whatever is still open afterwards is a fault that may still be in effect,
-and :meth:`FaultLedger.recover` reverts it from its kind and parameters alone.
+and :meth:`FaultLedger.recover` reverts it from its kind and parameters alone. Secret
+parameters (a password) are written redacted: a fault reverts without them.
 
 Each line is one event, written with a single ``write`` under an exclusive lock, flushed
 and fsync'ed::
@@ -68,7 +69,7 @@ class LedgerEntry:
     Attributes:
         id: the entry's id (``open`` returns it).
         kind: the fault's registry name.
-        params: the fault's parameters as recorded before injection.
+        params: the fault's parameters as recorded before injection (secrets redacted).
         opened_at: wall-clock time of the ``open`` event (a label, not for durations).
         pid: the process that opened it.
         drill_id: the drill it belongs to, if any.
@@ -144,7 +145,7 @@ class FaultLedger:
                 "event": "open",
                 "id": entry_id,
                 "kind": fault.kind,
-                "params": dict(fault.params),
+                "params": fault.to_dict()["params"],  # secrets redacted: see faults.base
                 "drill_id": drill_id,
                 "wall": time.time(),
                 "pid": os.getpid(),

@@ -140,11 +140,36 @@ class PagerStore:
 def _validate(payload: Any) -> None:
     if not isinstance(payload, dict):
         raise PayloadError("body must be a JSON object")
-    if str(payload.get("version")) != "4":
+    if payload.get("version") != "4":
         raise PayloadError(f"version must be '4', got {payload.get('version')!r}")
+    for key in ("receiver", "status"):
+        _check_text(payload, key, key)
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
         raise PayloadError("'alerts' must be a list")
     for i, alert in enumerate(alerts):
-        if not isinstance(alert, dict) or not isinstance(alert.get("labels", {}), dict):
-            raise PayloadError(f"alerts[{i}] must be an object with a 'labels' object")
+        if not isinstance(alert, dict):
+            raise PayloadError(f"alerts[{i}] must be an object")
+        for key in ("labels", "annotations"):
+            _check_strings(alert, key, f"alerts[{i}].{key}")
+        for key in ("status", "startsAt", "endsAt", "fingerprint"):
+            _check_text(alert, key, f"alerts[{i}].{key}")
+
+
+def _check_text(obj: dict[str, Any], key: str, where: str) -> None:
+    """``obj[key]`` is a string, null or absent."""
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise PayloadError(f"{where} must be a string, got {type(value).__name__}")
+
+
+def _check_strings(obj: dict[str, Any], key: str, where: str) -> None:
+    """``obj[key]`` is an object of string values, null or absent."""
+    value = obj.get(key)
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise PayloadError(f"{where} must be an object, got {type(value).__name__}")
+    for name, item in value.items():
+        if not isinstance(item, str):
+            raise PayloadError(f"{where}.{name} must be a string, got {type(item).__name__}")

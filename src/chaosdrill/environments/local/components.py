@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chaosdrill.environments.local import postgres
 from chaosdrill.environments.local.context import LocalContext
-from chaosdrill.environments.local.state import Replica, pager_db
+from chaosdrill.environments.local.state import Replica, pager_db, pager_token_file
 from chaosdrill.environments.local.supervisor import Program
 from chaosdrill.environments.readiness import AllOf, HttpStatus, PortOpen, SqlReady, Strategy
 from chaosdrill.paths import write_atomic
@@ -116,6 +116,8 @@ def static_programs(ctx: LocalContext) -> list[Program]:
                 str(p["pager"]),
                 "--db",
                 str(pager_db(root)),
+                "--token-file",
+                str(pager_token_file(root)),
             ],
             ctx.log_path("pager"),
         ),

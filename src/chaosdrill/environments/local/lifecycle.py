@@ -99,8 +99,8 @@ def _layout(ctx: LocalContext) -> None:
     ):
         (root / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)
-    token = ctx.state.admin_token_file
-    write_atomic(token, secrets.token_urlsafe(32), mode=0o600)
+    for token in (ctx.state.admin_token_file, ctx.state.pager_token_file):
+        write_atomic(token, secrets.token_urlsafe(32), mode=0o600)
     for rev in ctx.state.revisions:
         write_atomic(ctx.state.revision_file(rev["revision"]), json.dumps(rev, indent=2))
 
@@ -137,7 +137,7 @@ def write_monitoring(ctx: LocalContext) -> None:
         )
     )
     (root / "alertmanager" / "alertmanager.yml").write_text(
-        monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s)
+        monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s, st.pager_token_file)
     )
 
 

@@ -77,8 +77,12 @@ def write_app_targets(path: Path, replicas: list[tuple[str, int]]) -> None:
     write_atomic(path, json.dumps(data))
 
 
-def alertmanager_config(pager_port: int, group_wait_s: float) -> str:
-    """alertmanager.yml: one group per alert name, every notification to the pager."""
+def alertmanager_config(pager_port: int, group_wait_s: float, token_file: Path) -> str:
+    """alertmanager.yml: one group per alert name, every notification to the pager.
+
+    Alertmanager authenticates to the pager with the bearer token it reads from
+    ``token_file`` (the file's path is in the configuration, never the token).
+    """
     cfg = {
         "route": {
             "receiver": "pager",
@@ -97,6 +101,9 @@ def alertmanager_config(pager_port: int, group_wait_s: float) -> str:
                         "url": f"http://127.0.0.1:{pager_port}/webhook",
                         "send_resolved": True,
                         "max_alerts": 0,
+                        "http_config": {
+                            "authorization": {"type": "Bearer", "credentials_file": str(token_file)}
+                        },
                     }
                 ],
             }

@@ -18,7 +18,7 @@ from typing import Any
 from chaosdrill.errors import EnvironmentNotFoundError
 from chaosdrill.paths import write_atomic
 
-__all__ = ["EnvSettings", "EnvState", "Replica", "pager_db", "state_root"]
+__all__ = ["EnvSettings", "EnvState", "Replica", "pager_db", "pager_token_file", "state_root"]
 
 STATE_FILE = "env.json"
 
@@ -26,6 +26,11 @@ STATE_FILE = "env.json"
 def pager_db(root: Path) -> Path:
     """The pager's SQLite file in the state directory ``root`` (the pager writes it)."""
     return root / "pager" / "pager.db"
+
+
+def pager_token_file(root: Path) -> Path:
+    """The pager's bearer token (mode 0600): Alertmanager sends it, the pager checks it."""
+    return root / "pager" / "token"
 
 
 def state_root() -> Path:
@@ -110,6 +115,11 @@ class EnvState:
     def admin_token_file(self) -> Path:
         """File holding the admin token (mode 0600)."""
         return self.root / "admin_token"
+
+    @property
+    def pager_token_file(self) -> Path:
+        """File holding the pager's bearer token (mode 0600)."""
+        return pager_token_file(self.root)
 
     @property
     def pg_replica(self) -> str | None:
