@@ -9,6 +9,7 @@ faults and the probes use only these operations, never a backend's internals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -286,8 +287,14 @@ class Environment(Protocol):
         """Re-make the non-primary node as a fresh standby of the primary; return its name."""
         ...
 
-    def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:
-        """Run SQL on a node (the primary by default) and return the rows."""
+    def sql(
+        self, statement: str, node: str | None = None, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run SQL on a node (the primary by default) and return the rows.
+
+        With ``params`` the statement's ``%s`` are bound parameters (their values are never
+        parsed as SQL) and a literal ``%`` is written ``%%``; without, the text runs as it is.
+        """
         ...
 
     def check_database(self) -> str:
