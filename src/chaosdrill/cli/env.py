@@ -176,7 +176,10 @@ def env_alerts(name: str | None, as_json: bool, test: bool) -> None:
 @env.command("recover")
 @env_option
 def env_recover(name: str | None) -> None:
-    """Revert every fault the ledger holds open (after a crash or kill -9 of a drill)."""
+    """Revert every fault the ledger holds open (after a crash or kill -9 of a drill).
+
+    Also stops a load run left running, unless a drill that is still running started it.
+    """
     from chaosdrill.faults.ledger import recover_environment
     from chaosdrill.load import active_run
 
@@ -187,7 +190,10 @@ def env_recover(name: str | None) -> None:
         app.console.print(f"{entry.kind} {entry.params}: {state}")
     app.console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
     stale = active_run(environment.root / "load")
-    if stale is not None:
+    owner = stale.drill_owner() if stale is not None else None
+    if stale is not None and owner is not None:
+        app.console.print(f"load run {stale.run_id} left running: drill pid {owner} still runs")
+    elif stale is not None:
         stale.stop(grace_s=3)
         app.console.print(f"stopped load run {stale.run_id}")
     if any(e.error for e in reverted):

@@ -198,8 +198,12 @@ class Environment(Protocol):
         """Re-time monitoring for a drill ``k`` times faster than production, no restart."""
         ...
 
-    def start_load(self, spec: LoadSpec | None = None) -> LoadRun:
-        """Start user load against the service; ``down()`` also stops it."""
+    def start_load(self, spec: LoadSpec | None = None, drill: str | None = None) -> LoadRun:
+        """Start user load against the service; ``down()`` also stops it.
+
+        ``drill`` names the drill that starts it: while the calling process lives, the run
+        is that drill's, and ``env recover`` does not stop it.
+        """
         ...
 
     def active_load(self) -> LoadRun | None:
