@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 
 import httpx
@@ -123,3 +125,65 @@ def test_cli_load_start_status_stop(env: LocalEnvironment) -> None:
     assert res.returncode == 0 and "stopped" in res.stdout
     res = cli("ops", "integrity", "--name", env.name)
     assert res.returncode == 0 and res.stdout.startswith("PASS"), res.stdout + res.stderr
+
+
+def _reuse_pid(run: LoadRun, pid: int) -> None:
+    """Point the run's record at ``pid``, as when its process died and ``pid`` was reused."""
+    (run.run_dir / "pid").write_text(str(pid))
+    record = run.run_dir / "process.json"
+    if record.exists():  # the start time stays the run's own
+        record.write_text(json.dumps({**json.loads(record.read_text()), "pid": pid}))
+
+
+def _foreign_sleep() -> subprocess.Popen[bytes]:
+    """A process unrelated to any load run, leading its own process group (as the run's did)."""
+    return subprocess.Popen(["sleep", "120"], start_new_session=True)
+
+
+def test_stopping_a_run_whose_pid_was_reused_spares_the_new_owner(env: LocalEnvironment) -> None:
+    from tests.integration.test_local_environment import cli
+
+    for via_cli in (False, True):
+        run = _run_for(env, 1, rate=10, users=2)
+        stranger = _foreign_sleep()
+        try:
+            _reuse_pid(run, stranger.pid)
+            assert not run.running()
+            if via_cli:
+                res = cli("load", "stop", "--name", env.name)
+                assert res.returncode == 0, res.stdout + res.stderr
+            else:
+                run.stop(grace_s=1)
+            time.sleep(0.3)
+            assert stranger.poll() is None, "the process that reused the pid was signalled"
+            assert not (run.run_dir / "pid").exists()  # the stale record is cleared
+            assert not (run.run_dir / "process.json").exists()
+        finally:
+            stranger.kill()
+            stranger.wait()
+
+
+def test_env_recover_leaves_a_live_drills_load_and_stops_an_orphaned_one(
+    env: LocalEnvironment,
+) -> None:
+    from tests.integration.test_local_environment import cli
+
+    run = env.start_load(LoadSpec(rate=10, users=2), drill="a-drill")  # this process: alive
+    try:
+        assert run.drill_owner() == os.getpid()
+        res = cli("env", "recover", "--name", env.name)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert f"load run {run.run_id} left running" in res.stdout
+        assert run.running()
+    finally:
+        run.stop(grace_s=3)
+    orphan = env.start_load(LoadSpec(rate=10, users=2), drill="a-drill")
+    record = orphan.run_dir / "process.json"
+    data = json.loads(record.read_text())
+    data["owner"]["create_time"] -= 3600  # the drill's pid, now another process: it is gone
+    record.write_text(json.dumps(data))
+    assert orphan.drill_owner() is None
+    res = cli("env", "recover", "--name", env.name)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"stopped load run {orphan.run_id}" in res.stdout
+    assert not orphan.running() and orphan.processes() == []

@@ -12,7 +12,7 @@ import json
 import shlex
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,7 @@ steps:
     timeout_s: 30
   - name: Report
     action:
-      shell: "{chaosdrill} env alerts --name {env_name} --test"
+      shell: '{chaosdrill} env alerts --name "$CHAOSDRILL_ENV_NAME" --test'
     check:
       promql: 'sum(rate(x{job="app"}[{window}]))'
       window: 5m
@@ -168,7 +168,8 @@ Timeout: 30 s.
 Do:
 
 ```bash
-chaosdrill env alerts --name {env_name} --test
+export CHAOSDRILL_ENV_NAME={env_name}
+chaosdrill env alerts --name "$CHAOSDRILL_ENV_NAME" --test
 ```
 
 Check, repeated until the value is less than 0.05 (no data passes; `{window}` is 5m in production, divided by the drill's time scale):
@@ -243,8 +244,10 @@ class FakeEnvironment:
         self._call(f"set_flag {name} {enabled}")
         return {name: enabled}
 
-    def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:
-        self._call(f"sql {statement}")
+    def sql(
+        self, statement: str, node: str | None = None, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        self._call(f"sql {statement}" + (f" {list(params)}" if params is not None else ""))
         return self.rows.get(statement, [(0,)])
 
 
@@ -462,10 +465,12 @@ def test_bad_input_is_refused_before_anything_runs(
     assert env.calls == []
 
 
-def test_shell_placeholders_are_substituted_and_quoted(tmp_path: Path) -> None:
+def test_shell_steps_get_values_as_environment_variables(tmp_path: Path) -> None:
     steps = """\
   - name: Echo
-    action: {shell: "printf '%s|%s|%s' {msg} {env_name} {service_url}"}
+    action:
+      shell: printf '%s|%s|%s|%s' "$CHAOSDRILL_PARAM_MSG" "$CHAOSDRILL_ENV_NAME"
+        "$CHAOSDRILL_SERVICE_URL" "$CHAOSDRILL_ENV"
     timeout_s: 5
   - name: Exit code
     action: {shell: "exit 3", exit_code: 3}
@@ -476,9 +481,30 @@ def test_shell_placeholders_are_substituted_and_quoted(tmp_path: Path) -> None:
 """
     params = "params:\n  msg: {default: 'a b; echo pwned $HOME', description: text}\n"
     result = run_runbook(_runbook(tmp_path, steps, params), FakeEnvironment())  # type: ignore[arg-type]
-    assert result.steps[0].output == "a b; echo pwned $HOME|fake|http://127.0.0.1:9"
+    assert result.steps[0].output == "a b; echo pwned $HOME|fake|http://127.0.0.1:9|fake"
     assert result.steps[1].ok
     assert result.steps[2].error == "exit code 1, expected 0: boom"
+
+
+def test_sql_steps_bind_values_instead_of_splicing_them(tmp_path: Path) -> None:
+    steps = """\
+  - name: Ask
+    action: {op: sql, args: {statement: 'select {n} % 2, {msg}'}}
+    check: {sql: "select count(*) from t where name = {msg}", expect: {equals: 0}}
+    timeout_s: 5
+  - name: Plain
+    check: {sql: "select '100%'", expect: {equals: 0}}
+    timeout_s: 5
+"""
+    params = "params:\n  msg: {default: x, description: d}\n  n: {default: 1, description: d}\n"
+    env = FakeEnvironment()
+    result = run_runbook(_runbook(tmp_path, steps, params), env, {"msg": "a'; drop table t; --"})  # type: ignore[arg-type]
+    assert result.ok, [s.error for s in result.steps]
+    assert env.calls == [
+        'sql select %s %% 2, %s [1, "a\'; drop table t; --"]',
+        'sql select count(*) from t where name = %s ["a\'; drop table t; --"]',
+        "sql select '100%'",
+    ]
 
 
 def test_a_shell_command_past_its_timeout_is_killed(tmp_path: Path) -> None:

@@ -190,7 +190,8 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     """Revert every fault the ledger holds open (after a crash or kill -9 of a drill).
 
     Each entry is listed with its id; one that cannot be reverted makes the command exit 1
-    until it reverts or is discarded (--discard ID --reason TEXT).
+    until it reverts or is discarded (--discard ID --reason TEXT). Also stops a load run
+    left running, unless a drill that is still running started it.
     """
     from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
     from chaosdrill.faults.redaction import redact, redact_text
@@ -216,7 +217,10 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
         )
     app.console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
     stale = active_run(environment.root / "load")
-    if stale is not None:
+    owner = stale.drill_owner() if stale is not None else None
+    if stale is not None and owner is not None:
+        app.console.print(f"load run {stale.run_id} left running: drill pid {owner} still runs")
+    elif stale is not None:
         stale.stop(grace_s=3)
         app.console.print(f"stopped load run {stale.run_id}")
     if any(e.error for e in reverted):

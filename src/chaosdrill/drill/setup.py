@@ -41,12 +41,12 @@ def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContex
     try:
         recover_leftovers(ctx)
         stale = env.active_load()
-        if stale is not None:
+        if stale is not None and stale.drill_owner() is None:  # a live drill's is refused below
             stale.stop(grace_s=3)
         ctx.timeline.mark(
             "drill_start", environment=env.name, owns_environment=owns, time_scale=spec.time_scale.k
         )
-        ctx.load = env.start_load(spec.load)
+        ctx.load = env.start_load(spec.load, drill=spec.experiment)
         ctx.sli = SliTail(ctx.load.run_dir)
         ctx.timeline.mark("load_started", run=ctx.load.run_id)
     except BaseException:

@@ -9,6 +9,7 @@ faults and the probes use only these operations, never a backend's internals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -197,8 +198,12 @@ class Environment(Protocol):
         """Re-time monitoring for a drill ``k`` times faster than production, no restart."""
         ...
 
-    def start_load(self, spec: LoadSpec | None = None) -> LoadRun:
-        """Start user load against the service; ``down()`` also stops it."""
+    def start_load(self, spec: LoadSpec | None = None, drill: str | None = None) -> LoadRun:
+        """Start user load against the service; ``down()`` also stops it.
+
+        ``drill`` names the drill that starts it: while the calling process lives, the run
+        is that drill's, and ``env recover`` does not stop it.
+        """
         ...
 
     def active_load(self) -> LoadRun | None:
@@ -286,8 +291,14 @@ class Environment(Protocol):
         """Re-make the non-primary node as a fresh standby of the primary; return its name."""
         ...
 
-    def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:
-        """Run SQL on a node (the primary by default) and return the rows."""
+    def sql(
+        self, statement: str, node: str | None = None, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run SQL on a node (the primary by default) and return the rows.
+
+        With ``params`` the statement's ``%s`` are bound parameters (their values are never
+        parsed as SQL) and a literal ``%`` is written ``%%``; without, the text runs as it is.
+        """
         ...
 
     def check_database(self) -> str:

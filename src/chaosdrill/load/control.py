@@ -4,11 +4,18 @@ A run lives in its own directory (spec, per-process ledgers and SLI samples, the
 ``sli.jsonl``, a log). The load process runs in a new session so the whole tree (master and
 workers) is one process group: stopping sends SIGTERM to the group, waits, then SIGKILLs it
 and sweeps any straggler carrying the run's marker variable.
+
+The run's ``process.json`` records its main process (pid and start time) and its owner: the
+process that started it (pid and start time) and, when that is a drill, the drill's name. A
+pid is signalled only while it is still the run's own process (same start time, the run's
+marker variable); a record whose pid is gone or now belongs to another process is stale and
+is cleared without signalling anything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -18,6 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -31,6 +39,8 @@ from chaosdrill.paths import write_atomic
 __all__ = ["LoadRun", "LoadStatus", "active_run", "latest_run", "start_load"]
 
 RUN_MARKER = "CHAOSDRILL_LOAD_RUN"
+PROCESS_FILE = "process.json"
+_SAME_START_S = 0.5  # two start times this close are one process (a pid is not reused so fast)
 # load processes this process started, kept so they can be reaped (no zombie, no warning)
 _CHILDREN: dict[Path, subprocess.Popen[bytes]] = {}
 START_TIMEOUT_S = 40.0
@@ -67,11 +77,55 @@ class LoadRun:
         """The run's settings."""
         return LoadSpec.from_file(self.run_dir / "spec.json")
 
-    def _pid(self) -> int | None:
+    def _record(self) -> dict[str, Any]:
+        """What ``process.json`` says (a run of an older version: its ``pid`` file only)."""
         try:
-            return int((self.run_dir / "pid").read_text())
+            data = json.loads((self.run_dir / PROCESS_FILE).read_text())
+            return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
+            pass
+        try:
+            return {"pid": int((self.run_dir / "pid").read_text())}
+        except (OSError, ValueError):
+            return {}
+
+    def _pid(self) -> int | None:
+        pid = self._record().get("pid")
+        return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
+
+    def _leader(self) -> psutil.Process | None:
+        """The run's main process, if the recorded pid still is it (a zombie of it counts)."""
+        pid = self._pid()
+        if pid is None:
             return None
+        created = self._record().get("create_time")
+        try:
+            proc = psutil.Process(pid)
+            if created is not None and abs(proc.create_time() - float(created)) > _SAME_START_S:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return proc if created is not None else None
+            return proc if proc.environ().get(RUN_MARKER) == str(self.run_dir) else None
+        except (psutil.Error, TypeError, ValueError):
+            return None
+
+    def _clear_record(self) -> None:
+        for name in (PROCESS_FILE, "pid"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.run_dir / name).unlink()
+
+    def drill_owner(self) -> int | None:
+        """The pid of the drill that started this run, while that drill still runs."""
+        owner = self._record().get("owner") or {}
+        if not isinstance(owner, dict) or not owner.get("drill"):
+            return None
+        try:
+            proc = psutil.Process(int(owner["pid"]))
+            same = abs(proc.create_time() - float(owner["create_time"])) <= _SAME_START_S
+            alive = proc.status() != psutil.STATUS_ZOMBIE
+        except (psutil.Error, KeyError, TypeError, ValueError):
+            return None
+        return proc.pid if same and alive else None
 
     def processes(self) -> list[psutil.Process]:
         """Every live process of the run (master, workers)."""
@@ -85,21 +139,22 @@ class LoadRun:
 
     def running(self) -> bool:
         """True while the run's main process is alive."""
-        pid = self._pid()
-        if pid is None:
-            return False
-        try:
-            proc = psutil.Process(pid)
-            return proc.status() != psutil.STATUS_ZOMBIE and (
-                proc.environ().get(RUN_MARKER) == str(self.run_dir)
-            )
-        except psutil.Error:
-            return False
+        leader = self._leader()
+        with contextlib.suppress(psutil.Error):
+            return leader is not None and leader.status() != psutil.STATUS_ZOMBIE
+        return False
 
     def stop(self, grace_s: float = 10.0) -> list[sli.SliPoint]:
-        """Stop the run (idempotent) and write its merged SLI series; return the series."""
-        pid = self._pid()
-        if pid is not None:
+        """Stop the run (idempotent) and write its merged SLI series; return the series.
+
+        The process group is signalled only while the recorded pid is still the run's main
+        process; otherwise the record is stale: it is cleared, and only processes carrying
+        the run's marker variable are stopped.
+        """
+        pid = self._pid() if self._leader() is not None else None
+        if pid is None:
+            self._clear_record()
+        else:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
         procs = self.processes()
@@ -108,7 +163,8 @@ class LoadRun:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
         psutil.wait_procs(alive, timeout=5)
-        if pid is not None:
+        # the group once more, unless the pid now names another process (reused)
+        if pid is not None and (self._leader() is not None or not psutil.pid_exists(pid)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         child = _CHILDREN.pop(self.run_dir, None)
@@ -164,13 +220,32 @@ def active_run(base: Path) -> LoadRun | None:
     return next((r for r in reversed(_runs(base)) if r.running()), None)
 
 
+def _process_record(proc: subprocess.Popen[bytes], drill: str | None) -> dict[str, Any]:
+    me = psutil.Process()
+    try:
+        created: float | None = psutil.Process(proc.pid).create_time()
+    except psutil.Error:  # already gone: no start time, the marker alone identifies it
+        created = None
+    return {
+        "pid": proc.pid,
+        "create_time": created,
+        "owner": {"pid": me.pid, "create_time": me.create_time(), "drill": drill},
+    }
+
+
 def start_load(
-    base: Path, url: str, spec: LoadSpec, extra_env: dict[str, str] | None = None
+    base: Path,
+    url: str,
+    spec: LoadSpec,
+    extra_env: dict[str, str] | None = None,
+    drill: str | None = None,
 ) -> LoadRun:
     """Start a load run against ``url``; return once its users are running.
 
     Refuses while another run under ``base`` is active. The load process starts in a new
     session (its own process group) and stops by itself after ``spec.duration_s``.
+    ``drill`` names the drill starting it: while this process runs, the run is that
+    drill's (:meth:`LoadRun.drill_owner`) and ``env recover`` leaves it alone.
     """
     running = active_run(base)
     if running is not None:
@@ -205,6 +280,7 @@ def start_load(
             env=env,
             start_new_session=True,
         )
+    write_atomic(run_dir / PROCESS_FILE, json.dumps(_process_record(proc, drill)))
     write_atomic(run_dir / "pid", str(proc.pid))
     run = LoadRun(run_dir)
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -39,6 +39,13 @@ import httpx
 from chaosdrill.environments.base import Environment, LogQuery
 from chaosdrill.errors import InvalidInputError, OperationError
 from chaosdrill.monitoring.promql import format_duration, parse_duration
+from chaosdrill.runbooks.binding import (
+    SHELL_PROGRAMS,
+    bind_sql,
+    shell_problem,
+    shell_variable,
+    sql_problem,
+)
 from chaosdrill.runbooks.model import (
     OPERATIONS,
     Action,
@@ -109,9 +116,16 @@ class _Context:
             "env_name": env.name,
             **{k: value_text(v) for k, v in params.items()},
         }
-        self.shell: dict[str, str] = {k: shlex.quote(v) for k, v in self.text.items()}
-        self.text["chaosdrill"] = self.shell["chaosdrill"] = chaosdrill_command()
-        self.text["python"] = self.shell["python"] = shlex.quote(sys.executable)
+        # a shell step reads every value from its environment, never from its text
+        self.environ: dict[str, str] = {
+            shell_variable(k, k in params): v for k, v in self.text.items()
+        }
+        self.environ["CHAOSDRILL_ENV"] = env.name
+        self.text["chaosdrill"] = chaosdrill_command()
+        self.text["python"] = shlex.quote(sys.executable)
+        self.programs = {k: self.text[k] for k in SHELL_PROGRAMS}
+        # a SQL statement gets values as bound parameters, a param with its own type
+        self.bound: dict[str, Any] = {**self.text, **params}
 
     def window(self, production: str) -> str:
         """A PromQL window of ``production`` duration divided by the time scale."""
@@ -269,6 +283,10 @@ def _call_op(ctx: _Context, op: str, raw_args: Mapping[str, Any], deadline: floa
         raise OperationError(
             f"environment {ctx.env.name!r} ({type(ctx.env).__name__}) has no operation {op!r}"
         )
+    if op == "sql":
+        statement, bound = _bind(str(raw_args["statement"]), ctx)
+        node = ctx.value(raw_args.get("node"))
+        return _bounded(lambda: _sql(ctx.env, statement, node, bound), _remaining(deadline), op)
     args = {k: ctx.value(v) for k, v in raw_args.items()}
     if op == "logs":
         query = LogQuery(args["component"], args.get("tail", 50), args.get("grep"))
@@ -280,7 +298,11 @@ def _run_action(action: Action, ctx: _Context, deadline: float) -> str:
     if isinstance(action, OpAction):
         return _summary(_call_op(ctx, action.op, action.args, deadline))
     if isinstance(action, ShellAction):
-        return _run_shell(substitute(action.command, ctx.shell), action.exit_code, deadline)
+        problem = shell_problem(action.command, ctx.params)
+        if problem is not None:
+            raise _StepFailed(f"not run: {problem}")
+        command = substitute(action.command, ctx.programs)
+        return _run_shell(command, action.exit_code, deadline, ctx.environ)
     ok, detail = _http(
         ctx.value(action.url),
         action.method,
@@ -295,9 +317,24 @@ def _run_action(action: Action, ctx: _Context, deadline: float) -> str:
     return detail
 
 
-def _run_shell(command: str, exit_code: int, deadline: float) -> str:
+def _bind(statement: str, ctx: _Context) -> tuple[str, tuple[Any, ...] | None]:
+    """The statement and the values bound to its placeholders (never spliced into it)."""
+    problem = sql_problem(statement)
+    if problem is not None:
+        raise _StepFailed(f"not run: {problem}")
+    return bind_sql(statement, ctx.bound)
+
+
+def _sql(
+    env: Environment, statement: str, node: str | None, bound: tuple[Any, ...] | None
+) -> list[tuple[Any, ...]]:
+    return env.sql(statement, node) if bound is None else env.sql(statement, node, bound)
+
+
+def _run_shell(command: str, exit_code: int, deadline: float, environ: Mapping[str, str]) -> str:
     proc = subprocess.Popen(
         ["/bin/sh", "-c", command],
+        env={**os.environ, **environ},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -350,8 +387,8 @@ def _attempt(check: Check, ctx: _Context, deadline: float) -> tuple[bool, str]:
             url = ctx.value(check.url)
             return _http(url, check.method, check.status, check.count, check.min_ok, body, deadline)
         if isinstance(check, SqlCheck):
-            query, node = ctx.value(check.query), ctx.value(check.node)
-            rows = _bounded(lambda: ctx.env.sql(query, node), _remaining(deadline), "sql")
+            (query, bound), node = _bind(check.query, ctx), ctx.value(check.node)
+            rows = _bounded(lambda: _sql(ctx.env, query, node, bound), _remaining(deadline), "sql")
             text = "\n".join("\t".join(map(str, row)) for row in rows)
             first = rows[0][0] if rows and rows[0] else None
             return _compare(first, text, check.expect, ctx)

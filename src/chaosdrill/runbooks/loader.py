@@ -3,7 +3,8 @@
 A file is read by :mod:`chaosdrill.yamlsource` (which keeps the line of every key), checked
 against its JSON Schema (``schemas/runbook.schema.json``), then checked for what a schema
 cannot say: operation names and their arguments against the ``Environment`` protocol,
-placeholders, unique step names, and the name matching the file. Every mistake is an
+placeholders (none spliced into shell or SQL text, see :mod:`chaosdrill.runbooks.binding`),
+unique step names, and the name matching the file. Every mistake is an
 :class:`~chaosdrill.errors.InvalidInputError` with file, line, field and what was expected;
 loading never changes anything.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from chaosdrill.runbooks.binding import shell_problem, sql_problem
 from chaosdrill.runbooks.model import (
     ENVIRONMENT_PLACEHOLDERS,
     OPERATIONS,
@@ -201,9 +203,24 @@ class _RunbookChecker:
                 where, f"expected a number (or a numeric parameter) for {operator}"
             )
 
+    def code(self, data: Mapping[str, Any], path: tuple[str | int, ...]) -> None:
+        """No value is spliced into a shell command's or a SQL statement's text."""
+        if isinstance(data.get("shell"), str):
+            problem, where = shell_problem(data["shell"], self.params), (*path, "shell")
+        elif isinstance(data.get("sql"), str):
+            problem, where = sql_problem(data["sql"]), (*path, "sql")
+        elif data.get("op") == "sql" and isinstance(data.get("args", {}).get("statement"), str):
+            problem = sql_problem(data["args"]["statement"])
+            where = (*path, "args", "statement")
+        else:
+            return
+        if problem is not None:
+            raise self.doc.error(where, problem)
+
     def check(self, data: Mapping[str, Any], path: tuple[str | int, ...]) -> None:
         """An op check's operation, any comparison, and min_ok <= count of an http check."""
         kind = next(k for k in ("http", "sql", "op", "promql") if k in data)
+        self.code(data, path)
         if kind == "op":
             self.operation(data, path)
             if "path" in data and "expect" not in data:
@@ -237,8 +254,10 @@ def _build_runbook(doc: YamlDocument, stem: str) -> Runbook:
             )
         first_line[s["name"]] = doc.line_of(path)
         checker.placeholders({k: v for k, v in s.items() if k != "name"}, path, False)
-        if "action" in s and "op" in s["action"]:
-            checker.operation(s["action"], (*path, "action"))
+        if "action" in s:
+            checker.code(s["action"], (*path, "action"))
+            if "op" in s["action"]:
+                checker.operation(s["action"], (*path, "action"))
         if "check" in s:
             checker.check(s["check"], (*path, "check"))
         when = None

@@ -14,7 +14,9 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chaosdrill.runbooks.binding import shell_variable
 from chaosdrill.runbooks.model import (
+    ENVIRONMENT_PLACEHOLDERS,
     Action,
     Check,
     Comparison,
@@ -174,13 +176,22 @@ def _action_lines(action: Action, params: Mapping[str, Any]) -> list[str]:
         return [operation_command(action.op, _fill(dict(action.args), params))]
     if isinstance(action, ShellAction):
         cmd = _with_defaults(action.command, params)
-        return [cmd.replace("{chaosdrill}", "chaosdrill").replace("{python}", "python3").strip()]
+        cmd = cmd.replace("{chaosdrill}", "chaosdrill").replace("{python}", "python3").strip()
+        return [*_shell_exports(action.command, params), cmd]
     url = _fill(action.url, params)
     line = _http_command(action.method, url, _fill(action.json, params))
     want = "/".join(map(str, action.status))
     if action.count > 1:
         return [f"for i in $(seq {action.count}); do {line}; done   # each: {want}"]
     return [f"{line}   # expect {want}"]
+
+
+def _shell_exports(command: str, params: Mapping[str, Any]) -> list[str]:
+    """``export`` lines for the variables a shell step reads its values from."""
+    values = {shell_variable(n, False): "{" + n + "}" for n in ENVIRONMENT_PLACEHOLDERS}
+    values |= {shell_variable(n, True): shlex.quote(value_text(v)) for n, v in params.items()}
+    used = dict.fromkeys(re.findall(r"\$\{?(CHAOSDRILL_[A-Z0-9_]+)", command))
+    return [f"export {var}={values[var]}" for var in used if var in values]
 
 
 _VERBS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -230,14 +231,19 @@ class DatabaseOps:
                 postgres.set_synchronous_standby(st.pg_nodes[st.pg_primary], True)
         return node
 
-    def sql(self, statement: str, node: str | None = None) -> list[tuple[Any, ...]]:
-        """Run one SQL statement as the superuser on the service's database."""
+    def sql(
+        self, statement: str, node: str | None = None, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run one SQL statement as the superuser on the service's database.
+
+        ``params`` are bound to the statement's ``%s`` (never spliced into its text).
+        """
         name, port = self._node(node)
         try:
             with psycopg.connect(
                 postgres.dsn(port, dbname=postgres.DB_NAME), autocommit=True, connect_timeout=2
             ) as conn:
-                cur = conn.execute(statement)
+                cur = conn.execute(statement, params)
                 return list(cur.fetchall()) if cur.description else []
         except psycopg.Error as exc:
             raise OperationError(f"SQL on {name}: {exc}".strip()) from exc

@@ -239,13 +239,14 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             except httpx.HTTPError as exc:
                 raise OperationError(f"reloading {url}: {exc}") from exc
 
-    def start_load(self, spec: LoadSpec | None = None) -> LoadRun:
+    def start_load(self, spec: LoadSpec | None = None, drill: str | None = None) -> LoadRun:
         """Start user load against the service; ``env down`` also stops it."""
         return start_load(
             self.root / "load",
             self.endpoints().service_url,
             spec or LoadSpec(),
             {lifecycle.ENV_MARKER: str(self.root)},
+            drill=drill,
         )
 
     def active_load(self) -> LoadRun | None:
