@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -21,7 +22,8 @@ from chaosdrill.faults import REGISTRY, Fault, FaultLedger, applied, exit_signal
 from chaosdrill.faults.ledger import LEDGER_FILE, default_ledger_path
 
 CALLS: list[tuple[str, str]] = []
-ENV = cast(Environment, object())
+# the fakes below never touch the environment; a drill names it in its recovery hint
+ENV = cast(Environment, types.SimpleNamespace(name="unit"))
 
 
 class FakeFault(Fault):

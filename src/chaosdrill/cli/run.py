@@ -280,16 +280,25 @@ def _load_option(text: str | None) -> dict[str, Any] | None:
 
 
 def _report_one(outcome: DrillOutcome, folder: RunDir) -> int:
-    """Reports of a single drill in its run folder; the summary; the exit code."""
+    """Reports of a single drill in its run folder; the summary; the exit code.
+
+    A drill stopped by a signal gets an incomplete report and exit 130.
+    """
     from chaosdrill.report.terminal import summary_table
     from chaosdrill.report.writer import write_reports
 
+    interrupted = f"interrupted ({outcome.stopped})" if outcome.stopped else None
     written = write_reports(
-        [(outcome.result, str(outcome.result_path))], folder.path, run_id=folder.run_id
+        [(outcome.result, str(outcome.result_path))],
+        folder.path,
+        run_id=folder.run_id,
+        interrupted=interrupted,
     )
     app.console.print(summary_table(written.report))
     app.console.print(f"reports: {folder.path}")
     print(f"{REPORT_PREFIX}{written.path}", file=sys.stderr)
+    if interrupted:
+        return Exit.INTERRUPTED
     return Exit.OK if written.report.summary.passed else Exit.FAILED
 
 

@@ -83,9 +83,16 @@ def _experiment_path() -> str | None:
 
 
 def before_experiment_control(context: Any = None, **kwargs: Any) -> None:
-    """End the run when the drill could not be set up, with the reason as its message."""
+    """End the run when the drill could not be set up, with the reason as its message.
+
+    Under ``chaosdrill run`` the drill's stop handlers take SIGTERM back from Chaos
+    Toolkit's, so every stop signal is counted the same way (chaosdrill.faults.signals).
+    """
     from chaoslib.exceptions import InterruptExecution
 
+    from chaosdrill.faults.signals import take_over
+
+    take_over()
     if _STATE["error"] is not None:
         raise InterruptExecution(f"chaosdrill: {_STATE['error']}")
 

@@ -47,6 +47,8 @@ class DrillContext:
     #: the result once written (kept so the run path never reads its own file back)
     result: DrillResult | None = None
     aborted: str | None = None
+    #: why the drill was stopped before its end (``"signal SIGHUP"``), if it was
+    stopped: str | None = None
 
 
 _CURRENT: DrillContext | None = None

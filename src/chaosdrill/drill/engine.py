@@ -1,8 +1,11 @@
 """``chaosdrill run``: a drill through Chaos Toolkit's own engine, set up by chaosdrill.
 
 The experiment runs with ``chaoslib.run_experiment`` on the main thread, rollbacks with
-strategy ``always`` (so Ctrl-C and SIGTERM still revert), and the same chaosdrill actions,
-probes and control that the stock ``chaos run`` uses; the result file is the same.
+strategy ``always``, and the same chaosdrill actions, probes and control that the stock
+``chaos run`` uses; the result file is the same. SIGINT, SIGTERM and SIGHUP (a closed
+terminal) stop the drill the same way, from its set-up to its clean-up: the fault is
+reverted, the load stopped, an environment the drill brought up taken down, and the
+result, marked as stopped, written (chaosdrill.faults.signals).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Any
 
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.model import DrillResult
+from chaosdrill.drill.phases import note_stop
 from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
+from chaosdrill.faults.signals import RevertAbandoned, StopRequested, held, stop_signals
 from chaosdrill.scenarios.experiment import load_experiment
 from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import DrillSpec, load_spec
@@ -28,6 +33,8 @@ class DrillOutcome:
     experiment: Path
     result_path: Path
     result: DrillResult
+    #: why the drill was stopped before its end (``"signal SIGHUP"``), if it was
+    stopped: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -58,8 +65,6 @@ def run_drill(
     drills/<NN>-<experiment>.json, chaosdrill.report.rundir), else to a new run folder under
     ``reports``.
     """
-    from chaoslib.experiment import run_experiment
-
     overrides = SpecOverrides(
         env_name=env_name,
         time_scale=time_scale,
@@ -77,9 +82,23 @@ def run_drill(
         **(experiment.get("configuration") or {}),
         **overrides.configuration(),
     }
-    ctx: DrillContext = start_drill(spec, result_path=result_path)
-    if on_context is not None:
-        on_context(ctx)
+    with stop_signals():
+        ctx: DrillContext = start_drill(spec, result_path=result_path)
+        if on_context is not None:
+            on_context(ctx)
+        _run(ctx, experiment)
+    assert ctx.result is not None and ctx.result_path is not None
+    return DrillOutcome(path, ctx.result_path, ctx.result, ctx.stopped)
+
+
+def _run(ctx: DrillContext, experiment: dict[str, Any]) -> None:
+    """The experiment through Chaos Toolkit, then the result and the clean-up, always.
+
+    A stop outside the experiment (Chaos Toolkit handles those inside it) still writes the
+    result; a revert abandoned by a third Ctrl-C leaves at once: nothing more is tried.
+    """
+    from chaoslib.experiment import run_experiment
+
     try:
         settings = {"runtime": {"rollbacks": {"strategy": "always"}}}
         journal = run_experiment(experiment, settings=settings)
@@ -90,7 +109,12 @@ def run_drill(
             )
         if ctx.result is None:
             finish_drill(ctx, journal)
+    except RevertAbandoned:
+        raise
+    except StopRequested:
+        with held():
+            note_stop(ctx)
+            if ctx.result is None:
+                finish_drill(ctx, None)
     finally:
         cleanup_drill(ctx)
-    assert ctx.result is not None and ctx.result_path is not None
-    return DrillOutcome(path, ctx.result_path, ctx.result)

@@ -28,6 +28,7 @@ from chaosdrill.drill.measurements import (
 )
 from chaosdrill.errors import DrillError
 from chaosdrill.faults import make_fault
+from chaosdrill.faults.signals import held, revert_abandoned, stop_reason
 from chaosdrill.probes.alerts import firing_alerts
 from chaosdrill.probes.integrity import check_integrity
 from chaosdrill.probes.smoke import smoke_drive
@@ -36,7 +37,9 @@ __all__ = [
     "abort",
     "detect",
     "inject",
+    "note_stop",
     "recover",
+    "recover_hint",
     "respond",
     "revert",
     "slo_met",
@@ -380,13 +383,44 @@ def _memory_flat(ctx: DrillContext) -> Check:
     )
 
 
+def note_stop(ctx: DrillContext, journal: dict[str, Any] | None = None) -> None:
+    """Record that the drill was stopped before its end, if it was (once), and in which phase.
+
+    Stopped: a stop signal arrived (chaosdrill.faults.signals), or ``journal`` says Chaos
+    Toolkit interrupted the experiment.
+    """
+    interrupted = journal is not None and journal.get("status") == "interrupted"
+    reason = stop_reason() or ("interrupted" if interrupted else None)
+    if reason is None or ctx.stopped is not None:
+        return
+    ctx.stopped = reason
+    ctx.failures.insert(0, f"the drill was stopped ({reason}) during {ctx.phase}")
+    ctx.timeline.mark("drill_stopped", reason=reason, phase=ctx.phase)
+
+
+def recover_hint(ctx: DrillContext) -> str:
+    """The command that finishes a revert left unfinished (printed when one is abandoned)."""
+    return f"chaosdrill env recover --name {ctx.env.name}"
+
+
 def revert(ctx: DrillContext) -> bool:
     """Revert every fault this drill opened (idempotent); True when none is left active.
 
     Only this drill's own ledger entries (``ctx.fault_entries``) are reverted and judged:
     an entry another drill left open is set-up's to report, not this drill's failure.
+    Once begun, the revert runs to its end: stop signals wait until it is done, and only a
+    third Ctrl-C abandons it (chaosdrill.faults.signals.held). After an abandoned revert
+    nothing more is reverted in this process; ``chaosdrill env recover`` finishes it.
     """
+    note_stop(ctx)  # before the phase changes: a stop names the phase it cut short
     ctx.phase = "revert"
+    if revert_abandoned():
+        return False
+    with held(recover_hint(ctx)):
+        return _revert(ctx)
+
+
+def _revert(ctx: DrillContext) -> bool:
     reverted = ctx.ledger.recover(ctx.env, include_live=True, only=ctx.fault_entries)
     still = []
     for entry in reverted:

@@ -127,7 +127,7 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
         ),
         verdict=_verdict(ctx),
         failures=tuple(ctx.failures),
-        complete=ctx.timeline.first("t_reverted") is not None,
+        complete=ctx.timeline.first("t_reverted") is not None and ctx.stopped is None,
         measurements=m,
         timeline=tuple(
             TimelineEvent.from_json(JsonObject.of(e, "the drill's timeline", f"timeline[{i}]"))

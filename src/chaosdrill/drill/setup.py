@@ -2,8 +2,9 @@
 
 ``start_drill``: from the drill's settings (a checked ``DrillSpec``), attach to (or bring up)
 the environment at the drill's time scale, revert faults a killed drill left behind, start the
-load. ``finish_drill``: stop the load, write the result. ``cleanup_drill``: revert anything
-still open and take down an environment the drill brought up itself.
+load. ``finish_drill``: stop the load, write the result (marked as stopped when a signal
+stopped the drill). ``cleanup_drill``: revert anything still open and take down an
+environment the drill brought up itself; stop signals wait until it is done.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 from chaosdrill.drill.context import DrillContext, clear_current, set_current
 from chaosdrill.drill.measurements import AlertsAtEnd
+from chaosdrill.drill.phases import note_stop, recover_hint
 from chaosdrill.drill.result import write_result
 from chaosdrill.environments import open_environment
 from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
+from chaosdrill.faults.signals import held, revert_abandoned
 from chaosdrill.load.sli import SliTail
 from chaosdrill.scenarios.spec import DrillSpec
 
@@ -86,7 +89,12 @@ def recover_leftovers(ctx: DrillContext) -> None:
 
 
 def finish_drill(ctx: DrillContext, journal: dict[str, Any] | None) -> Path:
-    """Stop the load (after verification) and write the result file."""
+    """Stop the load (after verification) and write the result file.
+
+    A drill stopped by a signal (or whose journal says Chaos Toolkit interrupted it) gets
+    the reason as its first failure, and its result is not complete.
+    """
+    note_stop(ctx, journal)
     ctx.measurements.alerts_at_end = _alerts_at_end(ctx)
     if ctx.load is not None and ctx.load.running():
         ctx.load.stop()
@@ -107,12 +115,20 @@ def _alerts_at_end(ctx: DrillContext) -> AlertsAtEnd:
 
 
 def cleanup_drill(ctx: DrillContext) -> None:
-    """Revert what this drill left open, stop the load, and take down an env it made."""
-    with contextlib.suppress(Exception):
-        ctx.ledger.recover(ctx.env, include_live=True, only=ctx.fault_entries)
-    if ctx.load is not None:
-        with contextlib.suppress(Exception):
-            ctx.load.stop(grace_s=3)
-    if ctx.owns_env:
-        ctx.env.down()
-    clear_current()
+    """Revert what this drill left open, stop the load, and take down an env it made.
+
+    Stop signals wait until this is done. After an abandoned revert (a third Ctrl-C) only
+    the load is stopped: the environment stays up for ``chaosdrill env recover``.
+    """
+    try:
+        with held(recover_hint(ctx)):
+            if not revert_abandoned():
+                with contextlib.suppress(Exception):
+                    ctx.ledger.recover(ctx.env, include_live=True, only=ctx.fault_entries)
+            if ctx.load is not None:
+                with contextlib.suppress(Exception):
+                    ctx.load.stop(grace_s=3)
+            if ctx.owns_env and not revert_abandoned():
+                ctx.env.down()
+    finally:
+        clear_current()

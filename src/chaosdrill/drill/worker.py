@@ -7,10 +7,11 @@ REQUEST.json``; the child runs the drill in-process (chaosdrill.drill.engine.run
 writes the result where the request says, and writes a :class:`WorkerOutcome` as JSON,
 atomically, at the request's ``outcome_path``. The child's output goes to a log file.
 
-Stopping: on Ctrl-C or SIGTERM in the parent (or a timeout), :func:`run_drill_in_child`
-sends SIGTERM to the child, which reverts its fault (the engine runs Chaos Toolkit with
-rollbacks strategy ``always``) and still writes its result and outcome; after a grace
-period the child is killed.
+Stopping: the child runs in a session of its own, so a terminal's Ctrl-C or hang-up reaches
+only the parent. On Ctrl-C, SIGTERM or SIGHUP in the parent (or a timeout),
+:func:`run_drill_in_child` sends SIGTERM to the child, which reverts its fault and still
+writes its result and outcome; while it does, further stop signals are passed on to it (a
+third Ctrl-C abandons its revert). After a grace period the child is killed.
 
 Exit codes of the child: 0 the drill passed, 1 it failed, 2 invalid input (nothing was
 started), 3 the drill could not run (environment, tools), 130 interrupted.
@@ -32,6 +33,7 @@ from typing import Any
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import DrillError, Exit, InvalidInputError
+from chaosdrill.faults.signals import forwarding
 from chaosdrill.paths import write_atomic
 
 __all__ = [
@@ -268,6 +270,10 @@ def run_request(request: WorkerRequest) -> WorkerOutcome:
         )
     finally:
         signal.signal(signal.SIGTERM, old)
+    if drill.stopped is not None:
+        return WorkerOutcome(
+            Exit.INTERRUPTED, drill.result_path, drill.passed, interrupted=drill.stopped
+        )
     code = Exit.OK if drill.passed else Exit.FAILED
     return WorkerOutcome(code, drill.result_path, drill.passed)
 
@@ -301,15 +307,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _stop(proc: subprocess.Popen[bytes], grace_s: float) -> int:
-    """SIGTERM (the drill reverts its fault); SIGKILL after ``grace_s``; the exit code."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
+    """SIGTERM (the drill reverts its fault); SIGKILL after ``grace_s``; the exit code.
+
+    Stop signals arriving meanwhile are passed on to the child (which counts them).
+    """
+    with forwarding(proc.pid):
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
 
 
 def _finished(request: WorkerRequest, code: int, log: Path) -> WorkerOutcome:
@@ -348,7 +358,9 @@ def run_drill_in_child(
         write_request(request_file, request)
         cmd = [sys.executable, "-m", "chaosdrill.drill.worker", str(request_file)]
         with open(log, "wb") as fh:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh)
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh, start_new_session=True
+            )
             try:
                 code = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

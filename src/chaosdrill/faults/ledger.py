@@ -30,7 +30,6 @@ import logging
 import os
 import pwd
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Collection, Iterator
@@ -44,6 +43,7 @@ import psutil
 from chaosdrill.environments.base import Environment
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults.base import Fault, make_fault
+from chaosdrill.faults.signals import held
 from chaosdrill.paths import fsync_dir
 
 __all__ = [
@@ -59,7 +59,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LEDGER_FILE = "faults.jsonl"
-SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
 
 
 @dataclass
@@ -263,12 +262,19 @@ class FaultLedger:
         Each one that reverts is closed. A revert that raises is logged and its entry stays
         open (``error`` says why), so the next recovery tries again. Entries opened by a
         process that is still running (a drill in progress elsewhere) are left alone
-        unless ``include_live``.
+        unless ``include_live``. Stop signals wait until the recovery is done
+        (:func:`chaosdrill.faults.signals.held`).
 
         Returns:
             The open entries that were handled, newest first; those with ``error`` set are
             still open.
         """
+        with held():
+            return self._recover(env, include_live, only)
+
+    def _recover(
+        self, env: Environment, include_live: bool, only: Collection[str] | None
+    ) -> list[LedgerEntry]:
         handled = []
         for entry in reversed(self.open_entries(only)):
             if not include_live and _opened_by_live_process(entry):
@@ -330,8 +336,9 @@ def applied(
     The entry is written before ``inject``; on leaving the block for any reason (an
     exception, KeyboardInterrupt, SystemExit from :func:`exit_signals`) the fault is
     reverted and the entry closed with the reason in its outcome. While the revert runs,
-    SIGINT and SIGTERM are held back and re-delivered afterwards, so a second Ctrl-C cannot
-    cut a revert short. If the revert itself fails the entry stays open for ``recover``.
+    SIGINT, SIGTERM and SIGHUP are held back and re-delivered afterwards
+    (:func:`chaosdrill.faults.signals.held`), so a second Ctrl-C cannot cut a revert
+    short. If the revert itself fails the entry stays open for ``recover``.
 
     Yields:
         The fault, injected.
@@ -345,52 +352,28 @@ def applied(
         reason = exc
         raise
     finally:
-        with _signals_held():
+        with held():
             fault.revert(env)
             outcome = "reverted" if reason is None else f"reverted after {type(reason).__name__}"
             ledger.close(entry_id, outcome)
 
 
-_HELD = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back during the block; re-raise the first one afterwards.
-
-    Only the main thread can handle signals; elsewhere the block just runs.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, hold) for sig in _HELD}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if received:
-            signal.raise_signal(received[0])  # to the handler that was there before
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_for(signum: int, frame: FrameType | None) -> None:
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
-    logger.warning("SIGTERM received: stopping and reverting")
-    raise SystemExit(SIGTERM_EXIT_CODE)
+    logger.warning("%s received: stopping and reverting", signal.Signals(signum).name)
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager
 def exit_signals() -> Iterator[None]:
-    """Turn SIGINT into KeyboardInterrupt and SIGTERM into SystemExit(143) inside the block.
+    """SIGINT raises KeyboardInterrupt, SIGTERM SystemExit(143), SIGHUP SystemExit(129).
 
-    Python's default for SIGTERM is to die at once, skipping every ``finally``; inside this
-    block it unwinds instead, so :func:`applied` reverts. The previous handlers are put
+    Python's default for SIGTERM and SIGHUP is to die at once, skipping every ``finally``;
+    inside this block they unwind instead, so :func:`applied` reverts. The previous handlers are put
     back on leaving (as Chaos Toolkit's ``exit_signals`` does). Main thread only.
     """
     previous = {sig: signal.signal(sig, _raise_for) for sig in _HELD}

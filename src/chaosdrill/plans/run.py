@@ -5,18 +5,16 @@ its signal handlers) through the drill worker (chaosdrill.drill.worker); the res
 reports/<run-id>/drills/ and the plan's report beside them (the layout: chaosdrill.report.rundir).
 The environment is attached to when it is up (at the plan's time scale) or brought up here
 and taken down afterwards.
-Ctrl-C or SIGTERM stops the running drill (which reverts its fault), and a partial report
-marked incomplete is still written.
+Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the running drill (which reverts its
+fault), the environment brought up here is taken down, and a partial report marked
+incomplete is still written.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.worker import (
@@ -26,6 +24,7 @@ from chaosdrill.drill.worker import (
     run_drill_in_child,
 )
 from chaosdrill.environments import Environment, environment_name, open_environment
+from chaosdrill.faults.signals import held, stop_signals
 from chaosdrill.plans.model import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
 from chaosdrill.report.rundir import RunDir
@@ -117,22 +116,6 @@ def report_settings(plan: Plan) -> ReportSettings:
     )
 
 
-class _Stop(Exception):
-    """SIGTERM arrived: stop the plan like Ctrl-C."""
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Stop(f"signal {signal.Signals(signum).name}")
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
 def _environment(plan: Plan, env_name: str | None) -> tuple[Environment, bool]:
     return open_environment(
         environment_name(env_name, plan.environment.name),
@@ -199,44 +182,59 @@ def run_plan(
     drills = plan.resolve_drills(random.Random(seed) if seed is not None else None)
     folder = RunDir.create(reports, plan.name, run_id)
     run = PlanRun(folder.run_id, folder.path)
-    env, owned = _environment(plan, env_name)
-    i = 0
-    try:
-        with _sigterm_as_interrupt():
-            for i, drill in enumerate(drills, 1):
-                name = drill.experiment.stem
-                if on_progress:
-                    on_progress(i, len(drills), name, None)
-                log = folder.drill_log(i, drill.experiment)
-                request = _request(plan, drill, env.name, folder, i)
-                try:
-                    outcome = run_drill_in_child(request, log=log)
-                except DrillInterrupted as stopped:
-                    partial = stopped.outcome.load_result()  # the stopped drill's, if any
-                    if partial is not None:
-                        run.results.append((partial, str(stopped.outcome.result_path)))
-                    raise
-                result = outcome.load_result()
-                if result is None:
-                    run.crashed.append(_crash(name, outcome, log))
-                    continue
-                run.results.append((result, str(outcome.result_path)))
-                if on_progress:
-                    on_progress(i, len(drills), name, result)
-    except (KeyboardInterrupt, _Stop) as exc:
-        run.interrupted = f"interrupted ({exc or 'Ctrl-C'}) during drill {i} of {len(drills)}"
-    finally:
-        if owned:
-            env.down()
-    if run.crashed and not run.interrupted:
-        run.interrupted = f"{len(run.crashed)} drill(s) crashed without a result"
-    written = write_reports(
-        run.results,
-        folder.path,
-        run_id=folder.run_id,
-        settings=report_settings(plan),
-        record_history=record_history,
-        interrupted=run.interrupted,
-    )
+    with stop_signals():
+        env, owned = _environment(plan, env_name)
+        try:
+            _run_drills(plan, drills, env.name, folder, run, on_progress)
+        finally:
+            if owned:
+                with held(f"chaosdrill env recover --name {env.name}"):
+                    env.down()
+        if run.crashed and not run.interrupted:
+            run.interrupted = f"{len(run.crashed)} drill(s) crashed without a result"
+        with held():
+            written = write_reports(
+                run.results,
+                folder.path,
+                run_id=folder.run_id,
+                settings=report_settings(plan),
+                record_history=record_history,
+                interrupted=run.interrupted,
+            )
     run.report_path, run.report = written.path, written.report
     return run
+
+
+def _run_drills(
+    plan: Plan,
+    drills: list[PlanDrill],
+    env_name: str,
+    folder: RunDir,
+    run: PlanRun,
+    on_progress: Callable[[int, int, str, DrillResult | None], None] | None,
+) -> None:
+    """Each drill in a child process, its result added to ``run``; a stop ends the loop."""
+    i = 0
+    try:
+        for i, drill in enumerate(drills, 1):
+            name = drill.experiment.stem
+            if on_progress:
+                on_progress(i, len(drills), name, None)
+            log = folder.drill_log(i, drill.experiment)
+            request = _request(plan, drill, env_name, folder, i)
+            try:
+                outcome = run_drill_in_child(request, log=log)
+            except DrillInterrupted as stopped:
+                partial = stopped.outcome.load_result()  # the stopped drill's, if any
+                if partial is not None:
+                    run.results.append((partial, str(stopped.outcome.result_path)))
+                raise
+            result = outcome.load_result()
+            if result is None:
+                run.crashed.append(_crash(name, outcome, log))
+                continue
+            run.results.append((result, str(outcome.result_path)))
+            if on_progress:
+                on_progress(i, len(drills), name, result)
+    except KeyboardInterrupt as exc:
+        run.interrupted = f"interrupted ({exc or 'Ctrl-C'}) during drill {i} of {len(drills)}"
