@@ -91,10 +91,14 @@ def env_up(
 @env.command("down")
 @env_option
 def env_down(name: str | None) -> None:
-    """Stop every process, free every port, remove the state directory."""
-    environment = app.environment(name)
-    environment.down()
-    app.console.print(f"environment {environment.name!r} is down")
+    """Stop every process, free every port, remove the state directory.
+
+    Also takes down an environment whose state file is torn or whose supervisor is gone:
+    every process carrying the environment's marker is stopped.
+    """
+    name = app.env_name(name)
+    LocalEnvironment.take_down(name)
+    app.console.print(f"environment {name!r} is down")
 
 
 @env.command("list")
