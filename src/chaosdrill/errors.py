@@ -11,6 +11,7 @@ The hierarchy::
         ├── ProgramMissingError     required programs are not installed (lists each and the fix)
         ├── ComponentStartError     a part of the environment did not become ready
         ├── EnvironmentNotFoundError an operation on an environment that is not up
+        ├── BrokenStateError        an environment's state file is torn or not its own format
         └── OperationError          an Environment operation (scale, promote, ...) failed
 
 Caller mistakes exit with code 2 from the CLI, runtime failures with code 3; :class:`Exit`
@@ -22,6 +23,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "BrokenStateError",
     "ComponentStartError",
     "DrillError",
     "EnvironmentExistsError",
@@ -125,6 +127,21 @@ class ComponentStartError(RuntimeFailure):
 
 class EnvironmentNotFoundError(RuntimeFailure):
     """An operation was asked of an environment that is not up."""
+
+
+class BrokenStateError(RuntimeFailure):
+    """An environment's state file cannot be read (torn, truncated or edited by hand).
+
+    Args:
+        path: the state file.
+        reason: what is wrong with it.
+        remedy: what to do (how to take the environment down).
+    """
+
+    def __init__(self, path: str, reason: str, remedy: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path} cannot be read ({reason}); {remedy}")
 
 
 class OperationError(RuntimeFailure):

@@ -278,13 +278,17 @@ def _drill_with_password(
     return code, result, secret
 
 
-def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path: Path) -> None:
+def _chaos_run(
+    env: LocalEnvironment, tmp_path: Path, cause: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """The stock ``chaos run`` of one experiment at the tests' time scale."""
     chaos = Path(sys.executable).parent / "chaos"
     cmd = [
         str(chaos),
         "--log-file",
         str(tmp_path / "chaostoolkit.log"),
         "run",
+        *extra,
         "--journal-path",
         str(tmp_path / "journal.json"),
         "--var",
@@ -295,9 +299,13 @@ def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path
         f"chaosdrill_hold_s={HOLD}",
         "--var",
         f"chaosdrill_reports={tmp_path}",
-        str(EXPERIMENTS_DIR / "primary-crash.json"),
+        str(EXPERIMENTS_DIR / f"{cause}.json"),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path: Path) -> None:
+    proc = _chaos_run(env, tmp_path, "primary-crash")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "completed"
@@ -313,4 +321,23 @@ def test_the_stock_chaos_cli_runs_the_same_drill(env: LocalEnvironment, tmp_path
     run = Path(ext["report"]).parent  # the run folder every entry point writes
     assert Path(ext["result"]) == run / "drills" / "01-primary-crash.json"
     assert run.parent == tmp_path and run.name.endswith("-primary-crash")
+    assert_healthy(env)
+
+
+def test_skipped_rollbacks_still_revert_before_the_result_says_so(
+    env: LocalEnvironment, tmp_path: Path
+) -> None:
+    proc = _chaos_run(env, tmp_path, "cache-outage", "--rollback-strategy", "never")
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert not journal.get("rollbacks"), journal.get("rollbacks")  # Chaos Toolkit skipped them
+    [ext] = [e for e in journal.get("extensions", []) if e.get("name") == "chaosdrill"]
+    result = json.loads(Path(ext["result"]).read_text())
+    revert = result["measurements"]["revert"]
+    assert revert is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert revert["reverted"] == ["cache-outage"] and revert["ok"], revert
+    assert result["verdict"]["checks"]["fault_reverted"]
+    names = [e["name"] for e in result["timeline"]]
+    # the revert the result reports happened before the result was written, by the control
+    assert names.index("rollbacks_not_played") < names.index("t_reverted")
+    assert not make_fault("cache-outage", {"mode": "freeze"}).is_active(env)
     assert_healthy(env)

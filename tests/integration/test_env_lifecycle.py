@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+
 import psutil
 import pytest
 
@@ -89,3 +93,63 @@ def test_invalid_settings_are_refused_before_anything_starts() -> None:
     with pytest.raises(InvalidInputError, match="name"):
         LocalEnvironment.up("Bad Name!", EnvSettings())
     assert not (state_root() / "envs" / name).exists()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``chaosdrill`` command line (wide output: one message, one line)."""
+    return subprocess.run(
+        ["chaosdrill", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "1000"},
+    )
+
+
+def _assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert out.returncode == 3, (out.returncode, out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def _assert_taken_down(root: str, ports: set[int], name: str) -> None:
+    out = _cli("env", "down", "--name", name)
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert f"environment {name!r} is down" in out.stdout
+    assert not os.path.exists(root)
+    assert _marked(root) == []
+    assert listening_ports(ports) == set()
+
+
+def test_a_torn_state_file_is_named_and_env_down_still_stops_everything() -> None:
+    env = start_env("torn", replicas=1, enrollments=1000)
+    try:
+        ports = {*env.state.ports.values(), *(r.port for r in env.state.replicas)}
+        assert _marked(str(env.root))
+        state = env.root / "env.json"
+        state.write_bytes(state.read_bytes()[:100])  # torn mid-write
+        for args in (["env", "status"], ["env", "logs", "redis"], ["ops", "top"]):
+            out = _cli(*args, "--name", env.name)
+            _assert_one_line_error(out, str(state), f"chaosdrill env down --name {env.name}")
+        _assert_taken_down(str(env.root), ports, env.name)
+    finally:
+        stop_env(env)
+
+
+def test_a_dead_supervisor_is_named_and_env_down_still_stops_everything() -> None:
+    env = start_env("nosup", replicas=1, enrollments=1000)
+    try:
+        ports = {*env.state.ports.values(), *(r.port for r in env.state.replicas)}
+        pid = env.ctx.supervisor.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        psutil.wait_procs([psutil.Process(pid)], timeout=5)
+        for args in (["env", "status"], ["ops", "top"]):
+            out = _cli(*args, "--name", env.name)
+            _assert_one_line_error(out, "supervisord", "is down", str(env.root))
+        assert len(_marked(str(env.root))) >= 10  # its programs run on, unsupervised
+        _assert_taken_down(str(env.root), ports, env.name)
+    finally:
+        stop_env(env)

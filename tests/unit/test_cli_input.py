@@ -4,6 +4,9 @@ import pytest
 from click.testing import CliRunner
 
 from chaosdrill.cli.main import cli, main
+from chaosdrill.environments.base import LogQuery
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.paths import EXPERIMENTS_DIR
 
 
 @pytest.mark.parametrize(
@@ -14,6 +17,22 @@ from chaosdrill.cli.main import cli, main
         (["env", "up", "--name", "Bad Name!"], "name"),
         (["env", "up", "--scrape-interval", "0", "--name", "cli-bad"], "scrape_interval_s"),
         (["ops", "flags", "set", "circuit_breaker", "maybe"], "'maybe' is not one of"),
+        (
+            [
+                "run",
+                "--name",
+                "cli-bad",
+                "--load",
+                '{"rate": "x"}',
+                str(EXPERIMENTS_DIR / "cache-outage.json"),
+            ],
+            "'--load.rate'",
+        ),
+        (
+            ["run", "--name", "cli-bad", "--load", '{"weights": {"browse": "x"}}', "--all"],
+            "'--load.weights'",
+        ),
+        (["env", "logs", "redis", "--name", "cli-bad", "--grep", "("], "--grep"),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -40,3 +59,12 @@ def test_help_lists_the_command_groups() -> None:
     assert result.exit_code == 0
     for group in ("env", "ops"):
         assert group in result.output
+
+
+@pytest.mark.parametrize(
+    "kwargs, field", [({"grep": "("}, "grep"), ({"grep": "[a-"}, "grep"), ({"tail": -1}, "tail")]
+)
+def test_a_bad_log_query_names_its_field(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        LogQuery("redis", **kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field

@@ -34,6 +34,13 @@ def test_locust_is_not_imported_by_the_framework() -> None:
         ({"weights": {"browse": 0}}, "weights"),
         ({"weights": {"nope": 1}}, "weights"),
         ({"rate": True}, "rate"),
+        ({"rate": "x"}, "rate"),
+        ({"users": "2"}, "users"),
+        ({"users": 2.5}, "users"),
+        ({"timeout_s": None}, "timeout_s"),
+        ({"weights": "browse"}, "weights"),
+        ({"weights": {"browse": "x"}}, "weights"),
+        ({"weights": {"browse": 1, "enroll": -1}}, "weights"),
     ],
 )
 def test_bad_specs_name_the_field(kwargs: dict[str, object], field: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import click
 from rich.table import Table
@@ -90,10 +91,14 @@ def env_up(
 @env.command("down")
 @env_option
 def env_down(name: str | None) -> None:
-    """Stop every process, free every port, remove the state directory."""
-    environment = app.environment(name)
-    environment.down()
-    app.console.print(f"environment {environment.name!r} is down")
+    """Stop every process, free every port, remove the state directory.
+
+    Also takes down an environment whose state file is torn or whose supervisor is gone:
+    every process carrying the environment's marker is stopped.
+    """
+    name = app.env_name(name)
+    LocalEnvironment.take_down(name)
+    app.console.print(f"environment {name!r} is down")
 
 
 @env.command("list")
@@ -126,14 +131,37 @@ def env_status(name: str | None, as_json: bool) -> None:
         app.exit(Exit.FAILED)
 
 
+def _regular_expression(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise click.BadParameter(f"not a valid regular expression ({exc}): {value!r}") from None
+    return value
+
+
 @env.command("logs")
 @click.argument("component")
 @env_option
-@click.option("--tail", default=50, show_default=True, type=int, help="Lines to show (0: all).")
-@click.option("--grep", default=None, help="Only lines matching this regular expression.")
+@click.option(
+    "--tail",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Lines to show (0: all).",
+)
+@click.option(
+    "--grep",
+    default=None,
+    callback=_regular_expression,
+    help="Only lines matching this regular expression.",
+)
 def env_logs(component: str, name: str | None, tail: int, grep: str | None) -> None:
     """Show a component's log (like ``kubectl logs``)."""
-    for line in app.environment(name).logs(LogQuery(component, tail, grep)):
+    query = LogQuery(component, tail, grep)  # checked before the environment is touched
+    for line in app.environment(name).logs(query):
         click.echo(line)
 
 

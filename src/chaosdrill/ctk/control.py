@@ -16,6 +16,7 @@ from typing import Any
 
 from chaosdrill.drill.context import current_or_none
 from chaosdrill.drill.model import DrillResult
+from chaosdrill.drill.phases import revert
 from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
 from chaosdrill.errors import DrillError
 
@@ -112,10 +113,23 @@ def after_activity_control(context: Any = None, state: Any = None, **kwargs: Any
 
 
 def after_experiment_control(context: Any = None, state: Any = None, **kwargs: Any) -> None:
-    """Stop the load and write the result; note its path in the journal."""
+    """Revert a fault the rollbacks left, stop the load, write the result; note its path.
+
+    Chaos Toolkit plays the rollbacks (``revert_faults``) before this hook, or skips them
+    (``--rollback-strategy never``, ``deviated`` or ``default`` after a failure, SIGUSR2).
+    A fault they left open is reverted here, before the result is written, so the result
+    records the revert when it happened (and ``rollbacks_not_played`` on the timeline)
+    instead of leaving it to the cleanup after the result.
+    """
     ctx = current_or_none()
     if ctx is None or not isinstance(state, dict) or ctx.result is not None:
         return
+    if ctx.measurements.revert is None and ctx.ledger.open_entries():
+        ctx.timeline.mark(
+            "rollbacks_not_played", faults=[e.kind for e in ctx.ledger.open_entries()]
+        )
+        with contextlib.suppress(Exception):  # the result must still be written
+            revert(ctx)
     if ctx.aborted is not None and state.get("status") == "completed":
         state["status"] = "failed"  # the stock `chaos run` then exits 1
     path = finish_drill(ctx, state)

@@ -9,10 +9,13 @@ faults and the probes use only these operations, never a backend's internals.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from chaosdrill.errors import InvalidInputError
 
 if TYPE_CHECKING:  # chaosdrill.load imports environments.readiness: no cycle at run time
     from chaosdrill.load import LoadRun, LoadSpec
@@ -133,11 +136,28 @@ class ProcessUsage:
 
 @dataclass(frozen=True)
 class LogQuery:
-    """Which log lines to return."""
+    """Which log lines to return.
+
+    The last ``tail`` lines (0: all), only those matching the regular expression ``grep`` if
+    given; both are checked here (an InvalidInputError naming the field).
+    """
 
     component: str
     tail: int = 50
     grep: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tail, bool) or not isinstance(self.tail, int) or self.tail < 0:
+            raise InvalidInputError(
+                f"expected an integer 0 or more, got {self.tail!r}", field="tail"
+            )
+        if self.grep is not None:
+            try:
+                re.compile(self.grep)
+            except (re.error, TypeError) as exc:
+                raise InvalidInputError(
+                    f"not a valid regular expression ({exc}): {self.grep!r}", field="grep"
+                ) from None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,27 +39,40 @@ class LoadSpec:
     weights: dict[str, int] = field(default_factory=lambda: dict(FLOWS))
 
     def __post_init__(self) -> None:
-        checks: list[tuple[str, Any, bool, str]] = [
-            ("rate", self.rate, 0 < self.rate <= 5000, "a number above 0, up to 5000"),
-            ("users", self.users, 1 <= self.users <= 1000, "an integer from 1 to 1000"),
-            ("workers", self.workers, 0 <= self.workers <= 16, "an integer from 0 to 16"),
-            ("duration_s", self.duration_s, 0 < self.duration_s <= 86400, "0 to 86400 seconds"),
-            ("courses", self.courses, self.courses >= 1, "an integer >= 1"),
-            ("timeout_s", self.timeout_s, 0 < self.timeout_s <= 120, "0 to 120 seconds"),
+        checks: list[tuple[str, type, Callable[[Any], bool], str]] = [
+            ("rate", float, lambda v: 0 < v <= 5000, "a number above 0, up to 5000"),
+            ("users", int, lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"),
+            ("workers", int, lambda v: 0 <= v <= 16, "an integer from 0 to 16"),
+            ("duration_s", float, lambda v: 0 < v <= 86400, "0 to 86400 seconds"),
+            ("courses", int, lambda v: v >= 1, "an integer >= 1"),
+            ("timeout_s", float, lambda v: 0 < v <= 120, "0 to 120 seconds"),
         ]
-        for name, value, ok, expected in checks:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not ok:
+        for name, kind, ok, expected in checks:
+            value = getattr(self, name)
+            allowed = int | float if kind is float else int
+            if isinstance(value, bool) or not isinstance(value, allowed) or not ok(value):
                 raise InvalidInputError(f"expected {expected}, got {value!r}", field=name)
         if self.workers and self.users < self.workers:
             raise InvalidInputError(
                 f"expected at least one user per worker ({self.workers}), got {self.users}",
                 field="users",
             )
-        unknown = set(self.weights) - set(FLOWS)
-        if unknown or not any(w > 0 for w in self.weights.values()):
+        self._check_weights()
+
+    def _check_weights(self) -> None:
+        weights = self.weights
+        valid = (
+            isinstance(weights, dict)
+            and set(weights) <= set(FLOWS)
+            and all(
+                isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in weights.values()
+            )
+            and any(w > 0 for w in weights.values())
+        )
+        if not valid:
             raise InvalidInputError(
-                f"expected weights for {', '.join(FLOWS)} (at least one above 0), "
-                f"got {self.weights!r}",
+                f"expected integer weights (0 or more) for {', '.join(FLOWS)}, at least one "
+                f"above 0, got {weights!r}",
                 field="weights",
             )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +28,7 @@ from chaosdrill.environments.local.state import (
 )
 from chaosdrill.environments.readiness import NotReady
 from chaosdrill.errors import (
+    BrokenStateError,
     EnvironmentExistsError,
     EnvironmentNotFoundError,
     InvalidInputError,
@@ -126,8 +126,7 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
                 )
             stale.down()
         elif root.exists():
-            lifecycle.sweep_processes(root)
-            shutil.rmtree(root, ignore_errors=True)
+            lifecycle.clear_state_dir(root)
         root.mkdir(parents=True)
         state = lifecycle.new_state(name, root, settings, db_os_user())
         ctx = LocalContext(state, programs)
@@ -148,6 +147,24 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
                 f"`chaosdrill env up --name {name}`"
             )
         return cls._load(root)
+
+    @classmethod
+    def take_down(cls, name: str = "default") -> None:
+        """Take the environment ``name`` down, even when its state is torn or stale.
+
+        With a readable state this is :meth:`down`; with a torn or missing ``env.json`` in
+        a state directory that is still there, every process carrying the environment's
+        marker is stopped and the directory removed all the same.
+        """
+        root = _env_root(name)
+        try:
+            environment = cls.attach(name)
+        except (BrokenStateError, EnvironmentNotFoundError):
+            if not root.exists():
+                raise
+            lifecycle.clear_state_dir(root)
+            return
+        environment.down()
 
     @classmethod
     def open(

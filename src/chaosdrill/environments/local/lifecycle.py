@@ -22,7 +22,7 @@ import psutil
 from chaosdrill.environments.local import components, haproxy, monitoring, postgres
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.state import EnvSettings, EnvState, Replica
-from chaosdrill.environments.local.supervisor import Program
+from chaosdrill.environments.local.supervisor import Program, Supervisor
 from chaosdrill.environments.readiness import free_ports, wait_until
 from chaosdrill.errors import ComponentStartError, OperationError
 from chaosdrill.monitoring import rules
@@ -32,6 +32,7 @@ __all__ = [
     "ENV_MARKER",
     "bring_down",
     "bring_up",
+    "clear_state_dir",
     "listening_ports",
     "new_state",
     "publish_servers",
@@ -305,11 +306,18 @@ def publish_targets(ctx: LocalContext) -> None:
 
 
 def sweep_processes(root: Path, timeout: float = 3.0) -> list[int]:
-    """Kill every process still carrying this environment's marker; return their pids."""
+    """Kill every process left of this environment; return their pids.
+
+    A process is the environment's when it carries the environment's marker, or when it
+    runs inside the state directory without a terminal: Redis overwrites its environment
+    (its process title), so once supervisord is gone only its working directory tells.
+    The caller and its ancestors (a shell cd'ed there) are never touched.
+    """
+    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     mine: list[psutil.Process] = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.environ().get(ENV_MARKER) == str(root):
+            if proc.pid not in spared and _belongs(proc, root):
                 mine.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
@@ -324,6 +332,13 @@ def sweep_processes(root: Path, timeout: float = 3.0) -> list[int]:
     return [p.pid for p in mine]
 
 
+def _belongs(proc: psutil.Process, root: Path) -> bool:
+    if proc.environ().get(ENV_MARKER) == str(root):
+        return True
+    cwd = Path(proc.cwd())
+    return (cwd == root or root in cwd.parents) and proc.terminal() is None
+
+
 def bring_down(ctx: LocalContext) -> None:
     """Stop everything, sweep stragglers, remove the state directory."""
     ctx.supervisor.shutdown()
@@ -332,6 +347,20 @@ def bring_down(ctx: LocalContext) -> None:
     shutil.rmtree(ctx.root, ignore_errors=True)
     if ctx.root.exists():
         raise OperationError(f"could not remove {ctx.root}")
+
+
+def clear_state_dir(root: Path) -> None:
+    """Take down an environment whose state cannot be read: by its marker, not its state.
+
+    Stops supervisord's programs over its socket when it answers (each its own stop
+    signal), kills every process still carrying the environment's marker, and removes the
+    state directory; nothing here reads ``env.json``.
+    """
+    Supervisor(root).shutdown()
+    sweep_processes(root)
+    shutil.rmtree(root, ignore_errors=True)
+    if root.exists():
+        raise OperationError(f"could not remove {root}")
 
 
 def listening_ports(ports: set[int]) -> set[int]:

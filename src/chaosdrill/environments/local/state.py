@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosdrill.errors import EnvironmentNotFoundError
+from chaosdrill.errors import BrokenStateError, EnvironmentNotFoundError
 from chaosdrill.paths import write_atomic
 
 __all__ = ["EnvSettings", "EnvState", "Replica", "pager_db", "pager_token_file", "state_root"]
@@ -31,6 +31,15 @@ def pager_db(root: Path) -> Path:
 def pager_token_file(root: Path) -> Path:
     """The pager's bearer token (mode 0600): Alertmanager sends it, the pager checks it."""
     return root / "pager" / "token"
+
+
+def _broken(root: Path, reason: str) -> BrokenStateError:
+    return BrokenStateError(
+        str(root / STATE_FILE),
+        reason,
+        f"take the environment down with `chaosdrill env down --name {root.name}` (it stops "
+        f"every process of the environment and removes {root}), then bring it up again",
+    )
 
 
 def state_root() -> Path:
@@ -152,17 +161,32 @@ class EnvState:
 
     @classmethod
     def load(cls, root: Path) -> EnvState:
-        """Read env.json of the environment at ``root``."""
+        """Read env.json of the environment at ``root``.
+
+        Raises:
+            EnvironmentNotFoundError: there is no env.json (the environment is not up).
+            BrokenStateError: env.json is torn or not a state this version wrote; the
+                message says how to take the environment down all the same.
+        """
+        path = root / STATE_FILE
         try:
-            data = json.loads((root / STATE_FILE).read_text())
+            text = path.read_bytes().decode()
         except FileNotFoundError:
             raise EnvironmentNotFoundError(
                 f"the environment in {root} is not up (it was taken down, or never started)"
             ) from None
-        data["root"] = Path(data["root"])
-        data["settings"] = EnvSettings(**data["settings"])
-        data["replicas"] = [Replica(**r) for r in data["replicas"]]
-        return cls(**data)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _broken(root, str(exc)) from None
+        try:
+            data = json.loads(text)
+            data["root"] = Path(data["root"])
+            data["settings"] = EnvSettings(**data["settings"])
+            data["replicas"] = [Replica(**r) for r in data["replicas"]]
+            return cls(**data)
+        except json.JSONDecodeError as exc:
+            raise _broken(root, f"not JSON: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _broken(root, f"not an environment state: {exc!r}") from None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

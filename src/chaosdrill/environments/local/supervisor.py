@@ -25,7 +25,7 @@ from typing import Any, cast
 
 from chaosdrill.errors import ComponentStartError, OperationError
 
-__all__ = ["Program", "Supervisor"]
+__all__ = ["Program", "Supervisor", "SupervisorDownError"]
 
 
 def _escape(value: str) -> str:
@@ -45,6 +45,24 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+class SupervisorDownError(OperationError, ConnectionError):
+    """supervisord of an environment does not answer on its socket (it was killed, or hangs).
+
+    Still an :class:`OSError` (a :class:`ConnectionError`), so the callers that expect the
+    socket to fail (``alive()``, ``shutdown()``) keep catching it; anything else ends with
+    one line naming what is down and how to clean up.
+    """
+
+    def __init__(self, sock: Path, cause: OSError) -> None:
+        root = sock.parent
+        reason = cause.strerror or str(cause) or type(cause).__name__
+        super().__init__(
+            f"supervisord of environment {root.name!r} is down (no answer on {sock}: {reason}); "
+            f"its programs are unsupervised: take it down with "
+            f"`chaosdrill env down --name {root.name}`, then bring it up again"
+        )
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -79,6 +97,10 @@ class _UnixTransport(xmlrpc.client.Transport):
     def request(self, host: Any, handler: Any, request_body: Any, verbose: bool = False) -> Any:
         try:
             return super().request(host, handler, request_body, verbose)
+        except SupervisorDownError:
+            raise
+        except OSError as exc:
+            raise SupervisorDownError(Path(self._path), exc) from exc
         finally:
             self.close()
 
