@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 
 import psutil
 import pytest
@@ -98,7 +99,7 @@ def test_invalid_settings_are_refused_before_anything_starts() -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the ``chaosdrill`` command line (wide output: one message, one line)."""
     return subprocess.run(
-        ["chaosdrill", *args],
+        [sys.executable, "-m", "chaosdrill", *args],
         capture_output=True,
         text=True,
         timeout=120,
