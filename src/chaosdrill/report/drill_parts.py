@@ -18,7 +18,6 @@ from chaosdrill.drill.model import DrillResult
 from chaosdrill.report.drill_types import (
     Check,
     Escalation,
-    Impact,
     Notify,
     RunbookRun,
     RunbookStep,
@@ -30,14 +29,13 @@ from chaosdrill.report.drill_types import (
 )
 from chaosdrill.report.series_types import DrillSeries, Series, SeriesSet
 from chaosdrill.scoring import severity as sev
-from chaosdrill.scoring.score import DrillImpact, DrillScore, event_time
+from chaosdrill.scoring.score import DrillScore, event_time
 
 __all__ = [
     "LABELS",
     "OUTPUT_CHARS",
     "drill_series",
     "escalation_part",
-    "impact_part",
     "incomplete_reasons",
     "relative",
     "runbook_runs",
@@ -170,23 +168,6 @@ def score_part(score: DrillScore) -> Score:
     )
     return Score(
         score.points, 100.0, score.grade, score.passed, score.capped_by, score.reasons, parts
-    )
-
-
-def impact_part(impact: DrillImpact) -> Impact:
-    """What users felt, as measured by the scoring."""
-    return Impact(
-        requests=impact.requests,
-        failed=impact.failed,
-        error_share=impact.error_share,
-        worst_error_share=impact.worst_error_share,
-        worst_p95_ms=impact.worst_p95_ms,
-        window_s=impact.window_s,
-        window_production_s=impact.window_production_s,
-        budget_burned_pct=impact.budget_burned_pct,
-        enrollments_failed=impact.enrollments_failed,
-        enrollments_attempted=impact.enrollments_attempted,
-        lost_writes=impact.lost_writes,
     )
 
 

@@ -21,7 +21,6 @@ __all__ = [
     "LEVELS",
     "Check",
     "Escalation",
-    "Impact",
     "Markers",
     "Notify",
     "RunbookRun",
@@ -199,59 +198,6 @@ class Score:
             "reasons": list(self.reasons),
             "parts": [p.to_json() for p in self.parts],
         }
-
-
-_IMPACT_KEYS = (
-    "requests",
-    "failed",
-    "error_share",
-    "worst_error_share",
-    "worst_p95_ms",
-    "window_s",
-    "window_production_s",
-    "budget_burned_pct",
-    "enrollments_failed",
-    "enrollments_attempted",
-    "lost_writes",
-)
-
-
-@dataclass(frozen=True)
-class Impact:
-    """What users felt between the fault and recovery (see scoring.score.DrillImpact)."""
-
-    requests: int
-    failed: int
-    error_share: float
-    worst_error_share: float
-    worst_p95_ms: float
-    window_s: float
-    window_production_s: float
-    budget_burned_pct: float
-    enrollments_failed: int
-    enrollments_attempted: int
-    lost_writes: int
-
-    @classmethod
-    def from_json(cls, o: JsonObject) -> Impact:
-        """Read it from report.json (a bad value names its field)."""
-        return cls(
-            requests=o.integer("requests"),
-            failed=o.integer("failed"),
-            error_share=o.number("error_share"),
-            worst_error_share=o.number("worst_error_share"),
-            worst_p95_ms=o.number("worst_p95_ms"),
-            window_s=o.number("window_s"),
-            window_production_s=o.number("window_production_s"),
-            budget_burned_pct=o.number("budget_burned_pct"),
-            enrollments_failed=o.integer("enrollments_failed"),
-            enrollments_attempted=o.integer("enrollments_attempted"),
-            lost_writes=o.integer("lost_writes"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """Its report.json form, keys in report.json order."""
-        return {k: getattr(self, k) for k in _IMPACT_KEYS}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from chaosdrill.errors import DrillError
 from chaosdrill.report.drill_parts import (
     drill_series,
     escalation_part,
-    impact_part,
     incomplete_reasons,
     relative,
     runbook_runs,
@@ -185,7 +184,7 @@ def drill_report(
         verdict=Verdict(result.verdict.passed, dict(result.verdict.checks), result.verdict.reasons),
         failures=tuple(result.failures),
         score=score,
-        impact=impact_part(impact),
+        impact=impact,
         severity=severity_part(severity),
         escalation=escalation_part(esc),
         markers=Markers(**{name: relative(result, ev) for name, ev in MARKERS.items()}),

@@ -25,7 +25,6 @@ from chaosdrill.report.drill_types import (
     LEVELS,
     Check,
     Escalation,
-    Impact,
     Markers,
     RunbookRun,
     Score,
@@ -36,6 +35,7 @@ from chaosdrill.report.drill_types import (
     Verdict,
 )
 from chaosdrill.report.series_types import DrillSeries
+from chaosdrill.scoring.score import DrillImpact
 
 __all__ = [
     "REPORT_VERSION",
@@ -82,7 +82,7 @@ class DrillSection:
     verdict: Verdict
     failures: tuple[str, ...]
     score: Score
-    impact: Impact
+    impact: DrillImpact
     severity: Severity
     escalation: Escalation
     markers: Markers
@@ -123,7 +123,7 @@ class DrillSection:
             verdict=Verdict.from_json(o.child("verdict")),
             failures=o.texts("failures"),
             score=Score.from_json(o.child("score")),
-            impact=Impact.from_json(o.child("impact")),
+            impact=DrillImpact.from_json(o.child("impact")),
             severity=Severity.from_json(o.child("severity")),
             escalation=Escalation.from_json(o.child("escalation")),
             markers=Markers.from_json(o.child("markers")),

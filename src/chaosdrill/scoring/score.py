@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaosdrill.drill.jsonfields import JsonObject
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError
 
@@ -173,8 +174,25 @@ class DrillImpact:
     enrollments_attempted: int
     lost_writes: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
+    @classmethod
+    def from_json(cls, o: JsonObject) -> DrillImpact:
+        """Read it from report.json's ``impact`` (a bad value names its field)."""
+        return cls(
+            requests=o.integer("requests"),
+            failed=o.integer("failed"),
+            error_share=o.number("error_share"),
+            worst_error_share=o.number("worst_error_share"),
+            worst_p95_ms=o.number("worst_p95_ms"),
+            window_s=o.number("window_s"),
+            window_production_s=o.number("window_production_s"),
+            budget_burned_pct=o.number("budget_burned_pct"),
+            enrollments_failed=o.integer("enrollments_failed"),
+            enrollments_attempted=o.integer("enrollments_attempted"),
+            lost_writes=o.integer("lost_writes"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (report.json's ``impact``), keys in field order."""
         return dict(self.__dict__)
 
 
