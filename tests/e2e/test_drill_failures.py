@@ -269,6 +269,7 @@ def test_a_fault_whose_injection_raises_ends_the_drill_with_that_reason_first(
     from chaosdrill.drill.engine import run_drill
     from chaosdrill.environments.base import Environment
     from chaosdrill.faults.base import REGISTRY, Fault, register
+    from chaosdrill.scenarios.settings import SpecOverrides
 
     class RefusedFault(Fault):
         kind = "refused-by-the-environment"
@@ -292,7 +293,8 @@ def test_a_fault_whose_injection_raises_ends_the_drill_with_that_reason_first(
         path.write_text(json.dumps(data))
         start = time.monotonic()
         outcome = run_drill(
-            path, env_name=env.name, time_scale=K, hold_production_s=60, reports=tmp_path
+            path,
+            SpecOverrides(env_name=env.name, time_scale=K, hold_production_s=60, reports=tmp_path),
         )
         elapsed = time.monotonic() - start
     finally:

@@ -80,16 +80,7 @@ class _LiveView:
 
 
 def _run_one(
-    path: Path,
-    env: str | None,
-    k: float | None,
-    hold: float | None,
-    run: RunDir,
-    recovery_timeout: float | None,
-    quiet: bool,
-    targets: tuple[float | None, float | None] = (None, None),
-    load: dict[str, Any] | None = None,
-    spec: DrillSpec | None = None,
+    path: Path, overrides: SpecOverrides, spec: DrillSpec, run: RunDir, quiet: bool
 ) -> DrillOutcome:
     """One drill in this process, its result written to the run's drills/01-<name>.json."""
     view = _LiveView()
@@ -106,15 +97,8 @@ def _run_one(
     with shown:
         return run_drill(
             path,
-            env_name=env,
-            time_scale=k,
-            hold_production_s=hold,
-            reports=run.reports,
+            overrides,
             result_path=run.drill_result(1, path),
-            recovery_timeout_production_s=recovery_timeout,
-            mttd_target_s=targets[0],
-            mttr_target_s=targets[1],
-            load=load,
             on_context=attach,
             spec=spec,
         )
@@ -213,34 +197,21 @@ def run(
         paths += sorted(EXPERIMENTS_DIR.glob("*.json"))
     if not paths:
         raise InvalidInputError("expected experiment files, --all or --plan", field="experiments")
-    specs = _resolve_specs(
-        paths,
-        SpecOverrides(
-            env_name=env_name,
-            time_scale=time_scale,
-            hold_production_s=hold,
-            reports=reports,
-            recovery_timeout_production_s=recovery_timeout,
-            mttd_target_s=mttd_target,
-            mttr_target_s=mttr_target,
-            load=load,
-        ),
+    overrides = SpecOverrides(
+        env_name=env_name,
+        time_scale=time_scale,
+        hold_production_s=hold,
+        reports=reports,
+        recovery_timeout_production_s=recovery_timeout,
+        mttd_target_s=mttd_target,
+        mttr_target_s=mttr_target,
+        load=load,
     )
+    specs = _resolve_specs(paths, overrides)
     if len(paths) == 1:
         folder = RunDir.create(reports, paths[0].stem)
         try:
-            outcome = _run_one(
-                paths[0],
-                env_name,
-                time_scale,
-                hold,
-                folder,
-                recovery_timeout,
-                quiet,
-                (mttd_target, mttr_target),
-                load,
-                specs[0],
-            )
+            outcome = _run_one(paths[0], overrides, specs[0], folder, quiet)
         except BaseException:
             folder.remove_if_empty()  # a drill that could not start leaves no folder
             raise

@@ -44,37 +44,25 @@ class DrillOutcome:
 
 def run_drill(
     path: Path,
+    overrides: SpecOverrides | None = None,
     *,
-    env_name: str | None = None,
-    time_scale: float | None = None,
-    hold_production_s: float | None = None,
-    reports: Path | None = None,
     result_path: Path | None = None,
-    recovery_timeout_production_s: float | None = None,
-    mttd_target_s: float | None = None,
-    mttr_target_s: float | None = None,
-    load: dict[str, Any] | None = None,
     on_context: Any = None,
     spec: DrillSpec | None = None,
 ) -> DrillOutcome:
     """Run one experiment file as a drill; return its result (always reverted).
 
-    The drill spec is resolved first (unless given, already resolved with the same
-    settings): a mistake in the experiment raises InvalidInputError before anything starts.
-    The result is written to ``result_path`` when given (the run folder's
-    drills/<NN>-<experiment>.json, chaosdrill.report.rundir), else to a new run folder under
-    ``reports``.
+    Args:
+        path: the experiment file.
+        overrides: command-line or plan settings over the experiment's configuration.
+        result_path: where the result goes (the run folder's drills/<NN>-<experiment>.json,
+            chaosdrill.report.rundir); default: a new run folder under the reports directory.
+        on_context: called with the drill's context once it is set up (a live view).
+        spec: the drill spec, when already resolved from ``path`` with ``overrides``;
+            otherwise it is resolved here, so a mistake in the experiment raises
+            InvalidInputError before anything starts.
     """
-    overrides = SpecOverrides(
-        env_name=env_name,
-        time_scale=time_scale,
-        hold_production_s=hold_production_s,
-        reports=reports,
-        recovery_timeout_production_s=recovery_timeout_production_s,
-        mttd_target_s=mttd_target_s,
-        mttr_target_s=mttr_target_s,
-        load=load or None,
-    )
+    overrides = overrides or SpecOverrides()
     if spec is None:
         spec = load_spec(path, overrides)
     experiment = load_experiment(path)

@@ -236,6 +236,7 @@ def run_request(request: WorkerRequest) -> WorkerOutcome:
     rollbacks; before or after it, the set-up or clean-up is cut short and reverted.
     """
     from chaosdrill.drill.engine import run_drill
+    from chaosdrill.scenarios.settings import SpecOverrides
 
     written = request.result_path
 
@@ -244,18 +245,17 @@ def run_request(request: WorkerRequest) -> WorkerOutcome:
 
     old = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        drill = run_drill(
-            request.experiment,
+        overrides = SpecOverrides(
             env_name=request.env_name,
             time_scale=request.time_scale,
             hold_production_s=request.hold_production_s,
             reports=request.run_dir,
-            result_path=request.result_path,
             recovery_timeout_production_s=request.recovery_timeout_production_s,
             mttd_target_s=request.mttd_target_s,
             mttr_target_s=request.mttr_target_s,
             load=request.load,
         )
+        drill = run_drill(request.experiment, overrides, result_path=request.result_path)
     except DrillError as exc:
         return WorkerOutcome(exc.exit_code, existing(), None, str(exc), type(exc).__name__)
     except (KeyboardInterrupt, _Terminated) as exc:
