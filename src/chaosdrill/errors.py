@@ -11,6 +11,7 @@ The hierarchy::
         ├── ProgramMissingError     required programs are not installed (lists each and the fix)
         ├── ComponentStartError     a part of the environment did not become ready
         ├── EnvironmentNotFoundError an operation on an environment that is not up
+        ├── EnvironmentBusyError    another drill (plan, session) holds the environment
         ├── BrokenStateError        an environment's state file is torn or not its own format
         └── OperationError          an Environment operation (scale, promote, ...) failed
 
@@ -21,11 +22,16 @@ lists every exit code of the command line, the drill worker and the gate.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chaosdrill.environments.holding import Holder
 
 __all__ = [
     "BrokenStateError",
     "ComponentStartError",
     "DrillError",
+    "EnvironmentBusyError",
     "EnvironmentExistsError",
     "EnvironmentNotFoundError",
     "Exit",
@@ -127,6 +133,26 @@ class ComponentStartError(RuntimeFailure):
 
 class EnvironmentNotFoundError(RuntimeFailure):
     """An operation was asked of an environment that is not up."""
+
+
+class EnvironmentBusyError(RuntimeFailure):
+    """Another live process holds the environment (one drill at a time); nothing was changed.
+
+    Args:
+        env_name: the environment.
+        holder: what holds it (chaosdrill.environments.holding.Holder).
+    """
+
+    def __init__(self, env_name: str, holder: Holder) -> None:
+        self.env_name = env_name
+        self.holder = holder
+        super().__init__(
+            f"environment {env_name!r} is held by {holder.describe()}; one drill runs on an "
+            "environment at a time. Wait until it ends, run on another environment (--name), "
+            f"or stop it with `kill -TERM {holder.pid}` (it reverts its fault first). A holder "
+            f"that is gone is cleared by the next drill or `chaosdrill env recover --name "
+            f"{env_name}`; a live holder's hold is never cleared"
+        )
 
 
 class BrokenStateError(RuntimeFailure):
