@@ -195,7 +195,10 @@ def test_the_worker_request_carries_the_options(tmp_path: Path) -> None:
 
 
 def test_attach_when_up_else_bring_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The session fixture's policy, ``open_environment`` on the local backend."""
+    """The session fixture's policy, ``open_environment`` on the local backend.
+
+    An environment attached to is not re-timed on opening: the drill that holds it does.
+    """
     from chaosdrill.environments import open_environment
     from chaosdrill.errors import EnvironmentNotFoundError
 
@@ -214,15 +217,14 @@ def test_attach_when_up_else_bring_up(monkeypatch: pytest.MonkeyPatch) -> None:
     running, fresh, stale = Env(True), Env(True), Env(False)
     ups: list[tuple[str, float]] = []
 
-    def up(name: str, settings: Any) -> Any:
+    def up(name: str, root: Path, settings: Any, programs: Any) -> Any:
         ups.append((name, settings.time_scale))
         return fresh
 
-    monkeypatch.setattr(LocalEnvironment, "up", staticmethod(up))
+    monkeypatch.setattr(LocalEnvironment, "_up", staticmethod(up))
     monkeypatch.setattr(LocalEnvironment, "attach", staticmethod(lambda name: running))
     assert open_environment("one", time_scale=20) == (running, False)
     assert ups == []
-    assert retimed == [20]
     monkeypatch.setattr(LocalEnvironment, "attach", staticmethod(lambda name: stale))
     assert open_environment("two", time_scale=20) == (fresh, True)
 
@@ -232,7 +234,7 @@ def test_attach_when_up_else_bring_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LocalEnvironment, "attach", staticmethod(missing))
     assert open_environment("three", time_scale=30) == (fresh, True)
     assert ups == [("two", 20.0), ("three", 30.0)]
-    assert retimed == [20]
+    assert retimed == []
 
 
 def test_the_failure_section_names_the_drills_reasons(tmp_path: Path) -> None:

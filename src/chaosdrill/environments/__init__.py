@@ -5,7 +5,9 @@ from chaosdrill.environments.opening import (
     BACKENDS,
     DEFAULT_NAME,
     NAME_VARIABLE,
+    HeldEnvironment,
     environment_name,
+    hold_environment,
     open_environment,
 )
 
@@ -15,7 +17,9 @@ __all__ = [
     "NAME_VARIABLE",
     "Endpoints",
     "Environment",
+    "HeldEnvironment",
     "MonitoringSettings",
     "environment_name",
+    "hold_environment",
     "open_environment",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from collections.abc import Callable
@@ -11,18 +12,20 @@ from typing import Any
 
 import httpx
 
-from chaosdrill.environments.base import ComponentStatus, Endpoints, Environment, MonitoringSettings
+from chaosdrill.environments import holding
+from chaosdrill.environments.base import ComponentStatus, Endpoints, MonitoringSettings
 from chaosdrill.environments.local import components, lifecycle
 from chaosdrill.environments.local.cache import CacheOps
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.database import DatabaseOps
 from chaosdrill.environments.local.deployment import MAX_REPLICAS, DeploymentOps
 from chaosdrill.environments.local.postgres import db_os_user
-from chaosdrill.environments.local.programs import find_programs
+from chaosdrill.environments.local.programs import Programs, find_programs
 from chaosdrill.environments.local.state import (
     STATE_FILE,
     EnvSettings,
     EnvState,
+    name_lock,
     pager_db,
     state_root,
 )
@@ -111,12 +114,32 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
     ) -> LocalEnvironment:
         """Bring a new environment up; refuse a name that is already up.
 
-        A state directory left by a crashed run (no supervisor alive) is cleared first.
+        A state directory left by a crashed run (no supervisor alive) is cleared first,
+        unless a drill that still runs holds it. Ups and downs of one name take turns
+        (:func:`~chaosdrill.environments.local.state.name_lock`): of two concurrent ups, one
+        brings it up and the other is refused.
+
+        Raises:
+            EnvironmentExistsError: the name is up.
+            EnvironmentBusyError: the name's crashed environment is held by a live drill.
         """
         settings = settings or EnvSettings()
         root = _env_root(name)
         _validate_settings(settings)
         programs = find_programs()
+        with name_lock(name):
+            return cls._up(name, root, settings, programs, progress)
+
+    @classmethod
+    def _up(
+        cls,
+        name: str,
+        root: Path,
+        settings: EnvSettings,
+        programs: Programs,
+        progress: Callable[[str], None] = lambda _: None,
+    ) -> LocalEnvironment:
+        """:meth:`up`, with the name's lock held by the caller."""
         if (root / STATE_FILE).exists():
             stale = cls._load(root)
             if stale.ctx.supervisor.alive():
@@ -124,8 +147,10 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
                     f"environment {name!r} is already up (state in {root}); use it, or take "
                     f"it down first with `chaosdrill env down --name {name}`"
                 )
-            stale.down()
+            holding.refuse_if_held(root, name)
+            lifecycle.bring_down(stale.ctx)
         elif root.exists():
+            holding.refuse_if_held(root, name)
             lifecycle.clear_state_dir(root)
         root.mkdir(parents=True)
         state = lifecycle.new_state(name, root, settings, db_os_user())
@@ -149,58 +174,85 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
         return cls._load(root)
 
     @classmethod
-    def take_down(cls, name: str = "default") -> None:
+    def take_down(cls, name: str = "default", *, force: bool = False) -> None:
         """Take the environment ``name`` down, even when its state is torn or stale.
 
         With a readable state this is :meth:`down`; with a torn or missing ``env.json`` in
         a state directory that is still there, every process carrying the environment's
         marker is stopped and the directory removed all the same.
+
+        Raises:
+            EnvironmentBusyError: a drill that still runs holds it (``force``: take it
+                down all the same; that drill then fails).
         """
         root = _env_root(name)
-        try:
-            environment = cls.attach(name)
-        except (BrokenStateError, EnvironmentNotFoundError):
-            if not root.exists():
-                raise
-            lifecycle.clear_state_dir(root)
-            return
-        environment.down()
+        with name_lock(name):
+            if not force:
+                holding.refuse_if_held(root, name)
+            try:
+                environment = cls.attach(name)
+            except (BrokenStateError, EnvironmentNotFoundError):
+                if not root.exists():
+                    raise
+                lifecycle.clear_state_dir(root)
+                return
+            environment.bring_down()
 
     @classmethod
     def open(
-        cls, name: str = "default", time_scale: float = 1.0, replicas: int | None = None
-    ) -> tuple[Environment, bool]:
-        """The running environment ``name`` re-timed for ``time_scale``, else a new one.
+        cls,
+        name: str = "default",
+        time_scale: float = 1.0,
+        replicas: int | None = None,
+        claim: holding.Claim | None = None,
+    ) -> tuple[LocalEnvironment, bool, holding.Hold | None]:
+        """The running environment ``name`` as it is, else a new one at ``time_scale``.
 
-        Returns the environment and whether the caller owns it (brought it up, so takes it
-        down). A state directory whose supervisor is gone (a crashed run) is cleared and
-        brought up again; if another process brings the same name up meanwhile, this
-        attaches to it. ``replicas`` applies only to a new environment.
+        Returns the environment, whether the caller owns it (brought it up, so takes it
+        down) and, with a ``claim``, the hold taken for it. Attaching, bringing up and
+        taking the hold happen under the name's lock, so no other opener sees the
+        environment half up or gets in between. A state directory whose supervisor is gone
+        (a crashed run) is cleared and brought up again. ``time_scale`` and ``replicas``
+        apply only to a new environment: the caller re-times one it attached to, once it
+        holds it.
+
+        Raises:
+            EnvironmentBusyError: with a ``claim``, another live process holds it;
+                nothing was changed.
         """
-        validate_name(name)
-        for _ in range(2):
-            try:
-                env = cls.attach(name)
-                if env.alive():
-                    env.apply_time_scale(time_scale)
-                    return env, False
-            except EnvironmentNotFoundError:
-                pass
+        root = _env_root(name)
+        with name_lock(name):
+            env: LocalEnvironment | None = None
+            with contextlib.suppress(EnvironmentNotFoundError):
+                found = cls.attach(name)
+                env = found if found.alive() else None
+            if claim is not None and env is not None:
+                return env, False, claim.take(env.root, name)
+            if env is not None:
+                return env, False, None
             settings = EnvSettings.for_time_scale(time_scale)
             if replicas is not None:
                 settings = dataclasses.replace(settings, replicas=replicas)
-            try:
-                return cls.up(name, settings), True
-            except EnvironmentExistsError:
-                continue  # brought up by another process in the meantime: attach to it
-        raise OperationError(f"could neither attach to nor bring up environment {name!r}")
+            _validate_settings(settings)
+            env = cls._up(name, root, settings, find_programs())
+            return env, True, claim.take(env.root, name) if claim is not None else None
 
     def alive(self) -> bool:
         """True while the environment's supervisor runs (False after a crash or ``down()``)."""
         return not self._closed and self.ctx.supervisor.alive()
 
     def down(self) -> None:
-        """Stop every process, free every port, remove the state directory."""
+        """Stop every process, free every port, remove the state directory.
+
+        Waits for an up or down of the same name under way in another process.
+        """
+        if self._closed:
+            return
+        with name_lock(self.name):
+            self.bring_down()
+
+    def bring_down(self) -> None:
+        """:meth:`down`, with the name's lock already held by the caller."""
         if self._closed:
             return
         lifecycle.bring_down(self.ctx)

@@ -18,7 +18,15 @@ from typing import Any
 from chaosdrill.errors import BrokenStateError, EnvironmentNotFoundError
 from chaosdrill.paths import write_atomic
 
-__all__ = ["EnvSettings", "EnvState", "Replica", "pager_db", "pager_token_file", "state_root"]
+__all__ = [
+    "EnvSettings",
+    "EnvState",
+    "Replica",
+    "name_lock",
+    "pager_db",
+    "pager_token_file",
+    "state_root",
+]
 
 STATE_FILE = "env.json"
 
@@ -55,6 +63,25 @@ def state_root() -> Path:
         return Path("/var/lib/chaosdrill")
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(xdg) / "chaosdrill"
+
+
+@contextlib.contextmanager
+def name_lock(name: str) -> Iterator[None]:
+    """Hold the lock of the environment name ``name``: one up, down or open at a time.
+
+    The lock file is ``state_root()/locks/NAME.lock``, outside the environment's directory
+    (which up creates and down removes), so two ``env up`` of one name cannot both bring it
+    up and a ``down`` cannot remove the directory of an ``up`` still under way. Not
+    re-entrant: a process that holds it must not ask for it again.
+    """
+    locks = state_root() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass
