@@ -7,6 +7,8 @@ that has chaosdrill installed loads it. It adds:
   ``--chaosdrill-keep-env`` and the ini key ``chaosdrill_time_scale``;
 - the session fixture ``chaosdrill_env``: the running environment of that name if there is
   one (never taken down), else one brought up at time scale K and taken down at the end;
+  held by the session from start to end (its drills run under that hold; another drill or
+  session on it is refused: chaosdrill.environments.holding);
 - the fixture ``run_drill``: runs one experiment on that environment and returns a
   :class:`DrillReport`;
 - the marker ``drill(experiment=None, time_scale=None, hold_s=None, recovery_timeout_s=None)``:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from chaosdrill.drill.model import DrillResult
     from chaosdrill.drill.worker import WorkerRequest
     from chaosdrill.environments import Environment
+    from chaosdrill.environments.holding import Hold
     from chaosdrill.environments.local import LocalEnvironment
     from chaosdrill.report.rundir import RunDir
 
@@ -139,6 +142,7 @@ class _Session:
     keep_env: bool = False
     env: Environment | None = None
     owned: bool = False
+    hold: Hold | None = None
     drills: list[tuple[str, DrillReport]] = field(default_factory=list)
 
 
@@ -210,7 +214,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Take down an environment this session brought up, if its fixture could not."""
+    """Take down an environment this session brought up, if its fixture could not; let go."""
     state = config.stash.get(_SESSION, None)
     if state is not None and state.env is not None and state.owned and not state.keep_env:
         env, state.env = state.env, None
@@ -222,6 +226,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                 f"run `chaosdrill env down --name {env.name}`",
                 file=sys.stderr,
             )
+    if state is not None and state.hold is not None:
+        hold, state.hold = state.hold, None
+        with contextlib.suppress(Exception):
+            hold.release()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -248,18 +256,26 @@ def chaosdrill_env(pytestconfig: pytest.Config) -> Iterator[Environment]:
 
     An environment this fixture brought up is taken down at the end of the session, also
     when tests fail or the run is interrupted, unless ``--chaosdrill-keep-env`` is given.
+    The session holds the environment until then: an environment another drill, plan or
+    session holds is refused (EnvironmentBusyError), and nothing else runs drills on this
+    one meanwhile. Each drill re-times it for its own time scale.
     """
-    from chaosdrill.environments import open_environment
+    from chaosdrill.environments import hold_environment
+    from chaosdrill.environments.holding import Claim
 
     state = pytestconfig.stash[_SESSION]
-    env, owned = open_environment(state.env_name, time_scale=state.time_scale)
-    state.env, state.owned = env, owned
+    claim = Claim("test-session", f"pytest in {pytestconfig.rootpath}")
+    opened = hold_environment(state.env_name, claim, time_scale=state.time_scale)
+    env, owned = opened.env, opened.owns
+    state.env, state.owned, state.hold = env, owned, opened.hold
     try:
         yield env
     finally:
         if owned and not state.keep_env:
-            env.down()  # if interrupted, pytest_unconfigure tries again
+            env.down()  # if interrupted, pytest_unconfigure tries again (and then lets go)
             state.env = None
+        opened.hold.release()
+        state.hold = None
 
 
 class DrillRunner:

@@ -12,6 +12,7 @@ from pathlib import Path
 from chaosdrill.drill.measurements import Measurements
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.environments import Environment
+from chaosdrill.environments.holding import Hold
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import LoadRun
 from chaosdrill.load.sli import SliTail
@@ -35,6 +36,8 @@ class DrillContext:
     env: Environment
     owns_env: bool
     ledger: FaultLedger
+    #: the drill's hold on the environment (released at clean-up)
+    hold: Hold | None = None
     timeline: Timeline = field(default_factory=Timeline)
     load: LoadRun | None = None
     sli: SliTail | None = None

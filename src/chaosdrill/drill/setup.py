@@ -1,10 +1,12 @@
 """Setting a drill up from an experiment and taking it down again.
 
 ``start_drill``: from the drill's settings (a checked ``DrillSpec``), attach to (or bring up)
-the environment at the drill's time scale, revert faults a killed drill left behind, start the
-load. ``finish_drill``: stop the load, write the result (marked as stopped when a signal
-stopped the drill). ``cleanup_drill``: revert anything still open and take down an
-environment the drill brought up itself; stop signals wait until it is done.
+the environment and hold it (one drill per environment at a time: another drill's hold
+refuses this one before anything is touched), re-time it for the drill's time scale, revert
+faults a killed drill left behind, start the load. ``finish_drill``: stop the load, write the
+result (marked as stopped when a signal stopped the drill). ``cleanup_drill``: revert anything
+still open, take down an environment the drill brought up itself and release the hold; stop
+signals wait until it is done.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from chaosdrill.drill.context import DrillContext, clear_current, set_current
 from chaosdrill.drill.measurements import AlertsAtEnd
 from chaosdrill.drill.phases import note_stop, recover_hint
 from chaosdrill.drill.result import write_result
-from chaosdrill.environments import open_environment
+from chaosdrill.environments import hold_environment
+from chaosdrill.environments.holding import Claim
 from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
 from chaosdrill.faults.signals import held, revert_abandoned
 from chaosdrill.load.sli import SliTail
@@ -30,18 +33,32 @@ logger = logging.getLogger(__name__)
 
 
 def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContext:
-    """Environment at the drill's time scale, leftovers reverted, load running.
+    """Environment held and at the drill's time scale, leftovers reverted, load running.
 
     Args:
         spec: the resolved (and so already checked) drill.
         result_path: where to write the result (default: a new run folder's drills/01-...).
+
+    Raises:
+        EnvironmentBusyError: another drill holds the environment; nothing was changed.
     """
-    env, owns = open_environment(
-        spec.env_name, time_scale=spec.time_scale.k, replicas=spec.replicas
+    held = hold_environment(
+        spec.env_name,
+        Claim("drill", spec.experiment),
+        time_scale=spec.time_scale.k,
+        replicas=spec.replicas,
     )
+    env, owns = held.env, held.owns
     ledger = FaultLedger(default_ledger_path(env))
-    ctx = DrillContext(spec=spec, env=env, owns_env=owns, ledger=ledger, result_path=result_path)
+    ctx = DrillContext(
+        spec=spec, env=env, owns_env=owns, ledger=ledger, hold=held.hold, result_path=result_path
+    )
     try:
+        if held.hold.cleared is not None:
+            gone = held.hold.cleared
+            ctx.timeline.mark("dead_holder_cleared", holder=gone.to_json(), was=gone.describe())
+        if not owns:  # one brought up here already runs at the drill's time scale
+            env.apply_time_scale(spec.time_scale.k)
         recover_leftovers(ctx)
         stale = env.active_load()
         if stale is not None and stale.drill_owner() is None:  # a live drill's is refused below
@@ -115,10 +132,11 @@ def _alerts_at_end(ctx: DrillContext) -> AlertsAtEnd:
 
 
 def cleanup_drill(ctx: DrillContext) -> None:
-    """Revert what this drill left open, stop the load, and take down an env it made.
+    """Revert what this drill left open, stop the load, take down an env it made, let go.
 
     Stop signals wait until this is done. After an abandoned revert (a third Ctrl-C) only
-    the load is stopped: the environment stays up for ``chaosdrill env recover``.
+    the load is stopped: the environment stays up for ``chaosdrill env recover``. The hold
+    is released last, whatever happened before.
     """
     try:
         with held(recover_hint(ctx)):
@@ -131,4 +149,7 @@ def cleanup_drill(ctx: DrillContext) -> None:
             if ctx.owns_env and not revert_abandoned():
                 ctx.env.down()
     finally:
+        if ctx.hold is not None:
+            with contextlib.suppress(Exception):
+                ctx.hold.release()
         clear_current()

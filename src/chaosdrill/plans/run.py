@@ -3,8 +3,10 @@
 Each drill runs in a child process (Chaos Toolkit runs one experiment per process and owns
 its signal handlers) through the drill worker (chaosdrill.drill.worker); the results land in
 reports/<run-id>/drills/ and the plan's report beside them (the layout: chaosdrill.report.rundir).
-The environment is attached to when it is up (at the plan's time scale) or brought up here
-and taken down afterwards.
+The environment is attached to when it is up or brought up here (at the plan's time scale)
+and taken down afterwards; the plan holds it from start to end (one drill, or plan, per
+environment at a time: chaosdrill.environments.holding), and each of its drills runs under
+that hold.
 Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the running drill (which reverts its
 fault), the environment brought up here is taken down, and a partial report marked
 incomplete is still written.
@@ -23,7 +25,8 @@ from chaosdrill.drill.worker import (
     WorkerRequest,
     run_drill_in_child,
 )
-from chaosdrill.environments import Environment, environment_name, open_environment
+from chaosdrill.environments import HeldEnvironment, environment_name, hold_environment
+from chaosdrill.environments.holding import Claim
 from chaosdrill.faults.signals import held, stop_signals
 from chaosdrill.plans.model import Plan, PlanDrill
 from chaosdrill.report.model import ReportSettings
@@ -116,9 +119,10 @@ def report_settings(plan: Plan) -> ReportSettings:
     )
 
 
-def _environment(plan: Plan, env_name: str | None) -> tuple[Environment, bool]:
-    return open_environment(
+def _environment(plan: Plan, env_name: str | None) -> HeldEnvironment:
+    return hold_environment(
         environment_name(env_name, plan.environment.name),
+        Claim("plan", plan.name),
         backend=plan.environment.backend,
         time_scale=plan.time_scale,
         replicas=plan.environment.replicas,
@@ -174,6 +178,7 @@ def run_plan(
 
     Raises:
         RuntimeFailure: the environment could not be brought up.
+        EnvironmentBusyError: another drill or plan holds the environment; nothing ran.
     """
     import random
 
@@ -183,13 +188,17 @@ def run_plan(
     folder = RunDir.create(reports, plan.name, run_id)
     run = PlanRun(folder.run_id, folder.path)
     with stop_signals():
-        env, owned = _environment(plan, env_name)
+        opened = _environment(plan, env_name)
+        env = opened.env
         try:
             _run_drills(plan, drills, env.name, folder, run, on_progress)
         finally:
-            if owned:
-                with held(f"chaosdrill env recover --name {env.name}"):
-                    env.down()
+            try:
+                if opened.owns:
+                    with held(f"chaosdrill env recover --name {env.name}"):
+                        env.down()
+            finally:
+                opened.hold.release()
         if run.crashed and not run.interrupted:
             run.interrupted = f"{len(run.crashed)} drill(s) crashed without a result"
         with held():
