@@ -40,9 +40,10 @@ def configure_control(
 ) -> None:
     """Set the drill up unless ``chaosdrill run`` already did.
 
-    The drill spec is resolved first, so a mistake in the experiment starts nothing. Chaos
-    Toolkit swallows any error raised here (and then drops the control), so the error is
-    logged at ERROR level and kept; ``before_experiment_control`` ends the run with it.
+    The drill spec is resolved first, so a mistake in the experiment starts nothing; an
+    environment another drill holds is refused before anything is touched. Chaos Toolkit
+    swallows any error raised here (and then drops the control), so the error is logged at
+    ERROR level and kept; ``before_experiment_control`` ends the run with it.
     """
     from chaosdrill.scenarios.spec import resolve_spec
 
@@ -124,10 +125,9 @@ def after_experiment_control(context: Any = None, state: Any = None, **kwargs: A
     ctx = current_or_none()
     if ctx is None or not isinstance(state, dict) or ctx.result is not None:
         return
-    if ctx.measurements.revert is None and ctx.ledger.open_entries():
-        ctx.timeline.mark(
-            "rollbacks_not_played", faults=[e.kind for e in ctx.ledger.open_entries()]
-        )
+    left = ctx.ledger.open_entries(ctx.fault_entries)  # this drill's own, not a leftover
+    if ctx.measurements.revert is None and left:
+        ctx.timeline.mark("rollbacks_not_played", faults=[e.kind for e in left])
         with contextlib.suppress(Exception):  # the result must still be written
             revert(ctx)
     if ctx.aborted is not None and state.get("status") == "completed":
