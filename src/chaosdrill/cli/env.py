@@ -11,6 +11,7 @@ from rich.table import Table
 
 from chaosdrill.cli.application import app, env_option
 from chaosdrill.environments.base import LogQuery
+from chaosdrill.environments.holding import clear_dead, current_holder
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, list_environments
 from chaosdrill.errors import Exit
 from chaosdrill.probes.alerts import firing_alerts, send_test_alert
@@ -90,14 +91,20 @@ def env_up(
 
 @env.command("down")
 @env_option
-def env_down(name: str | None) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Take it down even while a drill holds it (that drill then fails).",
+)
+def env_down(name: str | None, force: bool) -> None:
     """Stop every process, free every port, remove the state directory.
 
     Also takes down an environment whose state file is torn or whose supervisor is gone:
-    every process carrying the environment's marker is stopped.
+    every process carrying the environment's marker is stopped. An environment a running
+    drill (plan, test session) holds is refused, naming the holder (exit 3), unless --force.
     """
     name = app.env_name(name)
-    LocalEnvironment.take_down(name)
+    LocalEnvironment.take_down(name, force=force)
     app.console.print(f"environment {name!r} is down")
 
 
@@ -127,6 +134,10 @@ def env_status(name: str | None, as_json: bool) -> None:
             r.name, str(r.pid or "-"), str(r.port or "-"), r.state, f"[{colour}]{r.health}[/]"
         )
     app.console.print(table)
+    holder = current_holder(environment.root)
+    app.console.print(
+        f"held by {holder.describe()}" if holder else "held by no drill", markup=False
+    )
     if any(r.health not in ("ok", "-") for r in rows):
         app.exit(Exit.FAILED)
 
@@ -219,7 +230,8 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
 
     Each entry is listed with its id; one that cannot be reverted makes the command exit 1
     until it reverts or is discarded (--discard ID --reason TEXT). Also stops a load run
-    left running, unless a drill that is still running started it.
+    left running, unless a drill that is still running started it, and clears the hold of
+    a drill that is gone. A drill that still runs keeps its hold, its faults and its load.
     """
     from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
     from chaosdrill.faults.redaction import redact, redact_text
@@ -228,12 +240,22 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     if bool(discard) != bool(reason and reason.strip()):
         raise click.UsageError("--discard ID and --reason TEXT go together")
     environment = app.environment(name)
+    gone = clear_dead(environment.root)
+    if gone is not None:
+        app.console.print(
+            f"cleared the hold of {gone.describe()}: it is no longer running", markup=False
+        )
+    holder = current_holder(environment.root)
+    if holder is not None:
+        app.console.print(
+            f"held by {holder.describe()}: its faults and its load are left alone", markup=False
+        )
     ledger = FaultLedger(default_ledger_path(environment))
     for entry_id in discard:
-        gone = ledger.discard(entry_id, reason or "")
+        closed = ledger.discard(entry_id, reason or "")
         app.console.print(
-            f"{gone.id} {gone.kind} {redact(gone.params)}: "
-            f"discarded by {gone.closed_by} ({gone.reason})",
+            f"{closed.id} {closed.kind} {redact(closed.params)}: "
+            f"discarded by {closed.closed_by} ({closed.reason})",
             markup=False,
         )
     reverted = ledger.recover(environment)
