@@ -44,7 +44,7 @@ def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContex
     """
     held = hold_environment(
         spec.env_name,
-        Claim("drill", spec.experiment),
+        Claim("drill", Path(spec.experiment).stem),
         time_scale=spec.time_scale.k,
         replicas=spec.replicas,
     )

@@ -188,7 +188,11 @@ def run_plan(
     folder = RunDir.create(reports, plan.name, run_id)
     run = PlanRun(folder.run_id, folder.path)
     with stop_signals():
-        opened = _environment(plan, env_name)
+        try:
+            opened = _environment(plan, env_name)
+        except BaseException:
+            folder.remove_if_empty()  # a plan that could not start leaves no folder
+            raise
         env = opened.env
         try:
             _run_drills(plan, drills, env.name, folder, run, on_progress)
