@@ -257,6 +257,9 @@ def test_kill_9_mid_fault_then_env_recover_reverts(env: LocalEnvironment, tmp_pa
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 fault(s) reverted" in res.stdout
+    out = " ".join(res.stdout.split())
+    assert f"cleared the hold of drill 'missing-index' (pid {proc.pid}," in out  # it is gone
+    assert not (env.root / "holder.json").exists()
     assert not make_fault("missing-index").is_active(env)
     assert FaultLedger(env.root / "faults.jsonl").open_entries() == []
     assert active_run(env.root / "load") is None

@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
 
+from chaosdrill.environments.holding import Claim
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment, components
 from chaosdrill.environments.local.lifecycle import ENV_MARKER, listening_ports
 from chaosdrill.environments.local.state import state_root
@@ -154,3 +156,72 @@ def test_a_dead_supervisor_is_named_and_env_down_still_stops_everything() -> Non
         _assert_taken_down(str(env.root), ports, env.name)
     finally:
         stop_env(env)
+
+
+def _up_command(name: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "chaosdrill", "env", "up", "--name", name),
+        *("--replicas", "1", "--enrollments", "1000"),
+    ]
+
+
+def test_two_concurrent_ups_of_one_name_bring_it_up_once_and_a_held_one_stays_up() -> None:
+    name = unique_name("twice")
+    root = state_root() / "envs" / name
+    ups = [
+        subprocess.Popen(
+            _up_command(name), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    holder = subprocess.Popen(["sleep", "300"])
+    try:
+        outs = [up.communicate(timeout=240) for up in ups]
+        assert sorted(up.returncode for up in ups) == [0, 2], outs
+        [(_, refused)] = [o for up, o in zip(ups, outs, strict=True) if up.returncode == 2]
+        assert "is already up" in " ".join(refused.split()), refused
+        env = LocalEnvironment.attach(name)  # the winner's directory and processes are whole
+        assert env.alive() and (root / "env.json").is_file()
+        assert all(c.health == "ok" for c in env.components()), env.components()
+        # a drill holds it: `env down` is refused, naming it; --force takes it down
+        Claim("drill", "bad-release", pid=holder.pid).take(root, name)
+        out = _cli("env", "down", "--name", name)
+        _assert_one_line_error(out, f"held by drill 'bad-release' (pid {holder.pid},")
+        assert env.alive() and root.is_dir()
+        forced = _cli("env", "down", "--name", name, "--force")
+        assert forced.returncode == 0, (forced.stdout, forced.stderr)
+        assert not root.exists() and _marked(str(root)) == []
+    finally:
+        holder.kill()
+        holder.wait()
+        for up in ups:
+            if up.poll() is None:
+                up.kill()
+                up.communicate()
+        if root.exists():
+            LocalEnvironment.take_down(name, force=True)
+
+
+def test_a_down_during_an_up_waits_for_it_and_then_takes_it_down() -> None:
+    name = unique_name("updown")
+    root = state_root() / "envs" / name
+    up = subprocess.Popen(
+        _up_command(name), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (root / "env.json").exists():  # the up is under way
+            assert up.poll() is None, up.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        down = _cli("env", "down", "--name", name)
+        out, err = up.communicate(timeout=120)
+        assert up.returncode == 0, out + err  # not cut short by the down
+        assert down.returncode == 0, (down.stdout, down.stderr)
+        assert not root.exists() and _marked(str(root)) == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+        if root.exists():
+            LocalEnvironment.take_down(name, force=True)
