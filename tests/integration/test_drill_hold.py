@@ -157,8 +157,8 @@ def test_a_second_drill_is_refused_and_the_first_is_left_alone(
         still = active_run(env.root / "load")
         assert still is not None and still.run_id == load.run_id and still.running()
         assert _rules(env) == rules and env.monitoring() == monitoring
-        assert current_holder(env.root) is not None
-        assert current_holder(env.root).pid == first.pid  # type: ignore[union-attr]
+        holder = current_holder(env.root)
+        assert holder is not None and holder.pid == first.pid
     finally:
         if first.poll() is None:
             first.send_signal(signal.SIGINT)
