@@ -750,3 +750,48 @@ def test_an_http_check_is_retried_until_enough_requests_succeed(
     assert step.ok and step.attempts == 2
     assert seen == ["/health"] * 6
     assert step.output == f"GET {url}/health: 3/3 answered 200 (got 200 x3)"
+
+
+@pytest.mark.parametrize("grace_runs_out", [False, True])
+def test_a_drill_records_the_wait_and_is_aborted_when_the_grace_runs_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grace_runs_out: bool
+) -> None:
+    from chaosdrill import paths
+    from chaosdrill.drill import phases
+    from chaosdrill.drill.context import DrillContext
+    from chaosdrill.faults.ledger import FaultLedger
+    from chaosdrill.runbooks import executor
+    from chaosdrill.scenarios.spec import load_spec
+
+    (tmp_path / "slow-rollback.yaml").write_text(
+        f"name: slow-rollback\ntitle: T\ndescription: d\nsteps:\n{ROLL_BACK_THEN_CHECK}"
+    )
+    spec = load_spec(paths.EXPERIMENTS_DIR / "bad-release.json")
+    monkeypatch.setattr(paths, "RUNBOOKS_DIR", tmp_path)
+    monkeypatch.setattr(executor, "OPERATION_GRACE_S", 0.5)
+    env = FakeEnvironment()
+    ctx = DrillContext(spec, env, False, FaultLedger(tmp_path / "ledger.jsonl"))  # type: ignore[arg-type]
+    ctx.timeline.mark("t_inject")
+    timer = _end_rollback_after(env, 3.0 if grace_runs_out else 0.6)
+    try:
+        assert phases.respond(ctx, "slow-rollback") is False
+    finally:
+        timer.cancel()
+        env.gate.set()
+        for op in running():
+            assert op.wait(5)
+    [run] = ctx.measurements.runbooks or ()
+    wait = run.operation_wait
+    assert wait is not None and (wait.step, wait.operation) == ("Roll back", "rollback")
+    assert wait.finished is not grace_runs_out
+    event = ctx.timeline.first("runbook_operation_wait")
+    assert event is not None and event.detail["finished"] is wait.finished
+    step = ctx.timeline.first("runbook_step")
+    assert step is not None and step.t < event.t
+    assert run.to_json()["operation_wait"] == wait.to_json()
+    if grace_runs_out:
+        assert ctx.aborted is not None and ctx.failures[0] == ctx.aborted
+        assert "still running 0.5 s after the step's timeout" in ctx.aborted
+        assert ctx.aborted.endswith("then run `chaosdrill env recover --name fake`")
+    else:
+        assert ctx.aborted is None
