@@ -21,8 +21,9 @@ from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.errors import OperationError
 from chaosdrill.faults.base import make_fault
 from chaosdrill.runbooks.executor import run_runbook
-from chaosdrill.runbooks.loader import load_runbooks
+from chaosdrill.runbooks.loader import load_runbook, load_runbooks
 from chaosdrill.runbooks.model import Runbook
+from chaosdrill.runbooks.operation import running
 from chaosdrill.runbooks.result import RunbookResult
 
 from ..conftest import start_env, stop_env
@@ -68,6 +69,31 @@ def test_restart_service_replaces_every_replica(env: LocalEnvironment) -> None:
     after = env.deployment_status()
     assert {r.name for r in after.replicas}.isdisjoint(before)
     assert after.ready == after.desired == len(before)
+    assert httpx.get(f"{env.endpoints().service_url}/health", timeout=5).status_code == 200
+
+
+def test_a_rollout_that_outlives_its_step_is_waited_for(
+    env: LocalEnvironment, tmp_path: Path
+) -> None:
+    before = {r.name for r in env.deployment_status().replicas}
+    path = tmp_path / "hasty-restart.yaml"
+    path.write_text(
+        "name: hasty-restart\ntitle: T\ndescription: d\nsteps:\n"
+        "  - name: Restart\n    action: {op: rollout_restart}\n    timeout_s: 0.5\n"
+        "  - name: Check\n    action: {op: check_database}\n    timeout_s: 5\n"
+    )
+    result = run_runbook(load_runbook(path), env)
+    after = env.deployment_status()  # at once: the rollout must be over
+    step = result.steps[0]
+    assert not step.ok and 0.5 <= step.duration_s < 1.0, step
+    assert result.not_run == ("Check",)
+    wait = result.operation_wait
+    assert wait is not None and wait.ok and result.settled, wait
+    assert wait.operation == "rollout_restart" and wait.waited_s > 0
+    assert running() == ()
+    assert after.desired == after.ready == len(before)
+    assert all(r.state == "RUNNING" and r.load_balancer.startswith("UP") for r in after.replicas)
+    assert {r.name for r in after.replicas}.isdisjoint(before)
     assert httpx.get(f"{env.endpoints().service_url}/health", timeout=5).status_code == 200
 
 

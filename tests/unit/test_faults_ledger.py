@@ -315,6 +315,43 @@ def test_a_drills_revert_verdict_ignores_another_drills_open_entry(ledger: Fault
     assert ctx.measurements.revert.still_active == ("fake-recorder",)
 
 
+def test_a_drill_reverts_nothing_while_a_runbook_operation_still_runs(
+    ledger: FaultLedger,
+) -> None:
+    import threading
+
+    from chaosdrill.drill import phases
+    from chaosdrill.drill.context import DrillContext
+    from chaosdrill.drill.setup import cleanup_drill
+    from chaosdrill.paths import EXPERIMENTS_DIR
+    from chaosdrill.runbooks.operation import Operation
+    from chaosdrill.scenarios.spec import load_spec
+
+    spec = load_spec(EXPERIMENTS_DIR / "cache-outage.json")
+    ctx = DrillContext(spec=spec, env=ENV, owns_env=True, ledger=ledger)
+    entry = ledger.open(fake("mine"), drill_id=spec.experiment)
+    ctx.fault_entries.append(entry)
+    gate = threading.Event()
+    rollout = Operation("rollback", lambda: gate.wait(10))
+    try:
+        assert phases.revert(ctx) is False
+        cleanup_drill(ctx)  # neither reverts nor takes the environment down (it has no down)
+    finally:
+        gate.set()
+        assert rollout.wait(5)
+    assert CALLS == [] and [e.id for e in ledger.open_entries()] == [entry]
+    assert ctx.measurements.revert is not None
+    assert ctx.measurements.revert.still_active == ("fake-recorder",)
+    assert ctx.failures == [
+        "fault(s) not reverted: fake-recorder: a runbook's rollback is still running; wait "
+        "for it to finish, then run `chaosdrill env recover --name unit`"
+    ]
+    deferred = ctx.timeline.first("revert_deferred")
+    assert deferred is not None and deferred.detail["operations"] == ["rollback"]
+    assert phases.revert(ctx) is True  # once it ended, the revert runs
+    assert CALLS == [("revert", "mine")]
+
+
 def test_set_up_reports_a_leftover_it_cannot_revert_and_does_not_fail_the_drill(
     ledger: FaultLedger, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import html
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from chaosdrill.drill.model import DrillResult
 from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.report import Report, build_report
 from chaosdrill.report.comms import render_comms
+from chaosdrill.report.html import render_html
 from chaosdrill.report.junit import render_junit
 from chaosdrill.report.markdown import render_markdown
 from chaosdrill.report.model import ReportSettings
@@ -187,3 +189,58 @@ def test_an_interrupted_plan_is_incomplete_even_when_its_drills_finished() -> No
     report = make([real("bad-release")], interrupted="interrupted (Ctrl-C) after 1 drill(s)")
     assert not report.complete and not report.summary.passed
     assert report.summary.reasons[0].startswith("interrupted")
+
+
+def timed_out(finished: bool) -> dict[str, Any]:
+    """A real result whose rollback step timed out; its rollback was then waited for."""
+    r = copy.deepcopy(real("bad-release"))
+    book = r["measurements"]["runbooks"][0]
+    step = book["steps"][1]
+    step.update(ok=False, error="rollback did not finish within the step's timeout (still running)")
+    book["ok"] = False
+    book["operation_wait"] = {
+        "step": step["name"],
+        "operation": "rollback",
+        "waited_s": 1.5,
+        "grace_s": 600.0,
+        "finished": finished,
+        "ok": finished,
+        "error": None,
+    }
+    at = next(e for e in r["timeline"] if e.get("detail", {}).get("step") == step["name"])
+    r["timeline"].append(
+        {
+            **copy.deepcopy(at),
+            "name": "runbook_operation_wait",
+            "t": at["t"] + 1.5,
+            "detail": {"runbook": book["name"], **book["operation_wait"]},
+        }
+    )
+    return r
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_the_wait_for_an_operation_that_outlived_its_step_is_reported(finished: bool) -> None:
+    data = timed_out(finished)
+    assert DrillResult.from_json(data).to_json() == data
+    report = make([data])
+    as_file = json.loads(json.dumps(report.to_json()))
+    jsonschema.validate(as_file, json.loads((SCHEMAS / "report.schema.json").read_text()))
+    assert Report.from_json(as_file).to_json() == as_file
+    [book] = report.drills[0].runbooks
+    assert book.operation_wait is not None and book.operation_wait.finished is finished
+    step = "'Roll back to the previous version'"
+    ending = "it finished" if finished else "still running after the 600 s grace (not settled)"
+    line = f"waited 1.5 s for rollback (step {step}): {ending}"
+    assert f"Then the runbook {line}." in render_markdown(report)
+    assert f"Runbook rollback-deployment then {line}." in render_postmortem(report)
+    assert f"Then the runbook {line}." in html.unescape(render_html(report))
+    label = "waited 1.5 s for rollback: " + ("finished" if finished else "still running")
+    assert any(e.label.startswith(label) for e in report.drills[0].timeline)
+
+
+def test_a_report_without_operation_waits_reads_as_none() -> None:
+    report = make([real("bad-release")])
+    data = json.loads(json.dumps(report.to_json()))
+    assert all("operation_wait" not in b for b in data["drills"][0]["runbooks"])
+    assert all(b.operation_wait is None for b in Report.from_json(data).drills[0].runbooks)

@@ -9,7 +9,9 @@ tests/integration/test_runbooks.py.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -25,9 +28,16 @@ from chaosdrill.cli.main import cli as main_cli
 from chaosdrill.cli.runbook import runbook as runbook_cli
 from chaosdrill.environments.base import DeploymentStatus, Endpoints
 from chaosdrill.errors import InvalidInputError, OperationError
+from chaosdrill.faults.signals import (
+    SAME_PRESS_S,
+    RevertAbandoned,
+    StopRequested,
+    stop_signals,
+)
 from chaosdrill.runbooks.executor import POLL_INTERVAL_S, _Context, run_runbook
 from chaosdrill.runbooks.loader import load_runbook
 from chaosdrill.runbooks.model import OPERATIONS, Runbook
+from chaosdrill.runbooks.operation import running
 from chaosdrill.runbooks.renderer import operation_command, render_markdown
 from chaosdrill.runbooks.result import StepResult
 
@@ -196,8 +206,10 @@ class FakeEnvironment:
     """A fake environment: the few operations the control-flow tests call, in memory.
 
     ``calls`` records every operation in order; ``fail`` names operations that raise;
-    ``slow`` makes ``rollback`` sleep; ``deployment_status`` reports one more ready
-    replica per call until all are ready (a rollout that takes a few polls).
+    ``rollback`` waits until ``gate`` is set (a slow rollout the test ends when it wants),
+    then records when it finished and in which thread it ran; ``deployment_status``
+    reports one more ready replica per call until all are ready (a rollout that takes a few
+    polls).
     """
 
     name = "fake"
@@ -206,7 +218,9 @@ class FakeEnvironment:
         self.service_url = service_url
         self.calls: list[str] = []
         self.fail: set[str] = set()
-        self.slow = 0.0
+        self.gate = threading.Event()
+        self.gate.set()
+        self.rollbacks: list[tuple[threading.Thread, float]] = []
         self.desired = 2
         self.ready = 2
         self.rows: dict[str, list[tuple[Any, ...]]] = {}
@@ -232,8 +246,11 @@ class FakeEnvironment:
         self._call("rollout_restart")
 
     def rollback(self) -> int:
-        self._call("rollback")
-        time.sleep(self.slow)
+        assert self.gate.wait(30), "the test never ended the rollback"
+        try:
+            self._call("rollback")
+        finally:
+            self.rollbacks.append((threading.current_thread(), time.monotonic()))
         return 1
 
     def check_database(self) -> str:
@@ -427,16 +444,161 @@ def test_a_condition_skips_or_runs_a_step(tmp_path: Path) -> None:
     assert env.calls == ["check_database", "check_database", "set_flag x False"]
 
 
-def test_an_operation_past_its_timeout_stops_the_runbook_without_waiting(tmp_path: Path) -> None:
+ROLL_BACK_THEN_CHECK = """\
+  - name: Roll back
+    action: {op: rollback}
+    timeout_s: 0.3
+  - name: Check
+    action: {op: check_database}
+    timeout_s: 5
+"""
+
+
+def _end_rollback_after(env: FakeEnvironment, seconds: float) -> threading.Timer:
+    env.gate.clear()
+    timer = threading.Timer(seconds, env.gate.set)
+    timer.start()
+    return timer
+
+
+def test_an_operation_past_its_timeout_fails_the_step_then_is_waited_for(tmp_path: Path) -> None:
     env = FakeEnvironment()
-    env.slow = 5.0
-    steps = "  - name: Roll back\n    action: {op: rollback}\n    timeout_s: 0.3\n"
+    _end_rollback_after(env, 1.0)
+    seen: list[StepResult] = []
     started = time.monotonic()
-    result = run_runbook(_runbook(tmp_path, steps), env)  # type: ignore[arg-type]
-    assert time.monotonic() - started < 2.0
-    assert (
-        result.steps[0].error == "rollback did not finish within the step's timeout (still running)"
+    result = run_runbook(
+        _runbook(tmp_path, ROLL_BACK_THEN_CHECK),
+        env,  # type: ignore[arg-type]
+        on_step=seen.append,
+        operation_grace_s=10,
     )
+    returned = time.monotonic()
+    step = result.steps[0]
+    # the step failed at its timeout, and was reported then
+    assert not step.ok and not result.ok
+    assert step.error == "rollback did not finish within the step's timeout (still running)"
+    assert 0.3 <= step.duration_s < 0.6
+    assert seen == [step]
+    # the executor returned only after the rollback finished; nothing ran beside it
+    [(thread, finished_at)] = env.rollbacks
+    assert step.ended < finished_at <= result.ended <= returned
+    assert returned - started >= 0.9  # the rollback took about a second
+    assert not thread.daemon
+    assert env.calls == ["rollback"] and result.not_run == ("Check",)
+    wait = result.operation_wait
+    assert wait is not None and result.settled
+    assert (wait.step, wait.operation, wait.grace_s) == ("Roll back", "rollback", 10)
+    assert (wait.finished, wait.ok, wait.error) == (True, True, None)
+    assert wait.started >= step.ended and 0.5 <= wait.waited_s < 1.2
+    assert wait.summary() == (
+        f"waited {wait.waited_s:.1f} s for rollback (step 'Roll back'): it finished"
+    )
+    assert result.to_dict()["operation_wait"] == {
+        "step": "Roll back",
+        "operation": "rollback",
+        "waited_s": round(wait.waited_s, 3),
+        "grace_s": 10,
+        "finished": True,
+        "ok": True,
+        "error": None,
+    }
+    assert running() == ()
+
+
+def test_an_operation_that_fails_after_its_timeout_has_its_error_recorded(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.fail.add("rollback")
+    _end_rollback_after(env, 0.6)
+    result = run_runbook(_runbook(tmp_path, ROLL_BACK_THEN_CHECK), env)  # type: ignore[arg-type]
+    wait = result.operation_wait
+    assert wait is not None and wait.finished and not wait.ok
+    assert wait.error == "OperationError: rollback failed on purpose"
+    assert wait.summary().endswith("it failed: OperationError: rollback failed on purpose")
+    assert result.settled and result.steps[0].duration_s < 0.6
+
+
+def test_when_the_grace_runs_out_the_result_says_the_operation_still_runs(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    env.gate.clear()
+    try:
+        result = run_runbook(_runbook(tmp_path, ROLL_BACK_THEN_CHECK), env, operation_grace_s=0.4)  # type: ignore[arg-type]
+        wait = result.operation_wait
+        assert wait is not None and not wait.finished and not wait.ok
+        assert not result.settled and result.to_dict()["settled"] is False
+        assert 0.4 <= wait.waited_s < 0.8 and wait.error is None
+        assert wait.summary().endswith("still running after the 0.4 s grace")
+        assert [op.what for op in running()] == ["rollback"]
+        assert env.rollbacks == []
+    finally:
+        env.gate.set()
+        for op in running():
+            assert op.wait(5)
+    assert len(env.rollbacks) == 1
+
+
+def test_a_check_whose_operation_overruns_is_not_tried_again_beside_it(tmp_path: Path) -> None:
+    steps = "  - name: Check\n    check: {op: rollback}\n    timeout_s: 0.3\n"
+    env = FakeEnvironment()
+    _end_rollback_after(env, 1.5)
+    result = run_runbook(_runbook(tmp_path, steps), env)  # type: ignore[arg-type]
+    step = result.steps[0]
+    assert step.attempts == 1 and step.error is not None and "still running" in step.error
+    assert 1.0 <= step.duration_s < 1.4  # a check's attempt gets at least a second
+    assert result.operation_wait is not None and result.operation_wait.ok
+    assert env.calls == ["rollback"]
+
+
+def test_a_stop_during_an_operation_waits_for_it_first(tmp_path: Path) -> None:
+    steps = "  - name: Roll back\n    action: {op: rollback}\n    timeout_s: 10\n"
+    env = FakeEnvironment()
+    _end_rollback_after(env, 1.0)
+    stopper = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with stop_signals():
+        stopper.start()
+        with pytest.raises(StopRequested):
+            run_runbook(_runbook(tmp_path, steps), env)  # type: ignore[arg-type]
+        stopped = time.monotonic()
+    [(_, finished_at)] = env.rollbacks
+    assert finished_at <= stopped
+    assert running() == ()
+
+
+def test_a_third_ctrl_c_abandons_the_wait_for_an_operation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    steps = "  - name: Roll back\n    action: {op: rollback}\n    timeout_s: 10\n"
+    env = FakeEnvironment()
+    env.gate.clear()
+
+    def press_three_times() -> None:  # distinct presses: more than SAME_PRESS_S apart
+        for _ in range(3):
+            time.sleep(0.2 + SAME_PRESS_S)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        with stop_signals():
+            threading.Thread(target=press_three_times).start()
+            with pytest.raises(RevertAbandoned):
+                run_runbook(_runbook(tmp_path, steps), env)  # type: ignore[arg-type]
+            assert [op.what for op in running()] == ["rollback"]
+    finally:
+        env.gate.set()
+        for op in running():
+            assert op.wait(5)
+    err = capsys.readouterr().err
+    assert "SIGINT: waiting for rollback to finish first; it runs to its end" in err
+    assert (
+        "wait abandoned (SIGINT): rollback may still be running, and a drill's fault is left "
+        "unreverted; `chaosdrill env recover --name fake` will finish it"
+    ) in err
+
+
+def test_a_grace_that_is_not_a_positive_number_is_refused(tmp_path: Path) -> None:
+    env = FakeEnvironment()
+    for grace in (0, -1.0, float("inf"), "5"):
+        with pytest.raises(InvalidInputError, match="operation_grace_s"):
+            run_runbook(_runbook(tmp_path, ROLL_BACK_THEN_CHECK), env, operation_grace_s=grace)  # type: ignore[arg-type]
+    assert env.calls == []
 
 
 def test_an_operation_the_environment_lacks_fails_its_step(tmp_path: Path) -> None:
@@ -507,12 +669,39 @@ def test_sql_steps_bind_values_instead_of_splicing_them(tmp_path: Path) -> None:
     ]
 
 
-def test_a_shell_command_past_its_timeout_is_killed(tmp_path: Path) -> None:
-    steps = "  - name: Sleep\n    action: {shell: 'sleep 30'}\n    timeout_s: 0.3\n"
+def test_a_shell_command_past_its_timeout_is_killed_then_waited_for(tmp_path: Path) -> None:
+    marker = tmp_path / "still-there"
+    steps = (
+        "  - name: Sleep\n"
+        f"    action: {{shell: 'sleep 30 & echo $! > {marker}; wait'}}\n"
+        "    timeout_s: 0.3\n"
+    )
     started = time.monotonic()
     result = run_runbook(_runbook(tmp_path, steps), FakeEnvironment())  # type: ignore[arg-type]
     assert time.monotonic() - started < 2.5
-    assert result.steps[0].error == "the command did not finish within the step's timeout"
+    step = result.steps[0]
+    assert step.error == "the command did not finish within the step's timeout"
+    assert 0.3 <= step.duration_s < 0.6
+    wait = result.operation_wait
+    assert wait is not None and wait.operation == "shell" and wait.finished
+    assert wait.error == (
+        "killed at the step's timeout (SIGKILL to its process group; exit code -9)"
+    )
+    sleeper = int(marker.read_text())  # the command's own child went with its group
+    assert _gone(sleeper, within_s=2.0)
+
+
+def _gone(pid: int, within_s: float) -> bool:
+    """The process exited (a zombie or reaped) within ``within_s`` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def test_windows_are_divided_by_the_time_scale() -> None:
@@ -561,3 +750,48 @@ def test_an_http_check_is_retried_until_enough_requests_succeed(
     assert step.ok and step.attempts == 2
     assert seen == ["/health"] * 6
     assert step.output == f"GET {url}/health: 3/3 answered 200 (got 200 x3)"
+
+
+@pytest.mark.parametrize("grace_runs_out", [False, True])
+def test_a_drill_records_the_wait_and_is_aborted_when_the_grace_runs_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grace_runs_out: bool
+) -> None:
+    from chaosdrill import paths
+    from chaosdrill.drill import phases
+    from chaosdrill.drill.context import DrillContext
+    from chaosdrill.faults.ledger import FaultLedger
+    from chaosdrill.runbooks import executor
+    from chaosdrill.scenarios.spec import load_spec
+
+    (tmp_path / "slow-rollback.yaml").write_text(
+        f"name: slow-rollback\ntitle: T\ndescription: d\nsteps:\n{ROLL_BACK_THEN_CHECK}"
+    )
+    spec = load_spec(paths.EXPERIMENTS_DIR / "bad-release.json")
+    monkeypatch.setattr(paths, "RUNBOOKS_DIR", tmp_path)
+    monkeypatch.setattr(executor, "OPERATION_GRACE_S", 0.5)
+    env = FakeEnvironment()
+    ctx = DrillContext(spec, env, False, FaultLedger(tmp_path / "ledger.jsonl"))  # type: ignore[arg-type]
+    ctx.timeline.mark("t_inject")
+    timer = _end_rollback_after(env, 3.0 if grace_runs_out else 0.6)
+    try:
+        assert phases.respond(ctx, "slow-rollback") is False
+    finally:
+        timer.cancel()
+        env.gate.set()
+        for op in running():
+            assert op.wait(5)
+    [run] = ctx.measurements.runbooks or ()
+    wait = run.operation_wait
+    assert wait is not None and (wait.step, wait.operation) == ("Roll back", "rollback")
+    assert wait.finished is not grace_runs_out
+    event = ctx.timeline.first("runbook_operation_wait")
+    assert event is not None and event.detail["finished"] is wait.finished
+    step = ctx.timeline.first("runbook_step")
+    assert step is not None and step.t < event.t
+    assert run.to_json()["operation_wait"] == wait.to_json()
+    if grace_runs_out:
+        assert ctx.aborted is not None and ctx.failures[0] == ctx.aborted
+        assert "still running 0.5 s after the step's timeout" in ctx.aborted
+        assert ctx.aborted.endswith("then run `chaosdrill env recover --name fake`")
+    else:
+        assert ctx.aborted is None

@@ -11,7 +11,7 @@ from rich.table import Table
 from chaosdrill.cli.application import app, env_option
 from chaosdrill.errors import Exit, InvalidInputError
 from chaosdrill.monitoring.rules import alert_names
-from chaosdrill.runbooks.executor import run_runbook
+from chaosdrill.runbooks.executor import OPERATION_GRACE_S, run_runbook
 from chaosdrill.runbooks.loader import load_runbooks
 from chaosdrill.runbooks.model import Runbook
 from chaosdrill.runbooks.renderer import render_markdown, render_scenarios_markdown
@@ -156,6 +156,14 @@ def _table(result: RunbookResult) -> Table:
     type=float,
     help="Drill time scale (divides PromQL windows only).",
 )
+@click.option(
+    "--operation-grace",
+    "grace_s",
+    default=OPERATION_GRACE_S,
+    show_default=True,
+    type=float,
+    help="Seconds to wait, after a step's timeout, for its operation still running.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @DIR
 def run(
@@ -163,10 +171,15 @@ def run(
     name: str | None,
     params: tuple[str, ...],
     time_scale: float,
+    grace_s: float,
     as_json: bool,
     directory: Path | None,
 ) -> None:
-    """Run RUNBOOK against environment --name; exit 1 if a step failed."""
+    """Run RUNBOOK against environment --name; exit 1 if a step failed.
+
+    A step whose operation outlives its timeout fails; the operation is then waited for
+    (up to --operation-grace) before the command ends.
+    """
     runbooks = _runbooks(directory)
     rb = runbooks.get(name_of_runbook)
     if rb is None:
@@ -176,11 +189,26 @@ def run(
         )
     values = rb.resolve_params(_params(params))
     env = app.environment(name)
-    result = run_runbook(rb, env, values, time_scale, on_step=None if as_json else _print_step)
+    result = run_runbook(
+        rb,
+        env,
+        values,
+        time_scale,
+        on_step=None if as_json else _print_step,
+        operation_grace_s=grace_s,
+    )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         app.console.print(_table(result))
+        if result.operation_wait is not None:
+            app.console.print(f"then {result.operation_wait.summary()}", markup=False)
+        if not result.settled:
+            app.console.print(
+                f"the environment is not settled: wait for the operation to finish, then "
+                f"run `chaosdrill env recover --name {env.name}`",
+                markup=False,
+            )
         failed = result.failed_step
         verdict = "ok" if result.ok else f"FAILED at step {failed.name!r}" if failed else "FAILED"
         app.console.print(f"{verdict} in {result.duration_s:.1f} s")

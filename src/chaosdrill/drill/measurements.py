@@ -20,6 +20,7 @@ __all__ = [
     "Detection",
     "Integrity",
     "Measurements",
+    "OperationWaitRun",
     "Recovery",
     "Revert",
     "RunbookRun",
@@ -116,24 +117,83 @@ class RunbookStepRun:
 
 
 @dataclass(frozen=True)
+class OperationWaitRun:
+    """The wait for a step's operation that outlived the step's timeout.
+
+    ``finished`` False: the operation was still running when the grace ran out, so the
+    environment was not settled when the runbook returned.
+    """
+
+    step: str
+    operation: str
+    waited_s: float
+    grace_s: float
+    finished: bool
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The operation finished within the grace and succeeded."""
+        return self.finished and self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (``measurements.runbooks[].operation_wait``)."""
+        return {
+            "step": self.step,
+            "operation": self.operation,
+            "waited_s": self.waited_s,
+            "grace_s": self.grace_s,
+            "finished": self.finished,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> OperationWaitRun:
+        """Read one wait."""
+        return cls(
+            step=o.text("step"),
+            operation=o.text("operation"),
+            waited_s=o.number("waited_s"),
+            grace_s=o.number("grace_s"),
+            finished=o.flag("finished"),
+            error=o.opt_text("error"),
+        )
+
+
+@dataclass(frozen=True)
 class RunbookRun:
-    """One runbook run: ok when every step that had to run ran and succeeded."""
+    """One runbook run: ok when every step that had to run ran and succeeded.
+
+    ``operation_wait``: the wait for an operation that outlived its step (None: none did;
+    results written before it existed have none).
+    """
 
     name: str
     ok: bool
     steps: tuple[RunbookStepRun, ...]
+    operation_wait: OperationWaitRun | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (an item of ``measurements.runbooks``)."""
-        return {"name": self.name, "ok": self.ok, "steps": [s.to_json() for s in self.steps]}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "ok": self.ok,
+            "steps": [s.to_json() for s in self.steps],
+        }
+        if self.operation_wait is not None:
+            out["operation_wait"] = self.operation_wait.to_json()
+        return out
 
     @classmethod
     def from_json(cls, o: JsonObject) -> RunbookRun:
         """Read one runbook run."""
+        wait = o.opt_child("operation_wait")
         return cls(
             name=o.text("name"),
             ok=o.flag("ok"),
             steps=tuple(RunbookStepRun.from_json(s) for s in o.children("steps", [])),
+            operation_wait=OperationWaitRun.from_json(wait) if wait is not None else None,
         )
 
 

@@ -20,6 +20,7 @@ from chaosdrill.drill.measurements import (
     Check,
     Detection,
     Integrity,
+    OperationWaitRun,
     Recovery,
     Revert,
     RunbookRun,
@@ -193,7 +194,14 @@ def detect(ctx: DrillContext, alert: str) -> bool:
 
 
 def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = None) -> bool:
-    """Run the runbook (auto mode) and time each step."""
+    """Run the runbook (auto mode) and time each step.
+
+    A step whose operation outlived its timeout failed; the executor waited for the
+    operation before it returned (the wait is on the timeline and in the run). When the
+    operation is still running after the grace, the environment is not settled: the drill is
+    aborted (no recovery, verification or later runbook acts beside it) and the revert is
+    left to ``chaosdrill env recover`` once the operation ended.
+    """
     from chaosdrill.paths import RUNBOOKS_DIR
     from chaosdrill.runbooks.executor import run_runbook
     from chaosdrill.runbooks.loader import load_runbook
@@ -225,10 +233,18 @@ def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = Non
         )
         for s in result.steps
     ]
+    wait = None
+    if (w := result.operation_wait) is not None:
+        wait = OperationWaitRun(
+            w.step, w.operation, round(w.waited_s, 3), w.grace_s, w.finished, w.error
+        )
+        ctx.timeline.mark("runbook_operation_wait", t=w.ended, runbook=runbook, **wait.to_json())
     ok = all(s.ok for s in steps) and len(steps) >= sum(
         1 for st in book.steps if getattr(st, "when", None) is None
     )
-    ctx.measurements.add_runbook(RunbookRun(name=runbook, ok=ok, steps=tuple(steps)))
+    ctx.measurements.add_runbook(
+        RunbookRun(name=runbook, ok=ok, steps=tuple(steps), operation_wait=wait)
+    )
     ctx.timeline.mark("t_response_end", runbook=runbook, ok=ok)
     if not ok:
         failed = next((s for s in steps if not s.ok), None)
@@ -237,7 +253,18 @@ def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = Non
             f"{failed.name if failed else '?'}: "
             f"{failed.error if failed else 'not every step ran'}"
         )
+    if wait is not None and not wait.finished:
+        abort(ctx, _unsettled(ctx, runbook, wait))
     return ok
+
+
+def _unsettled(ctx: DrillContext, runbook: str, wait: OperationWaitRun) -> str:
+    return (
+        f"the environment is not settled: {wait.operation} of runbook {runbook} (step "
+        f"{wait.step!r}) was still running {wait.grace_s:g} s after the step's timeout; "
+        f"nothing more was run or reverted beside it. Wait for it to finish, then run "
+        f"`{recover_hint(ctx)}`"
+    )
 
 
 def recover(ctx: DrillContext, alert: str) -> bool:
@@ -410,14 +437,37 @@ def revert(ctx: DrillContext) -> bool:
     an entry another drill left open is set-up's to report, not this drill's failure.
     Once begun, the revert runs to its end: stop signals wait until it is done, and only a
     third Ctrl-C abandons it (chaosdrill.faults.signals.held). After an abandoned revert
-    nothing more is reverted in this process; ``chaosdrill env recover`` finishes it.
+    nothing more is reverted in this process; ``chaosdrill env recover`` finishes it. Nor
+    is anything reverted while a runbook's operation still runs (its grace ran out): the
+    faults stay open in the ledger for ``chaosdrill env recover``.
     """
     note_stop(ctx)  # before the phase changes: a stop names the phase it cut short
     ctx.phase = "revert"
     if revert_abandoned():
         return False
+    if _operations_running(ctx):
+        return False
     with held(recover_hint(ctx)):
         return _revert(ctx)
+
+
+def _operations_running(ctx: DrillContext) -> bool:
+    """Whether a runbook's operation still runs (then the revert is left undone, and said so)."""
+    from chaosdrill.runbooks.operation import running
+
+    ops = running()
+    if not ops:
+        return False
+    names = ", ".join(op.what for op in ops)
+    left = tuple(e.kind for e in ctx.ledger.open_entries(ctx.fault_entries))
+    ctx.measurements.revert = Revert(reverted=(), still_active=left, ok=not left)
+    ctx.timeline.mark("revert_deferred", operations=[op.what for op in ops], faults=list(left))
+    if left:
+        ctx.failures.append(
+            f"fault(s) not reverted: {', '.join(left)}: a runbook's {names} is still running; "
+            f"wait for it to finish, then run `{recover_hint(ctx)}`"
+        )
+    return True
 
 
 def _revert(ctx: DrillContext) -> bool:

@@ -134,19 +134,22 @@ def _alerts_at_end(ctx: DrillContext) -> AlertsAtEnd:
 def cleanup_drill(ctx: DrillContext) -> None:
     """Revert what this drill left open, stop the load, take down an env it made, let go.
 
-    Stop signals wait until this is done. After an abandoned revert (a third Ctrl-C) only
-    the load is stopped: the environment stays up for ``chaosdrill env recover``. The hold
-    is released last, whatever happened before.
+    Stop signals wait until this is done. After an abandoned revert (a third Ctrl-C), or
+    while a runbook's operation still runs, only the load is stopped: the environment stays
+    up for ``chaosdrill env recover``. The hold is released last, whatever happened before.
     """
+    from chaosdrill.runbooks.operation import running
+
     try:
         with held(recover_hint(ctx)):
-            if not revert_abandoned():
+            leave = revert_abandoned() or bool(running())
+            if not leave:
                 with contextlib.suppress(Exception):
                     ctx.ledger.recover(ctx.env, include_live=True, only=ctx.fault_entries)
             if ctx.load is not None:
                 with contextlib.suppress(Exception):
                     ctx.load.stop(grace_s=3)
-            if ctx.owns_env and not revert_abandoned():
+            if ctx.owns_env and not leave:
                 ctx.env.down()
     finally:
         if ctx.hold is not None:

@@ -11,7 +11,8 @@ Stopping: the child runs in a session of its own, so a terminal's Ctrl-C or hang
 only the parent. On Ctrl-C, SIGTERM or SIGHUP in the parent (or a timeout),
 :func:`run_drill_in_child` sends SIGTERM to the child, which reverts its fault and still
 writes its result and outcome; while it does, further stop signals are passed on to it (a
-third Ctrl-C abandons its revert). After a grace period the child is killed.
+third Ctrl-C abandons its revert). After a grace period (long enough for a runbook
+operation the drill was running to end first) the child is killed.
 
 Exit codes of the child: 0 the drill passed, 1 it failed, 2 invalid input (nothing was
 started), 3 the drill could not run (environment, tools), 130 interrupted.
@@ -35,6 +36,7 @@ from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import DrillError, Exit, InvalidInputError
 from chaosdrill.faults.signals import forwarding
 from chaosdrill.paths import write_atomic
+from chaosdrill.runbooks.executor import OPERATION_GRACE_S
 
 __all__ = [
     "DrillInterrupted",
@@ -51,8 +53,9 @@ __all__ = [
 
 REQUEST_VERSION = 1
 OUTCOME_VERSION = 1
-#: how long a stopped drill may take to revert its fault before it is killed
-STOP_GRACE_S = 120.0
+#: how long a stopped drill may take before it is killed: to wait for a runbook operation it
+#: was running (the executor's grace) and then revert its fault
+STOP_GRACE_S = OPERATION_GRACE_S + 120.0
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ finish it. Signals that arrive within :data:`SAME_PRESS_S` of each other count a
 (a terminal's Ctrl-C reaches every process of its group; a parent may forward it a
 millisecond later). When the block ends the deferred signal is delivered to the handler
 that was there before, unless a stop is already under way: then there is nothing more to
-stop, and the drill ends as it was ending.
+stop, and the drill ends as it was ending. The runbook executor holds the stop signals the
+same way while it waits for an operation that a stop cut short (a rollout is not left half
+done under the revert that follows).
 
 Only the main thread handles signals; elsewhere these blocks just run.
 """
@@ -73,6 +75,8 @@ class _State:
     depth: int = 0  # nesting of held blocks
     deferred: list[int] = field(default_factory=list)
     hint: str = RECOVER_HINT
+    doing: str = "reverting the fault"  # what the held block does, in words
+    at_risk: str = "revert abandoned ({signal}): a fault may still be in effect"
     abandoned: bool = False
 
 
@@ -137,14 +141,11 @@ def _defer(signum: int, new: bool) -> None:
         return
     if _STATE.presses >= ABANDON_AT:
         _STATE.abandoned = True
-        _say(
-            f"revert abandoned ({_name(signum)}): a fault may still be in effect; "
-            f"`{_STATE.hint}` will finish it"
-        )
-        raise RevertAbandoned(f"revert abandoned on signal {_name(signum)}")
+        _say(f"{_STATE.at_risk.format(signal=_name(signum))}; `{_STATE.hint}` will finish it")
+        raise RevertAbandoned(f"abandoned on signal {_name(signum)}: {_STATE.doing}")
     left = ABANDON_AT - _STATE.presses
     _say(
-        f"{_name(signum)}: reverting the fault first; it runs to its end "
+        f"{_name(signum)}: {_STATE.doing} first; it runs to its end "
         f"({left} more Ctrl-C abandon{'s' if left == 1 else ''} it; "
         f"`{_STATE.hint}` would then finish it)"
     )
@@ -207,11 +208,19 @@ def take_over() -> None:
 
 
 @contextlib.contextmanager
-def held(hint: str = RECOVER_HINT) -> Iterator[None]:
+def held(
+    hint: str = RECOVER_HINT,
+    *,
+    doing: str = "reverting the fault",
+    at_risk: str = "revert abandoned ({signal}): a fault may still be in effect",
+) -> Iterator[None]:
     """Defer the stop signals during the block (a revert); see the module's docstring.
 
     Args:
         hint: the command that finishes an abandoned revert (printed on the third press).
+        doing: what the block does, in words (printed when a stop is deferred).
+        at_risk: what an abandon leaves behind (printed on the third press; ``{signal}``
+            is the signal's name).
 
     Raises:
         RevertAbandoned: on the third press of Ctrl-C (from wherever the block was).
@@ -226,13 +235,15 @@ def held(hint: str = RECOVER_HINT) -> Iterator[None]:
         finally:
             _STATE.depth -= 1
         return
-    stopping, outer_hint = _STATE.reason is not None, _STATE.hint
+    stopping, outer = _STATE.reason is not None, (_STATE.hint, _STATE.doing, _STATE.at_risk)
     previous = _install()
-    _STATE.depth, _STATE.deferred, _STATE.hint = 1, [], hint
+    _STATE.depth, _STATE.deferred = 1, []
+    _STATE.hint, _STATE.doing, _STATE.at_risk = hint, doing, at_risk
     try:
         yield
     finally:
-        _STATE.depth, _STATE.hint = 0, outer_hint
+        _STATE.depth = 0
+        _STATE.hint, _STATE.doing, _STATE.at_risk = outer
         _restore(previous)
         _redeliver(previous, stopping)
 

@@ -10,15 +10,18 @@ built as values and never as a dict read back. Times are seconds after the fault
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from chaosdrill.drill.measurements import Check as MeasuredCheck
+from chaosdrill.drill.measurements import OperationWaitRun as MeasuredOperationWait
 from chaosdrill.drill.measurements import RunbookRun as MeasuredRunbookRun
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.report.drill_types import (
     Check,
     Escalation,
     Notify,
+    OperationWait,
     RunbookRun,
     RunbookStep,
     Score,
@@ -63,6 +66,8 @@ LABELS: dict[str, str] = {
     "detection_failed": "no page: detection failed",
     "t_response_start": "response started",
     "runbook_step": "runbook step",
+    "runbook_operation_wait": "waited for a runbook operation",
+    "revert_deferred": "revert deferred: a runbook operation still running",
     "t_response_end": "response finished",
     "t_mitigated": "mitigated (SLOs met)",
     "t_recovered": "recovered (steady state held)",
@@ -103,9 +108,19 @@ def timeline_events(result: DrillResult, k: float) -> tuple[TimelineEvent, ...]:
         label = LABELS.get(e.name, e.name.replace("_", " "))
         if e.name == "runbook_step":
             label = f"{detail.get('step')} ({'ok' if detail.get('ok') else 'FAILED'})"
+        elif e.name == "runbook_operation_wait":
+            label = _wait_label(detail)
         rel = round(float(e.t) - base, 3)
         out.append(TimelineEvent(e.name, label, rel, round(rel * k, 3), e.wall, detail))
     return tuple(out)
+
+
+def _wait_label(detail: Mapping[str, Any]) -> str:
+    """A runbook operation's wait on the timeline: what, how long, how it ended."""
+    what = f"waited {detail.get('waited_s')} s for {detail.get('operation')}"
+    if not detail.get("finished"):
+        return f"{what}: still running (not settled)"
+    return f"{what}: {'finished' if detail.get('ok') else 'it failed'}"
 
 
 def _client_series(result: DrillResult) -> dict[str, SeriesSet]:
@@ -207,9 +222,16 @@ def runbook_runs(runs: Sequence[MeasuredRunbookRun] | None) -> tuple[RunbookRun,
                 RunbookStep(s.name, s.ok, s.duration_s, s.error, (s.output or "")[:OUTPUT_CHARS])
                 for s in b.steps
             ),
+            _operation_wait(b.operation_wait),
         )
         for b in runs or ()
     )
+
+
+def _operation_wait(w: MeasuredOperationWait | None) -> OperationWait | None:
+    if w is None:
+        return None
+    return OperationWait(w.step, w.operation, w.waited_s, w.grace_s, w.finished, w.error)
 
 
 def verification_checks(checks: Sequence[MeasuredCheck] | None) -> dict[str, Check]:

@@ -23,6 +23,7 @@ __all__ = [
     "Escalation",
     "Markers",
     "Notify",
+    "OperationWait",
     "RunbookRun",
     "RunbookStep",
     "Score",
@@ -396,22 +397,91 @@ class RunbookStep:
 
 
 @dataclass(frozen=True)
+class OperationWait:
+    """The wait for a step's operation that outlived the step's timeout.
+
+    ``finished`` False: it was still running when the grace ran out (not settled).
+    """
+
+    step: str
+    operation: str
+    waited_s: float
+    grace_s: float
+    finished: bool
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        """The operation finished within the grace and succeeded."""
+        return self.finished and self.error is None
+
+    def summary(self) -> str:
+        """One line: what was waited for, how long, and how it ended."""
+        head = f"waited {self.waited_s:.1f} s for {self.operation} (step {self.step!r})"
+        if not self.finished:
+            return f"{head}: still running after the {self.grace_s:g} s grace (not settled)"
+        return f"{head}: {'it failed: ' + self.error if self.error else 'it finished'}"
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> OperationWait:
+        """Read it from report.json (a bad value names its field)."""
+        return cls(
+            o.text("step"),
+            o.text("operation"),
+            o.number("waited_s"),
+            o.number("grace_s"),
+            o.flag("finished"),
+            o.opt_text("error"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Its report.json form, keys in report.json order."""
+        return {
+            "step": self.step,
+            "operation": self.operation,
+            "waited_s": self.waited_s,
+            "grace_s": self.grace_s,
+            "finished": self.finished,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
 class RunbookRun:
-    """One runbook the drill ran, and its steps."""
+    """One runbook the drill ran, its steps, and the wait for an operation that outlived one.
+
+    ``operation_wait`` is None when no operation outlived its step (and in reports written
+    before the wait was recorded); report.json then has no such key.
+    """
 
     name: str | None
     ok: bool
     steps: tuple[RunbookStep, ...]
+    operation_wait: OperationWait | None = None
 
     @classmethod
     def from_json(cls, o: JsonObject) -> RunbookRun:
         """Read it from report.json (a bad value names its field)."""
         steps = tuple(RunbookStep.from_json(s) for s in o.children("steps"))
-        return cls(o.opt_text("name"), o.flag("ok"), steps)
+        wait = o.opt_child("operation_wait")
+        return cls(
+            o.opt_text("name"),
+            o.flag("ok"),
+            steps,
+            OperationWait.from_json(wait) if wait is not None else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Its report.json form, keys in report.json order."""
-        return {"name": self.name, "ok": self.ok, "steps": [s.to_json() for s in self.steps]}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "ok": self.ok,
+            "steps": [s.to_json() for s in self.steps],
+        }
+        if self.operation_wait is not None:
+            out["operation_wait"] = self.operation_wait.to_json()
+        return out
 
 
 @dataclass(frozen=True)

@@ -200,14 +200,13 @@ def _timeline(d: DrillSection) -> str:
                 f'<span class="small">{esc(text)}</span>' if text else "",
             ]
         )
-    bad = {"detection_failed", "recovery_failed", "steady_state_not_met"}
+    bad = {"detection_failed", "recovery_failed", "steady_state_not_met", "revert_deferred"}
+    judged = {"runbook_step", "runbook_operation_wait"}  # failed unless ok
     table = html_table(
         ["t_s (drill)", "production_s", "event", "detail"],
         rows,
         numeric=(0, 1),
-        failed=[
-            e.name in bad or (e.name == "runbook_step" and not e.detail.get("ok")) for e in events
-        ],
+        failed=[e.name in bad or (e.name in judged and not e.detail.get("ok")) for e in events],
         table_id=f"timeline-{drill_slug(d.id)}",
     )
     return f"<h3>Timeline</h3>{table}"
@@ -250,6 +249,9 @@ def _runbooks(d: DrillSection) -> str:
                 failed=[not s.ok for s in steps],
             )
         )
+        if (w := b.operation_wait) is not None:
+            mark = "" if w.ok else ' class="fail"'
+            out.append(f"<p{mark}>Then the runbook {esc(w.summary())}.</p>")
     return "".join(out)
 
 

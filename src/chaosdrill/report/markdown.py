@@ -147,6 +147,8 @@ def _drill(d: DrillSection) -> list[str]:
                 for s in book.steps
             ],
         )
+        if book.operation_wait is not None:
+            lines += ["", f"Then the runbook {book.operation_wait.summary()}."]
     if d.verification:
         lines += ["", "### Verification", ""]
         lines += table(

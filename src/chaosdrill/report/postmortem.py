@@ -85,6 +85,12 @@ def _drill(d: DrillSection, roles: Mapping[str, str]) -> list[str]:
         for s in b.steps
     ]
     lines += table(["runbook", "step", "result", "took (drill)"], steps) if steps else ["None ran."]
+    waits = [
+        f"Runbook {b.name} then {b.operation_wait.summary()}."
+        for b in d.runbooks
+        if b.operation_wait is not None
+    ]
+    lines += ["", *waits] if waits else []
     lines += ["", "### Verification", ""]
     lines += [
         f"- {n.replace('_', ' ')}: {'ok' if c.ok else 'FAILED'} ({c.detail})"

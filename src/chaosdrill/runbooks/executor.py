@@ -9,9 +9,19 @@ on ``time.monotonic()``; the wall clock is kept only as a label. Timeouts are re
 restarting a replica takes as long in a drill at time scale 60 as in production. Only the
 ``{window}`` of PromQL checks is divided by the time scale, as the alert rules are.
 
-Every blocking call of a step (an operation, a SQL query) runs in a daemon thread that the
-step stops waiting for at its deadline, so a hung database cannot hang the runbook; such an
-operation is reported as still running, and the runbook stops there.
+Every Environment operation of a step (a rollout, a promotion, a SQL query) runs in a
+worker thread (:class:`chaosdrill.runbooks.operation.Operation`, never a daemon), so a hung
+database cannot hang the step past its timeout. An operation still running at the step's
+timeout is not abandoned: the step fails at its timeout, the runbook stops, and the
+executor waits for the operation, at most ``operation_grace_s``
+(:data:`OPERATION_GRACE_S`), before it returns; the run's
+:class:`~chaosdrill.runbooks.result.OperationWait` records that wait. So no later step and
+nothing after the runbook (a drill's verification, its revert) acts on the environment
+while the operation runs, unless the grace ran out (``RunbookResult.settled`` is then
+False). A ``shell:`` command still running at the timeout has its process group killed, and
+is then waited for the same way. A stop signal (Ctrl-C) during an operation stops the
+runbook too, after the operation finished (the signals are held meanwhile, as during a
+revert; a third Ctrl-C abandons the wait).
 
 Results are :mod:`chaosdrill.runbooks.result`; the one-line descriptions of actions and
 checks in them come from :mod:`chaosdrill.runbooks.renderer`.
@@ -19,6 +29,7 @@ checks in them come from :mod:`chaosdrill.runbooks.renderer`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -27,7 +38,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -63,10 +73,12 @@ from chaosdrill.runbooks.model import (
     substitute,
     value_text,
 )
+from chaosdrill.runbooks.operation import KilledCommand, Operation, Pending, settle, wait_for
 from chaosdrill.runbooks.renderer import describe_action, describe_check
-from chaosdrill.runbooks.result import RunbookResult, StepResult
+from chaosdrill.runbooks.result import OperationWait, RunbookResult, StepResult
 
 __all__ = [
+    "OPERATION_GRACE_S",
     "OUTPUT_LIMIT",
     "POLL_INTERVAL_S",
     "chaosdrill_command",
@@ -77,6 +89,14 @@ POLL_INTERVAL_S = 0.2
 """Seconds between two attempts of a step's check."""
 OUTPUT_LIMIT = 600
 """Characters of an action's or check's output kept in a step result."""
+OPERATION_GRACE_S = 600.0
+"""Seconds the executor waits, after a step's timeout, for the operation still running.
+
+Longer than the local backend's slowest operation can take: a rollout starts the new
+replicas together (up to 30 s each to answer and 10 s to be UP in HAProxy) and then
+drains and stops the old ones one by one (up to 10 s and 10 s each), so 16 replicas take
+at most about 360 s; a rebuild is a base backup (at most 120 s) and 30 s to be ready.
+"""
 _MIN_ATTEMPT_S = 1.0
 
 
@@ -85,6 +105,14 @@ _MIN_ATTEMPT_S = 1.0
 
 class _StepFailed(Exception):
     """An action or check failed; the message says how."""
+
+
+class _Overran(Exception):
+    """The step's timeout passed while ``pending`` still ran; the message says what."""
+
+    def __init__(self, pending: Pending, message: str) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 def chaosdrill_command() -> str:
@@ -103,10 +131,13 @@ class _Context:
         env: Environment,
         params: Mapping[str, Any],
         time_scale: float,
+        grace_s: float = OPERATION_GRACE_S,
     ) -> None:
         self.env = env
         self.params = params
         self.time_scale = time_scale
+        self.grace_s = grace_s
+        self.hint = f"chaosdrill env recover --name {env.name}"
         ep = env.endpoints()
         self.text: dict[str, str] = {
             "service_url": ep.service_url,
@@ -151,8 +182,14 @@ def run_runbook(
     params: Mapping[str, object] | None = None,
     time_scale: float = 1.0,
     on_step: Callable[[StepResult], None] | None = None,
+    *,
+    operation_grace_s: float | None = None,
 ) -> RunbookResult:
     """Run ``runbook`` against ``env``, step by step, stopping at the first failure.
+
+    A step whose operation is still running at the step's timeout fails at its timeout;
+    the executor then waits for the operation (at most ``operation_grace_s``) before it
+    returns, and records the wait in the result's ``operation_wait``.
 
     Args:
         runbook: the runbook.
@@ -161,30 +198,34 @@ def run_runbook(
             converted to each param's type, so ``{"replicas": "3"}`` works.
         time_scale: how many times faster than production the drill runs; divides the
             ``{window}`` of PromQL checks (never the timeouts).
-        on_step: called with each step's result as soon as the step ends.
+        on_step: called with each step's result as soon as the step ends (before the wait
+            for an operation that outlived it).
+        operation_grace_s: the most the executor waits, after a step's timeout, for the
+            step's operation to finish (default :data:`OPERATION_GRACE_S`).
 
     Returns:
-        The result of every step run and the names of the steps not run.
+        The result of every step run, the names of the steps not run, and the wait for an
+        operation that outlived its step (``settled`` False: it is still running).
 
     Raises:
-        InvalidInputError: an unknown param, a value of the wrong type, or a time scale
-            that is not a number greater than 0 (nothing has run).
+        InvalidInputError: an unknown param, a value of the wrong type, or a time scale or
+            grace that is not a number greater than 0 (nothing has run).
     """
-    if isinstance(time_scale, bool) or not isinstance(time_scale, int | float):
-        raise InvalidInputError(f"expected a number, got {time_scale!r}", field="time_scale")
-    if not math.isfinite(time_scale) or time_scale <= 0:
-        raise InvalidInputError(
-            f"expected a number greater than 0, got {time_scale!r}", field="time_scale"
-        )
+    grace_s = OPERATION_GRACE_S if operation_grace_s is None else operation_grace_s
+    _check_positive(time_scale, "time_scale")
+    _check_positive(grace_s, "operation_grace_s")
     values = runbook.resolve_params(params)
-    ctx = _Context(env, values, float(time_scale))
+    ctx = _Context(env, values, float(time_scale), float(grace_s))
     wall, started = time.time(), time.monotonic()
     results: list[StepResult] = []
+    wait: OperationWait | None = None
     for index, step in enumerate(runbook.steps, start=1):
-        result = _run_step(index, step, ctx)
+        result, pending = _run_step(index, step, ctx)
         results.append(result)
         if on_step is not None:
             on_step(result)
+        if pending is not None:
+            wait = settle(pending, step.name, ctx.grace_s, ctx.hint)
         if not result.ok:
             break
     not_run = tuple(s.name for s in runbook.steps[len(results) :])
@@ -198,16 +239,26 @@ def run_runbook(
         time.monotonic(),
         tuple(results),
         not_run,
+        wait,
     )
 
 
-def _run_step(index: int, step: RunbookStep, ctx: _Context) -> StepResult:
+def _check_positive(value: object, field: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(f"expected a number, got {value!r}", field=field)
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"expected a number greater than 0, got {value!r}", field=field)
+
+
+def _run_step(index: int, step: RunbookStep, ctx: _Context) -> tuple[StepResult, Pending | None]:
+    """One step's result, and what it left running at its timeout (to wait for)."""
     wall, t0 = time.time(), time.monotonic()
     deadline = t0 + step.timeout_s
     outputs: list[str] = []
     attempts = 0
     error: str | None = None
     skipped = False
+    pending: Pending | None = None
     try:
         if step.when is not None:
             holds, detail = _attempt(step.when.check, ctx, deadline)
@@ -229,11 +280,13 @@ def _run_step(index: int, step: RunbookStep, ctx: _Context) -> StepResult:
                     f"check not met within {step.timeout_s:g} s ({attempts} attempts): {detail}"
                 )
             time.sleep(POLL_INTERVAL_S)
+    except _Overran as exc:  # failed at its timeout; waited for by the caller
+        error, pending = str(exc), exc.pending
     except _StepFailed as exc:
         error = str(exc)
     except Exception as exc:  # an operation's own failure is the step's result
         error = f"{type(exc).__name__}: {exc}".strip()
-    return StepResult(
+    result = StepResult(
         index=index,
         name=step.name,
         action=describe_action(step.action, ctx.params) if step.action else "",
@@ -247,37 +300,26 @@ def _run_step(index: int, step: RunbookStep, ctx: _Context) -> StepResult:
         output=_clip("\n".join(o for o in outputs if o)),
         error=_clip(error) if error else None,
     )
+    return result, pending
 
 
 def _clip(text: str) -> str:
     return text if len(text) <= OUTPUT_LIMIT else text[: OUTPUT_LIMIT - 3] + "..."
 
 
-def _bounded(fn: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Call ``fn`` in a daemon thread; give up waiting after ``timeout`` seconds."""
-    box: dict[str, Any] = {}
+def _call(ctx: _Context, what: str, fn: Callable[[], Any], until: float) -> Any:
+    """Run ``fn`` as an operation; its result once it finished by ``until``.
 
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"runbook {what}", daemon=True)
-    thread.start()
-    thread.join(max(timeout, 0.0))
-    if thread.is_alive():
-        raise _StepFailed(f"{what} did not finish within the step's timeout (still running)")
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    Raises:
+        _Overran: it was still running at ``until`` (and still is).
+    """
+    op = Operation(what, fn)
+    if not wait_for(op, until, ctx.grace_s, ctx.hint):
+        raise _Overran(op, f"{what} did not finish within the step's timeout (still running)")
+    return op.result()
 
 
-def _remaining(deadline: float) -> float:
-    return max(deadline - time.monotonic(), _MIN_ATTEMPT_S)
-
-
-def _call_op(ctx: _Context, op: str, raw_args: Mapping[str, Any], deadline: float) -> Any:
+def _call_op(ctx: _Context, op: str, raw_args: Mapping[str, Any], until: float) -> Any:
     method = getattr(ctx.env, op, None)
     if op not in OPERATIONS or not callable(method):
         raise OperationError(
@@ -286,12 +328,16 @@ def _call_op(ctx: _Context, op: str, raw_args: Mapping[str, Any], deadline: floa
     if op == "sql":
         statement, bound = _bind(str(raw_args["statement"]), ctx)
         node = ctx.value(raw_args.get("node"))
-        return _bounded(lambda: _sql(ctx.env, statement, node, bound), _remaining(deadline), op)
+        return _call(ctx, op, lambda: _sql(ctx.env, statement, node, bound), until)
     args = {k: ctx.value(v) for k, v in raw_args.items()}
     if op == "logs":
         query = LogQuery(args["component"], args.get("tail", 50), args.get("grep"))
-        return _bounded(lambda: method(query), _remaining(deadline), op)
-    return _bounded(lambda: method(**args), _remaining(deadline), op)
+        return _call(ctx, op, lambda: method(query), until)
+    return _call(ctx, op, lambda: method(**args), until)
+
+
+def _remaining(deadline: float) -> float:
+    return max(deadline - time.monotonic(), _MIN_ATTEMPT_S)
 
 
 def _run_action(action: Action, ctx: _Context, deadline: float) -> str:
@@ -343,15 +389,26 @@ def _run_shell(command: str, exit_code: int, deadline: float, environ: Mapping[s
         start_new_session=True,
     )
     try:
-        out, _ = proc.communicate(timeout=_remaining(deadline))
+        out, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 0.0))
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise _StepFailed("the command did not finish within the step's timeout") from None
+        _kill_group(proc)
+        raise _Overran(
+            KilledCommand(proc), "the command did not finish within the step's timeout"
+        ) from None
+    except BaseException:  # a stop: the command, in a session of its own, goes too
+        _kill_group(proc)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=5)
+        raise
     tail = "\n".join(out.strip().splitlines()[-8:])
     if proc.returncode != exit_code:
         raise _StepFailed(f"exit code {proc.returncode}, expected {exit_code}: {tail}")
     return tail or f"exit code {proc.returncode}"
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _http(
@@ -380,7 +437,11 @@ def _http(
 
 
 def _attempt(check: Check, ctx: _Context, deadline: float) -> tuple[bool, str]:
-    """One try of a check: whether it holds, and what was seen."""
+    """One try of a check: whether it holds, and what was seen.
+
+    An operation of the check gets until the deadline, and at least a second.
+    """
+    until = max(deadline, time.monotonic() + _MIN_ATTEMPT_S)
     try:
         if isinstance(check, HttpCheck):
             body = ctx.value(dict(check.json)) if check.json is not None else None
@@ -388,12 +449,12 @@ def _attempt(check: Check, ctx: _Context, deadline: float) -> tuple[bool, str]:
             return _http(url, check.method, check.status, check.count, check.min_ok, body, deadline)
         if isinstance(check, SqlCheck):
             (query, bound), node = _bind(check.query, ctx), ctx.value(check.node)
-            rows = _bounded(lambda: _sql(ctx.env, query, node, bound), _remaining(deadline), "sql")
+            rows = _call(ctx, "sql", lambda: _sql(ctx.env, query, node, bound), until)
             text = "\n".join("\t".join(map(str, row)) for row in rows)
             first = rows[0][0] if rows and rows[0] else None
             return _compare(first, text, check.expect, ctx)
         if isinstance(check, OpCheck):
-            result = _call_op(ctx, check.op, check.args, deadline)
+            result = _call_op(ctx, check.op, check.args, until)
             if check.expect is None:
                 return True, _summary(result)
             path = ctx.value(check.path) if check.path else ""
@@ -405,6 +466,8 @@ def _attempt(check: Check, ctx: _Context, deadline: float) -> tuple[bool, str]:
                 ), f"{path or 'result'} = {value!r}, {check.expect.value} = {other!r}"
             return _compare(value, _summary(value), check.expect, ctx)
         return _promql(check, ctx, deadline)
+    except _Overran:
+        raise  # the step ends: nothing runs beside a running operation
     except _StepFailed as exc:
         return False, str(exc)
     except Exception as exc:

@@ -1,6 +1,8 @@
 """What a runbook run did: one :class:`StepResult` per step, a :class:`RunbookResult` per run.
 
-Made by :func:`chaosdrill.runbooks.executor.run_runbook`.
+A step whose operation was still running at its timeout failed at its timeout; the run's
+:class:`OperationWait` says how long the executor then waited for that operation and how it
+ended. Made by :func:`chaosdrill.runbooks.executor.run_runbook`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RunbookResult", "StepResult"]
+__all__ = ["OperationWait", "RunbookResult", "StepResult"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,68 @@ class StepResult:
 
 
 @dataclass(frozen=True)
+class OperationWait:
+    """The wait for a step's operation that outlived the step's timeout.
+
+    The step failed at its timeout; then the executor waited for the operation, at most
+    ``grace_s``, before anything else could act on the environment.
+
+    Attributes:
+        step: the name of the step whose operation it is.
+        operation: the operation (``rollback``, ``sql``; ``shell`` for a command whose
+            process group was killed at the timeout and then waited for).
+        started: monotonic start of the wait (the step's end).
+        ended: monotonic end of the wait.
+        grace_s: the most the executor would wait.
+        finished: the operation ended within the grace; False: it is still running.
+        error: how the finished operation failed (None: it succeeded, or still runs).
+    """
+
+    step: str
+    operation: str
+    started: float
+    ended: float
+    grace_s: float
+    finished: bool
+    error: str | None = None
+
+    @property
+    def waited_s(self) -> float:
+        """Seconds the executor waited (monotonic clock)."""
+        return self.ended - self.started
+
+    @property
+    def ok(self) -> bool:
+        """The operation finished within the grace and succeeded."""
+        return self.finished and self.error is None
+
+    def summary(self) -> str:
+        """One line: what was waited for, how long, and how it ended."""
+        head = f"waited {self.waited_s:.1f} s for {self.operation} (step {self.step!r})"
+        if not self.finished:
+            return f"{head}: still running after the {self.grace_s:g} s grace"
+        return f"{head}: {'it failed: ' + self.error if self.error else 'it finished'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "step": self.step,
+            "operation": self.operation,
+            "waited_s": round(self.waited_s, 3),
+            "grace_s": self.grace_s,
+            "finished": self.finished,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
 class RunbookResult:
-    """What a runbook run did: every step run, and the names of those not run."""
+    """What a runbook run did: every step run, and the names of those not run.
+
+    ``operation_wait`` is the wait for an operation that outlived its step (None: none did);
+    ``ended`` is after that wait.
+    """
 
     runbook: str
     env_name: str
@@ -68,6 +130,12 @@ class RunbookResult:
     ended: float
     steps: tuple[StepResult, ...]
     not_run: tuple[str, ...] = ()
+    operation_wait: OperationWait | None = None
+
+    @property
+    def settled(self) -> bool:
+        """No operation of the run is still running (False: the grace ran out)."""
+        return self.operation_wait is None or self.operation_wait.finished
 
     @property
     def ok(self) -> bool:
@@ -96,4 +164,6 @@ class RunbookResult:
             "ok": self.ok,
             "steps": [s.to_dict() for s in self.steps],
             "not_run": list(self.not_run),
+            "operation_wait": self.operation_wait.to_dict() if self.operation_wait else None,
+            "settled": self.settled,
         }

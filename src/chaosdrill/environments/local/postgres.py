@@ -39,6 +39,8 @@ DB_NAME = "revenue"
 DB_USER = "revenue"
 DB_SUPERUSER = "chaosdrill"
 TEMPLATE_FORMAT = "1"
+#: the longest a base backup may take (it is killed then), so a rebuild always ends
+BASE_BACKUP_TIMEOUT_S = 120.0
 
 
 def db_os_user() -> str | None:
@@ -64,12 +66,18 @@ def db_os_user() -> str | None:
 
 
 def _run_as(user: str | None, argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (as ``user``); a ``timeout`` that passes is an exit code of -9."""
     if user is not None:
         pw = pwd.getpwnam(user)
         kw.setdefault("user", pw.pw_uid)
         kw.setdefault("group", pw.pw_gid)
         kw.setdefault("extra_groups", [])
-    return subprocess.run(argv, check=False, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
+    try:
+        return subprocess.run(argv, check=False, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
+    except subprocess.TimeoutExpired as exc:  # run() killed it
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        note = f"killed after {exc.timeout:g} s"
+        return subprocess.CompletedProcess(argv, -9, "", f"{err or ''}\n{note}".strip())
 
 
 def _chown_tree(path: Path, user: str | None) -> None:
@@ -211,6 +219,7 @@ def base_backup(
             "-d",
             f"application_name={app_name}",
         ],
+        timeout=BASE_BACKUP_TIMEOUT_S,
     )
     if res.returncode != 0:
         raise ComponentStartError("pg_basebackup", f"exit {res.returncode}", res.stderr[-2000:])
