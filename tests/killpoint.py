@@ -1,6 +1,6 @@
 """Run a chaosdrill command that kills itself with SIGKILL at a chosen point of its work.
 
-    python -m tests.killpoint [!]MODULE:ATTR[.ATTR][@SECONDS] -- ARGS...
+    python -m tests.killpoint [--signal NAME] [!]MODULE:ATTR[.ATTR][@SECONDS] -- ARGS...
 
 From the moment a fault's ledger entry is written (``FaultLedger.open`` returned), the first
 call of the named function kills the process with ``kill -9`` as soon as that call returns,
@@ -11,6 +11,10 @@ function kills, ledger or not (for commands that open no fault: ``ops deployment
 this process dies; what it started (the load run, a holder process) lives on, as after an
 OOM kill. The point is chosen inside a fault's injection, so the kill lands after the fault
 has begun to take effect and before the drill knows it has been applied.
+
+With ``--signal INT`` (or HUP, TERM, ...) the process sends itself that signal at the
+point instead, and goes on: a Ctrl-C, a closed terminal or a ``kill`` landing in the middle
+of the injection.
 
 The process writes ``killpoint armed`` and ``killpoint reached NAME`` to stderr.
 """
@@ -35,13 +39,17 @@ def _resolve(target: str) -> tuple[Any, str]:
     return owner, attr
 
 
-def _die(target: str) -> None:
-    print(f"killpoint reached {target}", file=sys.stderr, flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)
+def arm(spec: str, signum: int = signal.SIGKILL) -> None:
+    """Patch the target to signal this process in its first call once a fault is opened."""
+    fired = threading.Event()
 
+    def _die(target: str) -> None:
+        if fired.is_set():
+            return
+        fired.set()
+        print(f"killpoint reached {target}", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signum)
 
-def arm(spec: str) -> None:
-    """Patch the target to kill this process in its first call once a fault is opened."""
     from chaosdrill.faults.ledger import FaultLedger
 
     target, _, delay = spec.lstrip("!").partition("@")
@@ -60,8 +68,10 @@ def arm(spec: str) -> None:
 
     @functools.wraps(original)
     def call_then_die(*args: Any, **kwargs: Any) -> Any:
-        if armed and delay:
-            threading.Timer(float(delay), _die, (spec,)).start()
+        if armed and delay and not fired.is_set():
+            timer = threading.Timer(float(delay), _die, (spec,))
+            timer.daemon = True
+            timer.start()
         result = original(*args, **kwargs)
         if armed:
             _die(spec)
@@ -72,11 +82,15 @@ def arm(spec: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``TARGET -- ARGS...``: arm the kill point, then run ``chaosdrill ARGS...``."""
+    """``[--signal NAME] TARGET -- ARGS...``: arm the point, then run ``chaosdrill ARGS...``."""
+    signum = signal.SIGKILL
+    if argv[:1] == ["--signal"]:
+        signum = signal.Signals[f"SIG{argv[1]}"]
+        argv = argv[2:]
     if len(argv) < 3 or argv[1] != "--":
         print(__doc__, file=sys.stderr)
         return 2
-    arm(argv[0])
+    arm(argv[0], signum)
     from chaosdrill.cli.main import main as chaosdrill
 
     return chaosdrill(argv[2:])

@@ -1,4 +1,5 @@
-"""kill -9 of a drill while its fault is being injected, then ``chaosdrill env recover``.
+"""kill -9 of a drill while its fault is being injected, then ``chaosdrill env recover``;
+and a stop signal landing at the same point.
 
 For every fault kind the drill (the real ``chaosdrill run`` of its experiment) is killed
 with SIGKILL at a point inside the injection (:mod:`tests.killpoint`): after the fault has
@@ -12,6 +13,7 @@ its standby streaming, the cache answering, the flags as they were, no load left
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -131,10 +133,8 @@ def picture(env: LocalEnvironment) -> Picture:
     )
 
 
-def _kill_mid_injection(
-    env: LocalEnvironment, kind: str, point: str, tmp_path: Path
-) -> tuple[LedgerEntry, str]:
-    cmd = [
+def _drill_cmd(env: LocalEnvironment, kind: str, point: str, tmp_path: Path) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "tests.killpoint",
@@ -150,6 +150,12 @@ def _kill_mid_injection(
         str(tmp_path / "reports"),
         "--quiet",
     ]
+
+
+def _kill_mid_injection(
+    env: LocalEnvironment, kind: str, point: str, tmp_path: Path
+) -> tuple[LedgerEntry, str]:
+    cmd = _drill_cmd(env, kind, point, tmp_path)
     proc = subprocess.run(
         cmd, cwd=REPO, capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL
     )
@@ -204,3 +210,42 @@ def test_env_recover_after_kill_mid_injection(
     assert not [e for e in FaultLedger(env.root / "faults.jsonl").open_entries()]
     assert not make_fault(kind, entry.params).is_active(env)
     _whole_again(env, before)
+
+
+SIGNALS = {
+    "bad-release": "INT",
+    "leaky-release": "HUP",
+    "pool-exhaustion": "TERM",
+    "connection-limit": "INT",
+    "missing-index": "HUP",
+    "primary-crash": "TERM",
+    "cache-outage": "INT",
+    "leaky-feature": "TERM",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "sig"), [pytest.param(k, s, id=f"{k}-SIG{s}") for k, s in SIGNALS.items()]
+)
+def test_a_stop_signal_mid_injection_reverts_before_the_drill_ends(
+    env: LocalEnvironment, kind: str, sig: str, tmp_path: Path
+) -> None:
+    """Ctrl-C, a closed terminal or SIGTERM in the middle of the injection: all undone."""
+    before = wait_for(lambda: (p := picture(env)).replicas == 2 and p.standby_streaming and p, 60)
+    ledger = FaultLedger(env.root / "faults.jsonl")
+    known = {e.id for e in ledger.entries()}
+    cmd = _drill_cmd(env, kind, KILL_POINTS[kind], tmp_path)
+    cmd[3:3] = ["--signal", sig]
+    proc = subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL
+    )
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    assert f"killpoint reached {KILL_POINTS[kind]}" in proc.stderr, proc.stderr
+    [entry] = [e for e in ledger.entries() if e.id not in known]
+    assert entry.kind == kind and not entry.is_open, entry
+    assert not make_fault(kind, entry.params).is_active(env)
+    _whole_again(env, before)
+    [result_file] = (tmp_path / "reports").glob("*/drills/*.json")
+    result = json.loads(result_file.read_text())
+    assert not result["complete"] and f"SIG{sig}" in result["failures"][0], result["failures"]
+    assert result["measurements"]["revert"]["ok"], result["measurements"]["revert"]

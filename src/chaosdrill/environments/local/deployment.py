@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -154,25 +155,33 @@ class DeploymentOps:
         # in the file before HAProxy hears of them: a restart in between keeps them
         publish_servers(self.ctx, [*st.replicas, *new])
 
+        stopping = threading.Event()
+
         def ready(rep: Replica) -> None:
             wait_until(
                 HttpStatus(f"http://127.0.0.1:{rep.port}/health", (200, 503)),
                 REPLICA_READY_TIMEOUT,
-                abort=lambda: sup.exited_reason(rep.name),
+                abort=lambda: "interrupted" if stopping.is_set() else sup.exited_reason(rep.name),
             )
+            if stopping.is_set():
+                raise OperationError("interrupted")
             self.ctx.haproxy.add_server(rep.name, rep.port)
             self.ctx.haproxy.wait_up(rep.name)
 
-        with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, count))
+        try:
             futures = {rep.name: pool.submit(ready, rep) for rep in new}
-        failed = {n: f.exception() for n, f in futures.items() if f.exception() is not None}
+            failed = {n: f.exception() for n, f in futures.items() if f.exception() is not None}
+        except BaseException:  # a stop signal: no waiter may register a replica after this
+            stopping.set()
+            pool.shutdown(wait=True)
+            self._discard(new)
+            raise
+        pool.shutdown(wait=True)
         if failed:
             name, exc = next(iter(failed.items()))
             tail = self.ctx.tail(name)
-            publish_servers(self.ctx)
-            for rep in new:
-                self.ctx.haproxy.remove_server(rep.name)
-                sup.remove(rep.name)
+            self._discard(new)
             err = OperationError(f"replica {name} (revision {revision}) not ready: {exc}")
             if tail:
                 err.add_note(f"last lines of the {name} log:\n{tail}")
@@ -183,6 +192,20 @@ class DeploymentOps:
         publish_targets(self.ctx)
         st.save()
         return new
+
+    def _discard(self, new: list[Replica]) -> None:
+        """Remove replicas that were started but never recorded; the old ones still serve."""
+        st = self.ctx.state
+        publish_servers(self.ctx)
+        routed = set(self.ctx.haproxy.stats())
+        for rep in new:
+            if rep.name in routed:
+                self.ctx.haproxy.remove_server(rep.name)
+            self.ctx.supervisor.remove(rep.name)
+            (self.ctx.root / "runtime" / f"{rep.name}.json").unlink(missing_ok=True)
+        if st.rollout is not None:
+            st.rollout["new"] = []
+        st.save()
 
     def _retire_replica(self, rep: Replica) -> None:
         st = self.ctx.state
