@@ -1,5 +1,8 @@
-"""kill -9 of a drill while its fault is being injected, then ``chaosdrill env recover``;
-and a stop signal landing at the same point.
+"""Every fault kind is undone whatever ends its drill (the table in docs/faults.md).
+
+kill -9 of a drill while its fault is being injected, then ``chaosdrill env recover``; a
+stop signal landing at the same point; and a drill whose runbook fails while HAProxy and a
+service replica crash under it.
 
 For every fault kind the drill (the real ``chaosdrill run`` of its experiment) is killed
 with SIGKILL at a point inside the injection (:mod:`tests.killpoint`): after the fault has
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,7 +35,7 @@ from chaosdrill.faults import make_fault
 from chaosdrill.faults.holder import find_holders
 from chaosdrill.faults.ledger import FaultLedger, LedgerEntry
 from chaosdrill.load import active_run
-from chaosdrill.paths import EXPERIMENTS_DIR
+from chaosdrill.paths import EXPERIMENTS_DIR, PROJECT_ROOT
 
 from ..conftest import start_env, stop_env, wait_for
 
@@ -249,3 +253,102 @@ def test_a_stop_signal_mid_injection_reverts_before_the_drill_ends(
     result = json.loads(result_file.read_text())
     assert not result["complete"] and f"SIG{sig}" in result["failures"][0], result["failures"]
     assert result["measurements"]["revert"]["ok"], result["measurements"]["revert"]
+
+
+FAILING_RUNBOOK = """\
+name: fails-at-once
+title: A runbook that cannot work
+description: Its only check can never pass; it fails after one second.
+steps:
+  - name: Wait for 99 replicas
+    check:
+      op: deployment_status
+      path: ready
+      expect: {equals: 99}
+    timeout_s: 1
+"""
+
+
+def _catalogue_with_failing_runbook(tmp_path: Path, kind: str) -> tuple[Path, Path]:
+    """A project root whose runbooks include ``fails-at-once``, and its experiment for kind."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("scenarios", "probes", "drills", "schemas"):
+        if (PROJECT_ROOT / name).exists():
+            (root / name).symlink_to(PROJECT_ROOT / name)
+    shutil.copytree(PROJECT_ROOT / "runbooks", root / "runbooks")
+    (root / "runbooks" / "fails-at-once.yaml").write_text(FAILING_RUNBOOK)
+    (root / "experiments").mkdir()
+    data = json.loads((EXPERIMENTS_DIR / f"{kind}.json").read_text())
+    data["extensions"][0]["runbook"] = "fails-at-once"
+    data["extensions"][0]["runbooks"] = ["fails-at-once"]
+    for activity in data["method"]:
+        if activity["provider"]["func"] == "run_runbook":
+            activity["provider"]["arguments"] = {"name": "fails-at-once", "params": {}}
+    experiment = root / "experiments" / f"{kind}.json"
+    experiment.write_text(json.dumps(data))
+    return root, experiment
+
+
+@pytest.mark.parametrize("kind", list(KILL_POINTS))
+def test_a_failed_runbook_and_crashing_components_still_end_reverted(
+    env: LocalEnvironment, kind: str, tmp_path: Path
+) -> None:
+    """The runbook fails, HAProxy and a replica are SIGKILLed mid-drill: all undone."""
+    before = wait_for(lambda: (p := picture(env)).replicas == 2 and p.standby_streaming and p, 60)
+    root, experiment = _catalogue_with_failing_runbook(tmp_path, kind)
+    ledger = FaultLedger(env.root / "faults.jsonl")
+    known = {e.id for e in ledger.entries()}
+    cmd = [
+        sys.executable,
+        "-m",
+        "chaosdrill",
+        "run",
+        str(experiment),
+        "--name",
+        env.name,
+        "--time-scale",
+        str(K),
+        "--hold",
+        "30",
+        "--recovery-timeout",
+        "60",
+        "--reports",
+        str(tmp_path / "reports"),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CHAOSDRILL_ROOT": str(root)},
+    )
+    try:
+        wait_for(lambda: [e for e in ledger.open_entries() if e.id not in known], 240)
+        # in effect, and its rollout (for a release) finished: the crashes come after it
+        wait_for(
+            lambda: make_fault(kind, {}).is_active(env) and EnvState.load(env.root).rollout is None,
+            60,
+            interval=0.2,
+        )
+        api = env.ctx.supervisor.api.supervisor
+        api.signalProcess("haproxy", "KILL")
+        api.signalProcess(EnvState.load(env.root).replicas[0].name, "KILL")
+        out, err = proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, out + err  # the drill failed, and said so
+    [entry] = [e for e in ledger.entries() if e.id not in known]
+    assert entry.kind == kind and not entry.is_open, entry
+    assert not make_fault(kind, entry.params).is_active(env)
+    _whole_again(env, before)
+    [result_file] = (tmp_path / "reports").glob("*/drills/*.json")
+    result = json.loads(result_file.read_text())
+    assert result["measurements"]["revert"]["ok"], result["measurements"]["revert"]
+    assert not result["verdict"]["passed"]
+    assert any("fails-at-once" in f or "runbook" in f for f in result["failures"]), result[
+        "failures"
+    ]
