@@ -211,3 +211,46 @@ def test_a_plans_drill_runs_in_its_own_session(env: LocalEnvironment, tmp_path: 
     result, report = _only_result(reports)
     assert result["measurements"]["revert"]["ok"]
     assert not report["complete"]
+
+
+def test_sighup_ends_a_stock_chaos_run_like_ctrl_c(env: LocalEnvironment, tmp_path: Path) -> None:
+    """The stock CLI with a closed terminal: Chaos Toolkit leaves SIGHUP to Python's default
+    (die at once); the control's stop handlers make it interrupt the run and revert."""
+    chaos = Path(sys.executable).parent / "chaos"
+    cmd = [
+        str(chaos),
+        "--log-file",
+        str(tmp_path / "chaostoolkit.log"),
+        "run",
+        "--journal-path",
+        str(tmp_path / "journal.json"),
+        "--var",
+        f"chaosdrill_env={env.name}",
+        "--var",
+        f"chaosdrill_time_scale={K}",
+        "--var",
+        "chaosdrill_hold_s=600",
+        "--var",
+        f"chaosdrill_reports={tmp_path / 'reports'}",
+        str(EXPERIMENTS_DIR / "cache-outage.json"),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_open_entry(proc, env.root / "faults.jsonl", timeout=120)
+        assert make_fault("cache-outage").is_active(env)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode != -signal.SIGHUP, "died on SIGHUP without reverting"
+    assert not make_fault("cache-outage").is_active(env)
+    assert FaultLedger(env.root / "faults.jsonl").open_entries() == []
+    assert active_run(env.root / "load") is None
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "interrupted", journal["status"]
+    [ext] = [e for e in journal.get("extensions", []) if e.get("name") == "chaosdrill"]
+    result = json.loads(Path(ext["result"]).read_text())
+    assert result["measurements"]["revert"]["ok"], result["measurements"]["revert"]
+    assert not result["complete"] and "SIGHUP" in result["failures"][0], result["failures"]

@@ -23,7 +23,7 @@ from chaosdrill.faults.ledger import LEDGER_FILE, default_ledger_path
 
 CALLS: list[tuple[str, str]] = []
 # the fakes below never touch the environment; a drill names it in its recovery hint
-ENV = cast(Environment, types.SimpleNamespace(name="unit"))
+ENV = cast(Environment, types.SimpleNamespace(name="unit", reconcile=list))
 
 
 class FakeFault(Fault):

@@ -38,7 +38,12 @@ def test_every_kind_is_registered_under_its_scenario() -> None:
 
 
 def test_defaults_are_the_documented_ones() -> None:
-    assert make_fault("bad-release").params == {"version": "1.1.0-bad", "failure_rate": 0.6}
+    assert make_fault("bad-release").params == {
+        "version": "1.1.0-bad",
+        "failure_rate": 0.6,
+        "revert_to_revision": None,  # filled in by bind() before the ledger entry
+        "revert_to_replicas": None,
+    }
     assert make_fault("leaky-release").params["leak_kib_per_request"] == 512
     assert make_fault("cache-outage").params == {"mode": "freeze"}
     assert make_fault("pool-exhaustion").params["application_name"] == "nightly-revenue-report"
@@ -50,7 +55,8 @@ def test_defaults_are_the_documented_ones() -> None:
 def test_parameters_round_trip_through_to_dict() -> None:
     fault = make_fault("bad-release", {"failure_rate": 0.25, "version": "2.0.0-rc1"})
     again = make_fault(**fault.to_dict())
-    assert again.params == {"failure_rate": 0.25, "version": "2.0.0-rc1"}
+    assert again.params == fault.params
+    assert again.params["failure_rate"] == 0.25 and again.params["version"] == "2.0.0-rc1"
 
 
 def test_unknown_kind_names_the_known_ones() -> None:

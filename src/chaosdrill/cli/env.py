@@ -229,9 +229,12 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     """Revert every fault the ledger holds open (after a crash or kill -9 of a drill).
 
     Each entry is listed with its id; one that cannot be reverted makes the command exit 1
-    until it reverts or is discarded (--discard ID --reason TEXT). Also stops a load run
-    left running, unless a drill that is still running started it, and clears the hold of
-    a drill that is gone. A drill that still runs keeps its hold, its faults and its load.
+    until it reverts or is discarded (--discard ID --reason TEXT). Then the environment's
+    records are made to agree with what runs (a replica a killed rollout started but never
+    recorded is removed, HAProxy routes to exactly the recorded replicas) and an
+    interrupted rollout is finished. Also stops a load run left running, unless a drill
+    that is still running started it, and clears the hold of a drill that is gone. A drill
+    that still runs keeps its hold, its faults and its load.
     """
     from chaosdrill.faults.ledger import FaultLedger, default_ledger_path
     from chaosdrill.faults.redaction import redact, redact_text
@@ -259,6 +262,8 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
             markup=False,
         )
     reverted = ledger.recover(environment)
+    for line in environment.reconcile():
+        app.console.print(line, markup=False)
     for entry in reverted:
         state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
         # a ledger written before secrets were redacted may still hold one: never print it

@@ -103,10 +103,27 @@ def deployment_deploy(
 
 
 @deployment.command("rollback")
+@click.option(
+    "--to-revision",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Roll back to this revision (see `ops deployment history`) instead of the previous.",
+)
 @env_option
-def deployment_rollback(name: str | None) -> None:
-    """Roll back to the previous revision (``kubectl rollout undo``)."""
-    app.console.print(f"rolled back to revision {app.environment(name).rollback()}")
+def deployment_rollback(to_revision: int | None, name: str | None) -> None:
+    """Roll back to the previous revision (``kubectl rollout undo [--to-revision N]``)."""
+    number = app.environment(name).rollback(to_revision)
+    app.console.print(f"rolled back to revision {number}")
+
+
+@deployment.command("reconcile")
+@env_option
+def deployment_reconcile(name: str | None) -> None:
+    """Make the records agree with what runs; finish a rollout a killed process left."""
+    changes = app.environment(name).reconcile()
+    for line in changes:
+        app.console.print(line, markup=False)
+    app.console.print(f"{len(changes)} change(s)" if changes else "all in order")
 
 
 @deployment.command("history")

@@ -19,6 +19,7 @@ from chaosdrill.drill.model import DrillResult
 from chaosdrill.drill.phases import revert
 from chaosdrill.drill.setup import cleanup_drill, finish_drill, start_drill
 from chaosdrill.errors import DrillError
+from chaosdrill.faults.signals import stop_signals
 
 __all__ = [
     "after_activity_control",
@@ -28,7 +29,7 @@ __all__ = [
     "configure_control",
 ]
 
-_STATE: dict[str, Any] = {"owned": False, "error": None}
+_STATE: dict[str, Any] = {"owned": False, "error": None, "signals": None}
 
 
 def configure_control(
@@ -40,10 +41,14 @@ def configure_control(
 ) -> None:
     """Set the drill up unless ``chaosdrill run`` already did.
 
-    The drill spec is resolved first, so a mistake in the experiment starts nothing; an
-    environment another drill holds is refused before anything is touched. Chaos Toolkit
-    swallows any error raised here (and then drops the control), so the error is logged at
-    ERROR level and kept; ``before_experiment_control`` ends the run with it.
+    Under the stock ``chaos run`` the drill's stop handlers are installed here, until
+    ``cleanup_control``: SIGINT, SIGTERM and SIGHUP (a closed terminal, which Chaos Toolkit
+    leaves to Python's default of dying on the spot) each stop the experiment like Ctrl-C,
+    and a revert, once begun, runs to its end. The drill spec is resolved first, so a
+    mistake in the experiment starts nothing; an environment another drill holds is refused
+    before anything is touched. Chaos Toolkit swallows any error raised here (and then
+    drops the control), so the error is logged at ERROR level and kept;
+    ``before_experiment_control`` ends the run with it.
     """
     from chaosdrill.scenarios.spec import resolve_spec
 
@@ -51,14 +56,21 @@ def configure_control(
     if current_or_none() is not None or experiment is None:
         return
     source = _experiment_path() or _experiment_name(experiment)
+    signals = contextlib.ExitStack()
+    signals.enter_context(stop_signals())  # as under `chaosdrill run`: SIGHUP stops too
     try:
         spec = resolve_spec(experiment, source, configuration)
         start_drill(spec)
     except DrillError as exc:
+        signals.close()
         _STATE["error"] = str(exc)
         logging.getLogger("chaostoolkit").error("chaosdrill: %s", exc)
         return
+    except BaseException:
+        signals.close()
+        raise
     _STATE["owned"] = True
+    _STATE["signals"] = signals
 
 
 def _experiment_name(experiment: dict[str, Any]) -> str:
@@ -166,8 +178,13 @@ def cleanup_control() -> None:
     ctx = current_or_none()
     if ctx is None or not _STATE["owned"]:
         return
-    with contextlib.suppress(Exception):
-        if ctx.result is None:
-            finish_drill(ctx, None)
-    cleanup_drill(ctx)
-    _STATE["owned"] = False
+    try:
+        with contextlib.suppress(Exception):
+            if ctx.result is None:
+                finish_drill(ctx, None)
+        cleanup_drill(ctx)
+    finally:
+        _STATE["owned"] = False
+        signals, _STATE["signals"] = _STATE["signals"], None
+        if signals is not None:
+            signals.close()

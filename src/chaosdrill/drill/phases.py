@@ -126,6 +126,11 @@ def inject(ctx: DrillContext, kind: str, params: dict[str, Any] | None = None) -
     """
     ctx.phase = "inject"
     fault = make_fault(kind, params)
+    try:
+        fault = fault.bind(ctx.env)
+    except Exception as exc:
+        abort(ctx, f"the fault {kind} could not be prepared: {type(exc).__name__}: {exc}")
+        raise
     entry = ctx.ledger.open(fault, drill_id=ctx.spec.experiment)
     ctx.fault_entries.append(entry)
     ctx.timeline.mark("t_inject", fault=fault.to_dict())

@@ -84,6 +84,9 @@ def recover_leftovers(ctx: DrillContext) -> None:
     drill's fault, so the drill's own revert verdict does not count it.
     """
     handled = ctx.ledger.recover(ctx.env)
+    repaired = ctx.env.reconcile()
+    if repaired:
+        ctx.timeline.mark("environment_reconciled", changes=repaired)
     reverted = [e.kind for e in handled if not e.error]
     if reverted:
         ctx.timeline.mark("leftover_faults_reverted", faults=reverted)

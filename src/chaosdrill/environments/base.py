@@ -70,6 +70,8 @@ class ReplicaStatus:
     pid: int | None
     state: str
     load_balancer: str
+    version: str | None = None
+    """The version the replica itself says it serves (None: it does not answer)."""
 
 
 @dataclass
@@ -270,8 +272,20 @@ class Environment(Protocol):
         """Roll out a new revision; return its number."""
         ...
 
-    def rollback(self) -> int:
-        """Roll back to the previous revision; return its number."""
+    def rollback(self, to_revision: int | None = None) -> int:
+        """Roll back to the previous revision (or to ``to_revision``); return its number.
+
+        Rolling back to the revision every replica already runs changes nothing.
+        """
+        ...
+
+    def reconcile(self) -> list[str]:
+        """Make the environment's records agree with what runs; finish interrupted work.
+
+        After a process was killed in the middle of an operation (a rollout, a scale), the
+        backend's records and its running parts are made to agree again and the operation
+        is finished. Returns a line for each thing it changed (none: all was in order).
+        """
         ...
 
     def rollout_history(self) -> list[RevisionInfo]:

@@ -47,6 +47,16 @@ class Fault(ABC):
     def validate(self) -> None:  # noqa: B027 - an optional hook
         """Check ``self.params``; raise InvalidInputError naming the field."""
 
+    def bind(self, env: Environment) -> Fault:
+        """The fault with what its revert needs from before the injection filled in.
+
+        Called before the ledger entry is written, so that a revert after a kill -9 in the
+        middle of ``inject`` still knows, from the entry alone, what the environment looked
+        like before (the release to return to, the node that was the primary). The default
+        needs nothing and returns the fault itself.
+        """
+        return self
+
     @abstractmethod
     def inject(self, env: Environment) -> None:
         """Apply the fault."""

@@ -343,6 +343,7 @@ def applied(
     Yields:
         The fault, injected.
     """
+    fault = fault.bind(env)
     entry_id = ledger.open(fault, drill_id)
     reason: BaseException | None = None
     try:

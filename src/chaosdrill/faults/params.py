@@ -41,13 +41,16 @@ def check_number(
     minimum: float,
     maximum: float = math.inf,
     integer: bool = False,
+    optional: bool = False,
 ) -> None:
     """Require ``params[name]`` to be a finite number (an int if ``integer``) within bounds.
 
     Booleans are refused although Python counts them as ints: ``true`` for a number is
-    always a mistake in a drill file.
+    always a mistake in a drill file. ``optional``: null is accepted too.
     """
     value = params[name]
+    if optional and value is None:
+        return
     kinds = int if integer else (int, float)
     what = "an integer" if integer else "a number"
     bounds = f"from {minimum:g}" + ("" if math.isinf(maximum) else f" to {maximum:g}")
@@ -58,7 +61,9 @@ def check_number(
         or not minimum <= value <= maximum
     ):
         raise InvalidInputError(
-            f"fault {kind!r}: expected {what} {bounds}, got {value!r}", field=_field(name)
+            f"fault {kind!r}: expected {what} {bounds}{' or null' if optional else ''}, "
+            f"got {value!r}",
+            field=_field(name),
         )
 
 

@@ -18,6 +18,8 @@ from chaosdrill.errors import OperationError
 from chaosdrill.faults.base import Fault, register
 from chaosdrill.faults.params import check_number, check_text
 
+MAX_REPLICAS = 16  # the most any backend runs (the local one's limit)
+
 __all__ = ["BadRelease", "LeakyRelease"]
 
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -32,12 +34,22 @@ def current_revision(env: Environment) -> RevisionInfo:
 
 
 class _ReleaseFault(Fault):
-    """A deploy of a faulty revision, reverted by rolling back while it is current."""
+    """A deploy of a faulty revision, reverted by rolling back to the release of before.
 
-    defaults: ClassVar[dict[str, Any]] = {"version": ""}
+    ``revert_to_revision`` and ``revert_to_replicas`` are the revision and the replica
+    count the deployment had before the fault; :meth:`bind` fills them in from the
+    environment before the ledger entry is written, so a revert after a kill -9 in the
+    middle of the rollout knows where to return.
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "version": "",
+        "revert_to_revision": None,
+        "revert_to_replicas": None,
+    }
 
     def validate(self) -> None:
-        """Check the version string."""
+        """Check the version string and the revision and replica count to return to."""
         check_text(
             self.kind,
             self.params,
@@ -45,13 +57,38 @@ class _ReleaseFault(Fault):
             pattern=_VERSION,
             expected="a version of letters, digits and . _ + - (up to 64)",
         )
+        check_number(
+            self.kind, self.params, "revert_to_revision", minimum=1, integer=True, optional=True
+        )
+        check_number(
+            self.kind,
+            self.params,
+            "revert_to_replicas",
+            minimum=0,
+            maximum=MAX_REPLICAS,
+            integer=True,
+            optional=True,
+        )
+
+    def bind(self, env: Environment) -> Fault:
+        """The fault with the current revision and replica count as where a revert returns."""
+        if self.params["revert_to_revision"] is not None:
+            return self
+        status = env.deployment_status()
+        return type(self)(
+            **{
+                **self.params,
+                "revert_to_revision": status.revision,
+                "revert_to_replicas": status.desired,
+            }
+        )
 
     @abstractmethod
     def change(self) -> tuple[dict[str, Any], dict[str, bool]]:
         """Settings and flags the faulty release adds to the current revision's."""
 
     def inject(self, env: Environment) -> None:
-        """Roll out the faulty revision to every replica (one at a time).
+        """Roll out the faulty revision to every replica (new ones UP before old ones go).
 
         Raises:
             OperationError: if the faulty version is already running (inject it once), or
@@ -67,20 +104,45 @@ class _ReleaseFault(Fault):
         settings, flags = self.change()
         env.deploy_revision(version, {**current.settings, **settings}, {**current.flags, **flags})
 
+    def _return_to(self, env: Environment) -> int:
+        """The revision to return to: the bound one, else the newest without the fault."""
+        if self.params["revert_to_revision"] is not None:
+            return int(self.params["revert_to_revision"])
+        good = [r for r in env.rollout_history() if r.version != self.params["version"]]
+        if not good:
+            raise OperationError(f"no revision without version {self.params['version']}")
+        return good[-1].revision
+
     def revert(self, env: Environment) -> None:
-        """Roll back if the faulty version is the one running; otherwise do nothing."""
+        """Back to the revision and replica count of before, if the faulty version runs.
+
+        The truth decides, not a record: the environment first makes its records agree
+        with what runs and finishes a rollout a killed process left half-done; then, if any
+        replica serves the faulty version (or the deployment is on its way to it), every
+        replica is replaced by one of the revision of before, and the replica count of
+        before is restored. A faulty version no replica serves any more (someone rolled
+        back, or deployed a fix) is left alone: a revert never undoes another release.
+        """
+        env.reconcile()
         if not self.is_active(env):
             return
-        env.rollback()
+        env.rollback(to_revision=self._return_to(env))
+        replicas = self.params["revert_to_replicas"]
+        if replicas is not None and env.deployment_status().desired != replicas:
+            env.scale(int(replicas))
         if self.is_active(env):
             raise OperationError(
-                f"rolled back, but version {self.params['version']} still runs: the previous "
-                "revision carries it too; deploy a good revision"
+                f"rolled back, but version {self.params['version']} still runs: the revision "
+                "rolled back to carries it too; deploy a good revision"
             )
 
     def is_active(self, env: Environment) -> bool:
-        """True while the current revision's version is the faulty one."""
-        return current_revision(env).version == str(self.params["version"])
+        """True while any replica serves the faulty version, or the current revision is it."""
+        if current_revision(env).version == str(self.params["version"]):
+            return True
+        return any(
+            rep.version == self.params["version"] for rep in env.deployment_status().replicas
+        )
 
 
 @register
@@ -95,7 +157,11 @@ class BadRelease(_ReleaseFault):
     kind = "bad-release"
     scenario = "high-error-rate"
     description = "deploy a revision whose new checkout code fails a share of enrollments"
-    defaults: ClassVar[dict[str, Any]] = {"version": "1.1.0-bad", "failure_rate": 0.6}
+    defaults: ClassVar[dict[str, Any]] = {
+        **_ReleaseFault.defaults,
+        "version": "1.1.0-bad",
+        "failure_rate": 0.6,
+    }
 
     def validate(self) -> None:
         """Check the version and that the failure rate is a share from 0 to 1."""
@@ -118,7 +184,11 @@ class LeakyRelease(_ReleaseFault):
     kind = "leaky-release"
     scenario = "memory-leak"
     description = "deploy a revision whose new code retains memory on every request"
-    defaults: ClassVar[dict[str, Any]] = {"version": "1.1.0-leaky", "leak_kib_per_request": 512}
+    defaults: ClassVar[dict[str, Any]] = {
+        **_ReleaseFault.defaults,
+        "version": "1.1.0-leaky",
+        "leak_kib_per_request": 512,
+    }
 
     def validate(self) -> None:
         """Check the version and the leak size (1 KiB to 64 MiB per request)."""

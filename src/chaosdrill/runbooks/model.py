@@ -87,7 +87,12 @@ OPERATIONS: Mapping[str, OperationSpec] = MappingProxyType(
                 OperationArg("settings", _D, False),
                 OperationArg("flags", _D, False),
             ),
-            _op("rollback", "roll back to the previous revision"),
+            _op(
+                "rollback",
+                "roll back to the previous revision (or to_revision)",
+                OperationArg("to_revision", _I, False),
+            ),
+            _op("reconcile", "make the records agree with what runs; finish a rollout"),
             _op("rollout_history", "every revision, the current one marked"),
             _op(
                 "logs",

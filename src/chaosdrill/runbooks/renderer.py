@@ -70,7 +70,7 @@ def operation_command(op: str, args: Mapping[str, Any]) -> str:
         "components": "env status",
         "deployment_status": "ops deployment status",
         "rollout_restart": "ops deployment restart",
-        "rollback": "ops deployment rollback",
+        "reconcile": "ops deployment reconcile",
         "rollout_history": "ops deployment history",
         "top": "ops top",
         "database_status": "ops db status",
@@ -93,6 +93,9 @@ def operation_command(op: str, args: Mapping[str, Any]) -> str:
     a = {k: _arg(" ".join(v.split()) if isinstance(v, str) else v) for k, v in args.items()}
     if op == "scale":
         return _cli(f"ops deployment scale {a['replicas']}")
+    if op == "rollback":
+        to = f" --to-revision {a['to_revision']}" if "to_revision" in a else ""
+        return _cli(f"ops deployment rollback{to}")
     if op in ("stop_database", "start_database"):
         return _cli(f"ops db {op.split('_')[0]} {a['node']}")
     if op == "sql":

@@ -8,8 +8,10 @@ finish) and stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +40,12 @@ __all__ = ["MAX_REPLICAS", "DeploymentOps"]
 MAX_REPLICAS = 16
 REPLICA_READY_TIMEOUT = 30.0
 _FLAG_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_REPLICA_NAME = re.compile(r"^app-(\d+)$")
+
+
+def _serial(name: str) -> int:
+    match = _REPLICA_NAME.match(name)
+    return int(match.group(1)) if match else 0
 
 
 class DeploymentOps:
@@ -47,64 +55,157 @@ class DeploymentOps:
 
     @contextlib.contextmanager
     def _mutate(self) -> Iterator[EnvState]:
-        """Lock the environment, reload its state, save it afterwards."""
+        """Lock the environment, reload its state, reconcile it, save it afterwards."""
         with self.ctx.state.locked():
             self.ctx.state = EnvState.load(self.ctx.root)
             try:
+                self._reconcile_records()
                 yield self.ctx.state
             finally:
                 self.ctx.state.save()
+
+    # reconciling -----------------------------------------------------------------
+    def _reconcile_records(self) -> list[str]:
+        """Make the state, the supervisor and HAProxy agree on the replicas; say what changed.
+
+        A replica the supervisor runs that the state does not list was started by an
+        operation that never finished (a kill -9 between starting it and recording it): it
+        is drained and removed. A replica the state lists that the supervisor no longer has
+        leaves the state. HAProxy then routes to exactly the state's replicas, and its
+        configuration file and Prometheus' targets are written again.
+        """
+        st, sup, lb = self.ctx.state, self.ctx.supervisor, self.ctx.haproxy
+        fixed: list[str] = []
+        programs = {i["name"] for i in sup.all_info() if _REPLICA_NAME.match(i["name"])}
+        known = {r.name for r in st.replicas}
+        routed = set(lb.stats())
+        for name in sorted(programs - known, key=_serial):
+            if name in routed:
+                lb.remove_server(name)
+            sup.remove(name)
+            (self.ctx.root / "runtime" / f"{name}.json").unlink(missing_ok=True)
+            fixed.append(f"removed replica {name}: started by an operation that never finished")
+        for rep in [r for r in st.replicas if r.name not in programs]:
+            st.replicas.remove(rep)
+            fixed.append(f"forgot replica {rep.name}: the supervisor no longer runs it")
+        known = {r.name for r in st.replicas}
+        for name in sorted((routed - known) - (programs - known)):
+            lb.remove_server(name)
+            fixed.append(f"HAProxy no longer routes to {name}: no such replica")
+        for rep in st.replicas:
+            if rep.name not in routed:
+                lb.add_server(rep.name, rep.port)
+                fixed.append(f"HAProxy routes to {rep.name} again")
+        if fixed:
+            publish_servers(self.ctx)
+            publish_targets(self.ctx)
+            st.save()
+        return fixed
+
+    def reconcile(self) -> list[str]:
+        """Records made to agree with what runs, and an interrupted rollout finished.
+
+        The records: see :meth:`_reconcile_records`. A rollout whose process died (kill -9,
+        a power cut) left its target in the state before it started a replica; it is
+        finished now: every replica runs the target revision, as many as were asked for,
+        and the history records it. Returns a line for each thing it changed.
+        """
+        with self.ctx.state.locked():
+            st = self.ctx.state = EnvState.load(self.ctx.root)
+            try:
+                fixed = self._reconcile_records()
+                pending = st.rollout
+                if pending is not None:
+                    self._converge(int(pending["revision"]), int(pending["replicas"]))
+                    fixed.append(
+                        f"finished an interrupted rollout: {pending['replicas']} replica(s) of "
+                        f"revision {pending['revision']}"
+                    )
+            finally:
+                st.save()
+        return fixed
 
     # replicas ------------------------------------------------------------------
     def _start_replicas(self, revision: int, count: int) -> list[Replica]:
         """Start ``count`` replicas at once; return when all are UP in HAProxy.
 
         Starting them together (a surge) rather than one by one keeps a rollout of N
-        replicas at about the time of one. If any fails, every new one is removed again.
+        replicas at about the time of one. Their names and ports are in the state's
+        rollout record before the supervisor starts them. If any fails, every new one is
+        removed again.
         """
         st, sup = self.ctx.state, self.ctx.supervisor
         new: list[Replica] = []
         for _ in range(count):
             used = set(st.ports.values()) | {r.port for r in [*st.replicas, *new]}
-            rep = Replica(
-                name=f"app-{st.next_serial}",
-                port=free_ports(1, avoid=used)[0],
-                revision=revision,
+            new.append(
+                Replica(
+                    name=f"app-{st.next_serial}",
+                    port=free_ports(1, avoid=used)[0],
+                    revision=revision,
+                )
             )
             st.next_serial += 1
+        if st.rollout is not None:
+            st.rollout["new"] = [dataclasses.asdict(r) for r in new]
+        st.save()  # known before they run: a kill from here on leaves nothing unnamed
+        for rep in new:
             sup.add(components.app_program(self.ctx, rep))
             sup.start_program(rep.name)
-            new.append(rep)
         # in the file before HAProxy hears of them: a restart in between keeps them
         publish_servers(self.ctx, [*st.replicas, *new])
+
+        stopping = threading.Event()
 
         def ready(rep: Replica) -> None:
             wait_until(
                 HttpStatus(f"http://127.0.0.1:{rep.port}/health", (200, 503)),
                 REPLICA_READY_TIMEOUT,
-                abort=lambda: sup.exited_reason(rep.name),
+                abort=lambda: "interrupted" if stopping.is_set() else sup.exited_reason(rep.name),
             )
+            if stopping.is_set():
+                raise OperationError("interrupted")
             self.ctx.haproxy.add_server(rep.name, rep.port)
             self.ctx.haproxy.wait_up(rep.name)
 
-        with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, count))
+        try:
             futures = {rep.name: pool.submit(ready, rep) for rep in new}
-        failed = {n: f.exception() for n, f in futures.items() if f.exception() is not None}
+            failed = {n: f.exception() for n, f in futures.items() if f.exception() is not None}
+        except BaseException:  # a stop signal: no waiter may register a replica after this
+            stopping.set()
+            pool.shutdown(wait=True)
+            self._discard(new)
+            raise
+        pool.shutdown(wait=True)
         if failed:
             name, exc = next(iter(failed.items()))
             tail = self.ctx.tail(name)
-            publish_servers(self.ctx)
-            for rep in new:
-                self.ctx.haproxy.remove_server(rep.name)
-                sup.remove(rep.name)
+            self._discard(new)
             err = OperationError(f"replica {name} (revision {revision}) not ready: {exc}")
             if tail:
                 err.add_note(f"last lines of the {name} log:\n{tail}")
             raise err
         st.replicas.extend(new)
+        if st.rollout is not None:
+            st.rollout["new"] = []
         publish_targets(self.ctx)
         st.save()
         return new
+
+    def _discard(self, new: list[Replica]) -> None:
+        """Remove replicas that were started but never recorded; the old ones still serve."""
+        st = self.ctx.state
+        publish_servers(self.ctx)
+        routed = set(self.ctx.haproxy.stats())
+        for rep in new:
+            if rep.name in routed:
+                self.ctx.haproxy.remove_server(rep.name)
+            self.ctx.supervisor.remove(rep.name)
+            (self.ctx.root / "runtime" / f"{rep.name}.json").unlink(missing_ok=True)
+        if st.rollout is not None:
+            st.rollout["new"] = []
+        st.save()
 
     def _retire_replica(self, rep: Replica) -> None:
         st = self.ctx.state
@@ -116,39 +217,102 @@ class DeploymentOps:
         (self.ctx.root / "runtime" / f"{rep.name}.json").unlink(missing_ok=True)
         st.save()
 
-    def _replace_all(self, revision: int) -> None:
-        """Every replica replaced: the new ones UP first, then the old ones drained."""
-        old = list(self.ctx.state.replicas)
-        self._start_replicas(revision, len(old))
-        for rep in old:
-            self._retire_replica(rep)
+    def _converge(self, revision: int, count: int, *, restart: bool = False) -> None:
+        """Run exactly ``count`` replicas of ``revision``; record it in the history after.
+
+        The target is written to the state first (its rollout record), so a process killed
+        half-way leaves a state that says where it was going, and :meth:`reconcile` (or
+        the next operation) gets there. Replicas of another revision (every one, with
+        ``restart``) are replaced: the new ones UP first, then the old ones drained.
+        Converging to where the deployment already is changes nothing.
+        """
+        st = self.ctx.state
+        st.rollout = {"revision": revision, "replicas": count, "new": []}
+        st.save()
+        try:
+            keep = [r for r in st.replicas if r.revision == revision and not restart]
+            old = [r for r in st.replicas if r not in keep]
+            if count > len(keep):
+                self._start_replicas(revision, count - len(keep))
+            for rep in old:
+                self._retire_replica(rep)
+            while len(st.replicas) > count:
+                self._retire_replica(st.replicas[-1])
+        except OperationError:
+            st.rollout = None  # a replica that never got ready: the old ones still serve
+            raise
+        if st.revision_history[-1] != revision:
+            st.revision_history.append(revision)
+        st.rollout = None
+        st.save()
+
+    def _target(self, st: EnvState) -> int:
+        """The revision the deployment is at or on its way to (an unfinished rollout's)."""
+        return int(st.rollout["revision"]) if st.rollout is not None else st.current_revision
 
     # operations ------------------------------------------------------------------
     def deployment_status(self) -> DeploymentStatus:
-        """Replicas with pid, supervisor state and load-balancer state."""
+        """Replicas with pid, supervisor state, load-balancer state and the version they serve.
+
+        The version comes from each running replica itself (its admin API), not from the
+        state: what users get, even when a record is wrong. While a rollout is under way
+        (or after one was killed) the replicas it started are listed too, and ``desired``
+        is its target count.
+        """
         st = EnvState.load(self.ctx.root)
         self.ctx.state = st
         info = {i["name"]: i for i in self.ctx.supervisor.all_info()}
         lb = {name: s.status for name, s in self.ctx.haproxy.stats().items()}
+        listed = list(st.replicas)
+        if st.rollout is not None:
+            known = {r.name for r in listed}
+            listed += [
+                Replica(**r)
+                for r in st.rollout.get("new", [])
+                if r["name"] in info and r["name"] not in known
+            ]
+        states = {r.name: info.get(r.name, {}).get("statename", "ABSENT") for r in listed}
+
+        def served(rep: Replica) -> str | None:
+            return self._served_version(rep) if states[rep.name] == "RUNNING" else None
+
+        with ThreadPoolExecutor(max_workers=max(1, len(listed))) as pool:
+            versions = list(pool.map(served, listed))
         reps = [
             ReplicaStatus(
                 r.name,
                 r.port,
                 r.revision,
                 info.get(r.name, {}).get("pid") or None,
-                info.get(r.name, {}).get("statename", "ABSENT"),
+                states[r.name],
                 lb.get(r.name, "absent"),
+                version,
             )
-            for r in st.replicas
+            for r, version in zip(listed, versions, strict=True)
         ]
         ready = sum(1 for r in reps if r.state == "RUNNING" and r.load_balancer.startswith("UP"))
+        desired = int(st.rollout["replicas"]) if st.rollout is not None else len(st.replicas)
         current = st.revision(st.current_revision)
-        return DeploymentStatus(len(reps), ready, current["revision"], current["version"], reps)
+        return DeploymentStatus(desired, ready, current["revision"], current["version"], reps)
+
+    def _served_version(self, rep: Replica) -> str | None:
+        """The version a replica says it runs (None if it does not answer)."""
+        try:
+            r = httpx.get(
+                f"http://127.0.0.1:{rep.port}/admin/revision",
+                headers={"Authorization": f"Bearer {self.ctx.admin_token()}"},
+                timeout=2.0,
+            )
+            r.raise_for_status()
+            version = r.json().get("version")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return version if isinstance(version, str) else None
 
     def rollout_restart(self) -> None:
-        """Replace every replica, one at a time (``kubectl rollout restart``)."""
+        """Replace every replica (``kubectl rollout restart``)."""
         with self._mutate() as st:
-            self._replace_all(st.current_revision)
+            self._converge(self._target(st), len(st.replicas), restart=True)
 
     def scale(self, replicas: int) -> None:
         """Run exactly ``replicas`` replicas (0 to 16)."""
@@ -161,10 +325,7 @@ class DeploymentOps:
                 f"expected an integer from 0 to {MAX_REPLICAS}, got {replicas!r}", field="replicas"
             )
         with self._mutate() as st:
-            if len(st.replicas) < replicas:
-                self._start_replicas(st.current_revision, replicas - len(st.replicas))
-            while len(st.replicas) > replicas:
-                self._retire_replica(st.replicas[-1])
+            self._converge(self._target(st), replicas)
 
     def deploy_revision(
         self,
@@ -172,7 +333,11 @@ class DeploymentOps:
         settings: dict[str, Any] | None = None,
         flags: dict[str, bool] | None = None,
     ) -> int:
-        """Add a revision and roll it out to every replica; return its number."""
+        """Add a revision and roll it out to every replica; return its number.
+
+        The history records the revision once every replica runs it; a rollout that fails
+        leaves the replicas of before serving and the history as it was.
+        """
         if not isinstance(version, str) or not version.strip():
             raise InvalidInputError("expected a non-empty version string", field="version")
         with self._mutate() as st:
@@ -186,22 +351,36 @@ class DeploymentOps:
             _validate_revision(rev)
             st.revisions.append(rev)
             write_atomic(st.revision_file(number), json.dumps(rev, indent=2))
-            st.revision_history.append(number)
-            try:
-                self._replace_all(number)
-            except OperationError:
-                st.revision_history.pop()
-                raise
+            self._converge(number, len(st.replicas))
             return number
 
-    def rollback(self) -> int:
-        """Roll back to the revision before the current one (``kubectl rollout undo``)."""
+    def rollback(self, to_revision: int | None = None) -> int:
+        """Roll back to the revision before the current one, or to ``to_revision``.
+
+        ``kubectl rollout undo [--to-revision N]``. The current revision is the one the
+        deployment is at or, after an interrupted rollout, on its way to. Rolling back to
+        the revision every replica already runs changes nothing, so two rollbacks to one
+        revision (two reverts at once) do not undo each other.
+        """
         with self._mutate() as st:
-            if len(st.revision_history) < 2:
-                raise OperationError("no previous revision to roll back to")
-            target: int = st.revision_history[-2]
-            st.revision_history.append(target)
-            self._replace_all(target)
+            if to_revision is None:
+                history = list(st.revision_history)
+                if st.rollout is not None and history[-1] != self._target(st):
+                    history.append(self._target(st))
+                if len(history) < 2:
+                    raise OperationError("no previous revision to roll back to")
+                target = history[-2]
+            else:
+                try:
+                    st.revision(to_revision)
+                except KeyError:
+                    raise InvalidInputError(
+                        f"no revision {to_revision!r}; expected one of "
+                        f"{', '.join(str(r['revision']) for r in st.revisions)}",
+                        field="revision",
+                    ) from None
+                target = to_revision
+            self._converge(target, len(st.replicas))
             return target
 
     def rollout_history(self) -> list[RevisionInfo]:

@@ -140,6 +140,11 @@ class EnvState:
     pg_primary: str = "postgres-1"
     pg_nodes: dict[str, int] = field(default_factory=dict)
     created_at: str = ""
+    rollout: dict[str, Any] | None = None
+    """A rollout under way: its target ``revision`` and ``replicas``, and the ``new``
+    replicas it is starting (name, port, revision). Written before any replica starts and
+    cleared once the history records the target, so a rollout whose process was killed
+    is finished by the next operation or ``reconcile``."""
 
     # paths -----------------------------------------------------------------
     @property
