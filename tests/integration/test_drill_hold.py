@@ -147,6 +147,8 @@ def test_a_second_drill_is_refused_and_the_first_is_left_alone(
         recover = _cli("env", "recover", "--name", env.name)
         assert held_by in _flat(recover) and "left alone" in recover.stdout
         assert "still runs" in recover.stdout  # its load run
+        assert "NOT reverted" not in recover.stdout  # its fault is its own to revert
+        assert recover.returncode == 0, _flat(recover)
         status = _cli("env", "status", "--name", env.name)
         assert held_by in _flat(status), _flat(status)
 

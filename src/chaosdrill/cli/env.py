@@ -229,7 +229,8 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     """Revert every fault the ledger holds open (after a crash or kill -9 of a drill).
 
     Each entry is listed with its id; one that cannot be reverted makes the command exit 1
-    until it reverts or is discarded (--discard ID --reason TEXT). Then the environment's
+    until it reverts or is discarded (--discard ID --reason TEXT); an entry of a drill that
+    still runs is left alone and does not count. Then the environment's
     records are made to agree with what runs (a replica a killed rollout started but never
     recorded is removed, HAProxy routes to exactly the recorded replicas) and an
     interrupted rollout is finished. Also stops a load run left running, unless a drill
@@ -265,7 +266,10 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     for line in environment.reconcile():
         app.console.print(line, markup=False)
     for entry in reverted:
-        state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
+        if entry.live:
+            state = f"left alone: {entry.error}"
+        else:
+            state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
         # a ledger written before secrets were redacted may still hold one: never print it
         app.console.print(
             f"{entry.id} {entry.kind} {redact(entry.params)}: {redact_text(state)}", markup=False
@@ -278,7 +282,7 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     elif stale is not None:
         stale.stop(grace_s=3)
         app.console.print(f"stopped load run {stale.run_id}")
-    if any(e.error for e in reverted):
+    if any(e.error and not e.live for e in reverted):
         app.exit(Exit.FAILED)
 
 

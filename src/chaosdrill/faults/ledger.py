@@ -77,6 +77,7 @@ class LedgerEntry:
         closed_by: the OS user who discarded it (``outcome`` "discarded").
         reason: why it was discarded.
         error: why a recovery could not revert it (set by :meth:`FaultLedger.recover`).
+        live: the recovery left it alone because the process that opened it still runs.
     """
 
     id: str
@@ -90,6 +91,7 @@ class LedgerEntry:
     closed_by: str | None = None
     reason: str | None = None
     error: str | None = field(default=None, compare=False)
+    live: bool = field(default=False, compare=False)
 
     @property
     def is_open(self) -> bool:
@@ -279,6 +281,7 @@ class FaultLedger:
         for entry in reversed(self.open_entries(only)):
             if not include_live and _opened_by_live_process(entry):
                 entry.error = f"opened by process {entry.pid}, which is still running"
+                entry.live = True
                 logger.warning("ledger entry %s (%s): %s", entry.id, entry.kind, entry.error)
                 handled.append(entry)
                 continue
