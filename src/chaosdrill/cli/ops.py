@@ -196,10 +196,17 @@ def db_rebuild(name: str | None) -> None:
 @db.command("sql")
 @click.argument("statement")
 @click.option("--node", default=None, help="Node (default: the primary).")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True, max=86400),
+    default=None,
+    help="Seconds after which the server cancels the statement (default: no limit).",
+)
 @env_option
-def db_sql(statement: str, node: str | None, name: str | None) -> None:
+def db_sql(statement: str, node: str | None, timeout_s: float | None, name: str | None) -> None:
     """Run STATEMENT and print the rows."""
-    for row in app.environment(name).sql(statement, node):
+    for row in app.environment(name).sql(statement, node, timeout_s=timeout_s):
         click.echo("\t".join(str(v) for v in row))
 
 

@@ -27,7 +27,7 @@ from chaosdrill.drill.measurements import (
     RunbookStepRun,
     SteadyState,
 )
-from chaosdrill.errors import DrillError
+from chaosdrill.errors import DrillError, OperationError
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.signals import held, revert_abandoned, stop_reason
 from chaosdrill.probes.alerts import firing_alerts
@@ -343,9 +343,14 @@ def verify(ctx: DrillContext) -> bool:
         checks.append(Check("service_responding", False, repr(exc)))
     ok, why = slo_met(ctx)
     checks.append(Check("error_rate_normal", bool(ok), why))
+    report = None
     if ctx.load is not None:
         promotion = ctx.env.last_promotion(since_monotonic=ctx.timeline.origin)
-        report = check_integrity(ctx.env, ctx.load, promotion)
+        try:
+            report = check_integrity(ctx.env, ctx.load, promotion)
+        except OperationError as exc:  # e.g. a lock the fault still holds: timed out
+            checks.append(Check("data_integrity", False, f"could not be checked: {exc}"))
+    if report is not None:
         checks.append(
             Check(
                 "data_integrity",

@@ -326,12 +326,18 @@ class Environment(Protocol):
         ...
 
     def sql(
-        self, statement: str, node: str | None = None, params: Sequence[Any] | None = None
+        self,
+        statement: str,
+        node: str | None = None,
+        params: Sequence[Any] | None = None,
+        timeout_s: float | None = None,
     ) -> list[tuple[Any, ...]]:
         """Run SQL on a node (the primary by default) and return the rows.
 
         With ``params`` the statement's ``%s`` are bound parameters (their values are never
         parsed as SQL) and a literal ``%`` is written ``%%``; without, the text runs as it is.
+        ``timeout_s``: the server cancels the statement after that long (a lock it waits for
+        counts), and an OperationError says so; None waits as long as it takes.
         """
         ...
 

@@ -28,6 +28,9 @@ from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.control import LoadRun
 from chaosdrill.load.ledger import read_ledger
 
+QUERY_TIMEOUT_S = 30.0
+"""The longest the check's query may take: a fault's lock must not hang verification."""
+
 __all__ = ["IntegrityReport", "check_integrity"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9]+$")
@@ -98,7 +101,8 @@ def check_integrity(
     snapshot = time.monotonic()
     rows = env.sql(
         "select client_key, count(*) from enrollments "
-        f"where client_key like '{run.run_id}.%' group by client_key"
+        f"where client_key like '{run.run_id}.%' group by client_key",
+        timeout_s=QUERY_TIMEOUT_S,  # a lock a fault still holds must not hang the check
     )
     present = {str(key): int(n) for key, n in rows}
     everything = read_ledger(run.ledger_files())

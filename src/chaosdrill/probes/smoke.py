@@ -95,7 +95,9 @@ def smoke_drive(env: Environment, include_page: bool = True) -> list[SmokeStep]:
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
                 rows = env.sql(
-                    f"select id from enrollments where id = {made['enrollment']}", node=replica
+                    f"select id from enrollments where id = {made['enrollment']}",
+                    node=replica,
+                    timeout_s=5,
                 )
                 if rows:
                     return f"present on {replica}"

@@ -113,6 +113,7 @@ OPERATIONS: Mapping[str, OperationSpec] = MappingProxyType(
                 "run one SQL statement",
                 OperationArg("statement", _S),
                 OperationArg("node", _S, False),
+                OperationArg("timeout_s", (int, float), False),
             ),
             _op("check_database", "a read and a write through the service's connection"),
             _op("cache_status", "whether the cache answers, keys and memory"),

@@ -100,7 +100,9 @@ def operation_command(op: str, args: Mapping[str, Any]) -> str:
         return _cli(f"ops db {op.split('_')[0]} {a['node']}")
     if op == "sql":
         return _cli(
-            f"ops db sql {a['statement']}" + (f" --node {a['node']}" if "node" in a else "")
+            f"ops db sql {a['statement']}"
+            + (f" --node {a['node']}" if "node" in a else "")
+            + (f" --timeout {a['timeout_s']}" if "timeout_s" in a else "")
         )
     if op == "clear_flag":
         return _cli(f"ops flags clear {a['name']}")

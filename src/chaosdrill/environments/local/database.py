@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from chaosdrill.environments.base import DatabaseNode, DatabaseStatus
 from chaosdrill.environments.local import components, postgres
@@ -232,17 +233,32 @@ class DatabaseOps:
         return node
 
     def sql(
-        self, statement: str, node: str | None = None, params: Sequence[Any] | None = None
+        self,
+        statement: str,
+        node: str | None = None,
+        params: Sequence[Any] | None = None,
+        timeout_s: float | None = None,
     ) -> list[tuple[Any, ...]]:
         """Run one SQL statement as the superuser on the service's database.
 
-        ``params`` are bound to the statement's ``%s`` (never spliced into its text).
+        ``params`` are bound to the statement's ``%s`` (never spliced into its text);
+        ``timeout_s`` is the session's ``statement_timeout`` (the server cancels it).
         """
+        if timeout_s is not None and (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, int | float)
+            or not 0 < timeout_s <= 86400
+        ):
+            raise InvalidInputError(
+                f"expected a number of seconds from 0 to 86400, got {timeout_s!r}",
+                field="timeout_s",
+            )
         name, port = self._node(node)
+        dsn = postgres.dsn(port, dbname=postgres.DB_NAME)
+        if timeout_s is not None:  # milliseconds, for this session only
+            dsn = make_conninfo(dsn, options=f"-c statement_timeout={round(timeout_s * 1000)}")
         try:
-            with psycopg.connect(
-                postgres.dsn(port, dbname=postgres.DB_NAME), autocommit=True, connect_timeout=2
-            ) as conn:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=2) as conn:
                 cur = conn.execute(statement, params)
                 return list(cur.fetchall()) if cur.description else []
         except psycopg.Error as exc:
