@@ -59,7 +59,8 @@ def static_programs(ctx: LocalContext) -> list[Program]:
                 f"--config.file={root / 'prometheus' / 'prometheus.yml'}",
                 f"--storage.tsdb.path={root / 'prometheus' / 'data'}",
                 f"--web.listen-address=127.0.0.1:{p['prometheus']}",
-                "--web.enable-lifecycle",
+                # no --web.enable-lifecycle: /-/quit and /-/reload stay off; reloads are
+                # SIGHUP through the supervisor
                 "--storage.tsdb.retention.time=1d",
                 "--log.level=warn",
             ],

@@ -322,6 +322,17 @@ class Supervisor:
             if "NOT_RUNNING" not in exc.faultString:
                 raise OperationError(f"supervisor stop {name}: {exc.faultString}") from exc
 
+    def signal(self, name: str, sig: str) -> None:
+        """Send a signal (``"HUP"``, ``"STOP"``, ...) to a running program's process.
+
+        Raises:
+            OperationError: the program is not running, or supervisord refused.
+        """
+        try:
+            self.api.supervisor.signalProcess(name, sig)
+        except xmlrpc.client.Fault as exc:
+            raise OperationError(f"signal {sig} to {name}: {exc.faultString}") from exc
+
     def info(self, name: str) -> dict[str, Any]:
         """Process info (pid, statename, ...) of one program."""
         return cast(dict[str, Any], self.api.supervisor.getProcessInfo(name))
