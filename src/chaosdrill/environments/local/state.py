@@ -191,7 +191,8 @@ class EnvState:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the environment's lock (one mutating operation at a time)."""
-        with open(self.root / "lock", "a") as fh:
+        fd = os.open(self.root / "lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
