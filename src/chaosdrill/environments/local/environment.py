@@ -125,7 +125,7 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             stale.down()
         elif root.exists():
             lifecycle.clear_state_dir(root)
-        root.mkdir(parents=True)
+        root.mkdir(mode=0o700, parents=True)
         state = lifecycle.new_state(name, root, settings, db_os_user())
         ctx = LocalContext(state, programs)
         lifecycle.bring_up(ctx, progress)

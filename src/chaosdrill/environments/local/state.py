@@ -15,10 +15,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.environments.local.credentials import Credentials
 from chaosdrill.errors import BrokenStateError, EnvironmentNotFoundError
 from chaosdrill.paths import write_atomic
 
-__all__ = ["EnvSettings", "EnvState", "Replica", "pager_db", "pager_token_file", "state_root"]
+__all__ = [
+    "EnvSettings",
+    "EnvState",
+    "Replica",
+    "pager_db",
+    "pager_token_file",
+    "pg_home",
+    "state_root",
+]
 
 STATE_FILE = "env.json"
 
@@ -31,6 +40,18 @@ def pager_db(root: Path) -> Path:
 def pager_token_file(root: Path) -> Path:
     """The pager's bearer token (mode 0600): Alertmanager sends it, the pager checks it."""
     return root / "pager" / "token"
+
+
+def pg_home(root: Path) -> Path:
+    """The database's directory of the environment whose state directory is ``root``.
+
+    ``<state root>/pg/NAME``, beside ``envs/NAME`` rather than inside it: the environment's
+    root is private to the user who brought it up (0700), and PostgreSQL, which runs as an
+    unprivileged user when that is root, could not enter it. This directory belongs to
+    the database's user (0700) and holds both data directories and the replication
+    role's password file.
+    """
+    return root.parent.parent / "pg" / root.name
 
 
 def _broken(root: Path, reason: str) -> BrokenStateError:
@@ -129,6 +150,16 @@ class EnvState:
     def pager_token_file(self) -> Path:
         """File holding the pager's bearer token (mode 0600)."""
         return pager_token_file(self.root)
+
+    @property
+    def pg_dir(self) -> Path:
+        """The database's directory (data directories ``pg_dir/<node>``); see :func:`pg_home`."""
+        return pg_home(self.root)
+
+    @property
+    def credentials(self) -> Credentials:
+        """Where the environment's generated secrets are."""
+        return Credentials(self.root, self.pg_dir, self.db_user or None)
 
     @property
     def pg_replica(self) -> str | None:
