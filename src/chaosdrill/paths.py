@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def write_atomic(path: Path | str, data: str | bytes, *, mode: int = 0o644) -> P
     Args:
         path: the file to write.
         data: its whole new content.
-        mode: the file's permissions (0o600 for a file that holds a secret).
+        mode: the file's permissions (0o600 for a file that holds a secret). A directory
+            that shuts out its group or others keeps its files from them too: their part
+            of ``mode`` is dropped (in a 0700 directory, 0o644 becomes 0o600).
 
     Returns:
         ``path``.
@@ -66,6 +69,10 @@ def write_atomic(path: Path | str, data: str | bytes, *, mode: int = 0o644) -> P
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    folder = stat.S_IMODE(os.stat(target.parent).st_mode)
+    for part in (0o070, 0o007):  # group, others
+        if not folder & part:
+            mode &= ~part
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from revenue_engine.admin import AdminApi
 from revenue_engine.api import PublicApi
-from revenue_engine.config import Settings, read_admin_token
+from revenue_engine.config import Settings, read_admin_token, read_secret
 from revenue_engine.errors import json_error
 from revenue_engine.middleware import ObservabilityMiddleware
 from revenue_engine.revision import Revision
@@ -53,14 +53,19 @@ def create_app(
             None (admin stays disabled when neither is given).
 
     Raises:
-        ConfigError: if the environment or the token file is unusable.
+        ConfigError: if the environment, the token file or the password file is unusable.
         ValueError, OSError: if the revision file is invalid or unreadable.
     """
     settings = settings or Settings.from_env()
     revision = revision or Revision.from_file(settings.revision_file)
     if admin_token is None and settings.admin_token_file is not None:
         admin_token = read_admin_token(settings.admin_token_file)
-    service = Service.build(settings, revision, admin_token)
+    redis_password = None
+    if settings.redis_password_file is not None:
+        redis_password = read_secret(
+            settings.redis_password_file, "RE_REDIS_PASSWORD_FILE", "a password"
+        )
+    service = Service.build(settings, revision, admin_token, redis_password=redis_password)
     routes = [*PublicApi(service).routes(), *AdminApi(service).routes()]
 
     @asynccontextmanager

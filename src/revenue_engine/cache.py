@@ -55,8 +55,11 @@ class CacheStats:
 class Cache:
     """Read-through cache of byte values over ``redis.asyncio``."""
 
-    def __init__(self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, password: str | None = None
+    ) -> None:
         self._url = url
+        self._password = password
         self._timeout_s = timeout_s
         self._redis: Redis | None = None
         self._hits = 0
@@ -68,6 +71,7 @@ class Cache:
         if self._redis is None:
             self._redis = Redis.from_url(
                 self._url,
+                password=self._password,
                 socket_timeout=self._timeout_s,
                 socket_connect_timeout=self._timeout_s,
                 retry=Retry(NoBackoff(), 0),

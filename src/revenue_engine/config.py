@@ -19,6 +19,7 @@ __all__ = [
     "Settings",
     "default_replica_name",
     "read_admin_token",
+    "read_secret",
 ]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -34,21 +35,26 @@ def default_replica_name(port: int | None = None) -> str:
     return f"{host}-{port}" if port is not None else host
 
 
-def read_admin_token(path: str | Path) -> str:
-    """Read the admin token from ``path`` (surrounding whitespace stripped).
+def read_secret(path: str | Path, variable: str, what: str = "a secret") -> str:
+    """Read a secret from the file ``path`` named by ``variable`` (whitespace stripped).
 
-    The token itself never appears in messages, logs or responses.
+    The secret itself never appears in messages, logs or responses.
 
     Raises:
-        ConfigError: if the file cannot be read or holds no token.
+        ConfigError: if the file cannot be read or is empty.
     """
     try:
-        token = Path(path).read_text(encoding="utf-8").strip()
+        secret = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise ConfigError(f"RE_ADMIN_TOKEN_FILE: cannot read {path}: {exc.strerror}") from exc
-    if not token:
-        raise ConfigError(f"RE_ADMIN_TOKEN_FILE: {path} is empty; expected a token")
-    return token
+        raise ConfigError(f"{variable}: cannot read {path}: {exc.strerror}") from exc
+    if not secret:
+        raise ConfigError(f"{variable}: {path} is empty; expected {what}")
+    return secret
+
+
+def read_admin_token(path: str | Path) -> str:
+    """Read the admin token from ``path`` (see :func:`read_secret`)."""
+    return read_secret(path, "RE_ADMIN_TOKEN_FILE", "a token")
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Settings:
         dsn: libpq connection string; may list several hosts (primary and replica) with
             ``target_session_attrs=read-write`` so a promoted replica is found by itself.
         redis_url: Redis URL of the cache.
+        redis_password_file: File holding Redis' password (for a URL without one).
         revision_file: JSON revision to run.
         admin_token_file: File holding the admin bearer token; None disables admin.
         replica: Label naming this process in responses and logs.
@@ -69,6 +76,7 @@ class Settings:
     revision_file: Path
     admin_token_file: Path | None = None
     replica: str = ""
+    redis_password_file: Path | None = None
 
     @classmethod
     def from_env(
@@ -93,10 +101,12 @@ class Settings:
         if not revision_file:
             raise ConfigError("RE_REVISION_FILE: required, expected a path to a JSON revision")
         token_file = get("RE_ADMIN_TOKEN_FILE")
+        redis_password_file = get("RE_REDIS_PASSWORD_FILE")
         return cls(
             dsn=dsn,
             redis_url=get("RE_REDIS_URL") or DEFAULT_REDIS_URL,
             revision_file=Path(revision_file),
             admin_token_file=Path(token_file) if token_file else None,
             replica=get("RE_REPLICA") or default_replica_name(port),
+            redis_password_file=Path(redis_password_file) if redis_password_file else None,
         )

@@ -55,8 +55,19 @@ class Service:
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
-    def build(cls, settings: Settings, revision: Revision, admin_token: str | None) -> Service:
-        """Assemble the parts for ``revision``; nothing is opened yet."""
+    def build(
+        cls,
+        settings: Settings,
+        revision: Revision,
+        admin_token: str | None,
+        *,
+        redis_password: str | None = None,
+    ) -> Service:
+        """Assemble the parts for ``revision``; nothing is opened yet.
+
+        ``redis_password`` (read from ``RE_REDIS_PASSWORD_FILE``) authenticates to a Redis
+        URL that carries no password of its own.
+        """
         tuning = revision.settings
         conninfo = build_conninfo(
             settings.dsn,
@@ -69,7 +80,7 @@ class Service:
             timeout_s=tuning.pool_timeout_s,
             name=f"revenue_engine-{settings.replica}",
         )
-        cache = Cache(settings.redis_url)
+        cache = Cache(settings.redis_url, password=redis_password)
         flags = FeatureFlags(revision.flags)
         recommendations = RecommendationsCache(tuning.leak_kib_per_request)
         sources = StateSources(

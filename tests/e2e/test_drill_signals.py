@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
-from chaosdrill.environments.local.state import state_root
+from chaosdrill.environments.local.state import pg_home, state_root
 from chaosdrill.errors import DrillError
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
@@ -66,11 +66,11 @@ def _wait_for_open_entry(proc: subprocess.Popen[str], ledger: Path, timeout: flo
 
 
 def _processes_under(root: Path) -> list[str]:
-    """Every live process whose command line names ``root`` (the environment's, the load)."""
+    """Every live process whose command line names ``root`` or the database's directory."""
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if str(root) in cmdline:
+        if str(root) in cmdline or str(pg_home(root)) in cmdline:
             found.append(f"{proc.info['pid']}: {cmdline[:200]}")
     return found
 

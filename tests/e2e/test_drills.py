@@ -229,7 +229,7 @@ def test_drill(
     secret = None
     if cause in GATE_CAUSES:  # already run by the CI gate on this environment
         code, result = request.getfixturevalue("gate_run").result(cause)
-    elif cause == "connection-limit":  # with a password to look for (the database trusts it)
+    elif cause == "connection-limit":  # as a role of its own, with a password to look for
         code, result, secret = _drill_with_password(env, cause, tmp_path)
     else:
         code, result = drill(env, EXPERIMENTS_DIR / f"{cause}.json", tmp_path)
@@ -266,15 +266,24 @@ def test_drill(
 def _drill_with_password(
     env: LocalEnvironment, cause: str, tmp_path: Path
 ) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-    """The cause's drill with a unique ``password`` parameter for its fault."""
+    """The cause's drill as a role made for it, with a unique ``password`` for its fault.
+
+    The environment has no credentials for the role, so the fault must send the password
+    it was given; a member of ``revenue``, so that it may evict the service's backends.
+    """
     secret = f"pw-{os.urandom(8).hex()}"
+    role = f"drill_{os.urandom(4).hex()}"
+    env.sql(f"create role {role} login password '{secret}' in role revenue")
     experiment = json.loads((EXPERIMENTS_DIR / f"{cause}.json").read_text())
     [inject] = [a for a in experiment["method"] if a["provider"].get("func") == "inject_fault"]
-    inject["provider"]["arguments"]["params"]["password"] = secret
+    inject["provider"]["arguments"]["params"].update(user=role, password=secret)
     path = tmp_path / "experiments" / f"{cause}.json"
     path.parent.mkdir()
     path.write_text(json.dumps(experiment))
-    code, result = drill(env, path, tmp_path / "reports")
+    try:
+        code, result = drill(env, path, tmp_path / "reports")
+    finally:
+        env.sql(f"drop role {role}")
     return code, result, secret
 
 

@@ -49,8 +49,10 @@ def test_env_down_leaves_no_process_no_port_no_state() -> None:
     assert len(procs) >= 11
     assert _marked(str(root)), "components carry the environment marker"
     assert listening_ports(ports) == ports
+    pg_dir = env.state.pg_dir
+    assert pg_dir.is_dir()
     stop_env(env)
-    assert not root.exists()
+    assert not root.exists() and not pg_dir.exists()
     assert [p for p in procs if _still_running(p)] == []
     assert _marked(str(root)) == []
     assert listening_ports(ports) == set()

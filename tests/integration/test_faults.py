@@ -229,8 +229,6 @@ def test_pool_exhaustion_answers_503(env: LocalEnvironment) -> None:
 # database-down -----------------------------------------------------------------------
 def test_connection_limit_refuses_new_connections(env: LocalEnvironment) -> None:
     url = env.endpoints().service_url
-    status = env.database_status()
-    port = next(n.port for n in status.nodes if n.name == status.primary)
 
     def refused() -> str | None:
         """A new connection of the application role is refused (its message), else None.
@@ -239,10 +237,7 @@ def test_connection_limit_refuses_new_connections(env: LocalEnvironment) -> None
         attempt can still land in the gap (an exporter's or an evicted backend's slot).
         """
         try:
-            conn = psycopg.connect(
-                f"host=127.0.0.1 port={port} dbname=revenue user=revenue password=revenue "
-                "connect_timeout=2"
-            )
+            conn = psycopg.connect(env.database_dsn(user="revenue"))
         except psycopg.OperationalError as exc:
             return str(exc)
         conn.close()
@@ -279,9 +274,12 @@ def _recover_cli(env: LocalEnvironment) -> subprocess.CompletedProcess[str]:
 def test_connection_limit_password_is_written_nowhere_and_not_needed_to_revert(
     env: LocalEnvironment,
 ) -> None:
-    # the local database trusts 127.0.0.1: any password connects, so a unique one can be
-    # looked for in everything the fault writes
+    # a role of the drill's own, which the environment has no credentials for: the fault
+    # must be given its password, a unique one to look for in everything the fault writes.
+    # A member of the service's role, so it may evict the service's backends.
     secret = f"pw-{uuid.uuid4().hex}"
+    role = f"batch_{uuid.uuid4().hex[:8]}"
+    env.sql(f"create role {role} login password '{secret}' in role revenue")
     ledger = default_ledger_path(env)
     crashing_drill = textwrap.dedent(
         f"""
@@ -289,7 +287,7 @@ def test_connection_limit_password_is_written_nowhere_and_not_needed_to_revert(
         from chaosdrill.environments.local import LocalEnvironment
         from chaosdrill.faults import FaultLedger, default_ledger_path, make_fault
         env = LocalEnvironment.attach({env.name!r})
-        fault = make_fault("connection-limit", {{"password": {secret!r}}})
+        fault = make_fault("connection-limit", {{"user": {role!r}, "password": {secret!r}}})
         FaultLedger(default_ledger_path(env)).open(fault, drill_id="crash")
         fault.inject(env)
         print("injected", flush=True)
@@ -301,6 +299,8 @@ def test_connection_limit_password_is_written_nowhere_and_not_needed_to_revert(
     )
     assert proc.returncode == -signal.SIGKILL and "injected" in proc.stdout, proc.stderr
     assert make_fault("connection-limit").is_active(env)
+    ((held,),) = env.sql("select count(*) from pg_stat_activity where usename = %s", None, [role])
+    assert held >= 80  # it connected as the role, with the password it was given
     [entry] = [e for e in FaultLedger(ledger).open_entries() if e.drill_id == "crash"]
     assert entry.params["password"] == REDACTED
     assert secret not in ledger.read_text()
@@ -313,6 +313,7 @@ def test_connection_limit_password_is_written_nowhere_and_not_needed_to_revert(
     assert find_holders(env.root, "connection-limit") == []
     for path in [ledger, *(env.root / "faults").glob("*"), *env.state.logs.glob("*")]:
         assert secret not in path.read_text(errors="replace"), path
+    env.sql(f"drop role {role}")
     assert_service_healthy(env)
 
 

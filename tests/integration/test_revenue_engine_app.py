@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -132,23 +133,27 @@ class Postgres:
 
 @dataclass
 class RedisServer:
-    """A redis-server without persistence that can be stopped and started again."""
+    """A redis-server without persistence, with a password, that can be stopped and started."""
 
     port: int
     log_path: Path
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                ["redis-server", "-", "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no"],
-                stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
+        assert self.proc.stdin is not None
+        with self.proc.stdin:  # the password through stdin, not on the command line
+            self.proc.stdin.write(f"requirepass {self.password}\n".encode())
         _wait_until(self.client().ping, 10, "redis-server")
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=1)
+        return redis.Redis(port=self.port, password=self.password, socket_timeout=1)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -230,11 +235,15 @@ def base_url(
     token = workdir / "token"
     token.write_text(TOKEN, encoding="utf-8")
     token.chmod(0o600)
+    redis_password = workdir / "redis.password"
+    redis_password.write_text(redis_server.password + "\n", encoding="utf-8")
+    redis_password.chmod(0o600)
     port = _free_port()
     env = {
         **os.environ,
         "RE_DSN": postgres.dsn,
-        "RE_REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
+        "RE_REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",  # no password in it
+        "RE_REDIS_PASSWORD_FILE": str(redis_password),
         "RE_REVISION_FILE": str(revision),
         "RE_ADMIN_TOKEN_FILE": str(token),
     }

@@ -26,13 +26,10 @@ def env() -> Iterator[LocalEnvironment]:
         stop_env(environment)
 
 
-def _in_recovery(port: int) -> bool | None:
+def _in_recovery(env: LocalEnvironment, port: int) -> bool | None:
     """``pg_is_in_recovery()`` of the server on ``port``, None when it does not answer."""
     try:
-        with psycopg.connect(
-            f"host=127.0.0.1 port={port} dbname=postgres user=chaosdrill connect_timeout=1",
-            autocommit=True,
-        ) as conn:
+        with psycopg.connect(env.ctx.pg_dsn(port), connect_timeout=1, autocommit=True) as conn:
             row = conn.execute("select pg_is_in_recovery()").fetchone()
             return bool(row[0]) if row else None
     except psycopg.OperationalError:
@@ -40,7 +37,7 @@ def _in_recovery(port: int) -> bool | None:
 
 
 def _recovery(env: LocalEnvironment) -> dict[str, bool | None]:
-    return {name: _in_recovery(port) for name, port in env.state.pg_nodes.items()}
+    return {name: _in_recovery(env, port) for name, port in env.state.pg_nodes.items()}
 
 
 def test_unrecorded_promotion_never_makes_two_primaries(env: LocalEnvironment) -> None:

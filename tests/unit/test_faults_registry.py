@@ -112,26 +112,46 @@ def test_good_values_are_accepted() -> None:
 
 
 class _DsnOnly:
-    """A fake environment that only knows its primary's connection string."""
+    """A fake environment that only knows its primary's connection strings."""
 
-    def database_dsn(self, node: str | None = None) -> str:
-        return "host=127.0.0.1 port=54321 dbname=revenue user=chaosdrill connect_timeout=2"
+    def database_dsn(self, node: str | None = None, user: str | None = None) -> str:
+        return (
+            f"host=127.0.0.1 port=54321 dbname=revenue user={user or 'chaosdrill'} "
+            "passfile=/env/secrets/pgpass connect_timeout=2"
+        )
+
+
+def _parts(dsn: str) -> dict[str, str]:
+    return dict(p.split("=", 1) for p in dsn.split())
 
 
 def test_connection_limit_connects_as_the_application_role_to_the_primary() -> None:
     fault = make_fault("connection-limit")
     assert isinstance(fault, ConnectionLimit)
-    dsn = fault._dsn(_DsnOnly())  # type: ignore[arg-type]
-    parts = dict(p.split("=", 1) for p in dsn.split())
-    assert parts == {
+    assert fault.params["password"] is None
+    # the environment's own credentials for the role: its password file, no password
+    assert _parts(fault._dsn(_DsnOnly())) == {  # type: ignore[arg-type]
         "host": "127.0.0.1",
         "port": "54321",
         "dbname": "revenue",
         "user": "revenue",
-        "password": "revenue",
+        "passfile": "/env/secrets/pgpass",
         "connect_timeout": "2",
     }
     assert isinstance(_DsnOnly(), Environment) is False  # a fake, not an environment
+
+
+def test_connection_limit_sends_a_given_password_instead_of_the_environments() -> None:
+    fault = make_fault("connection-limit", {"user": "batch", "password": "s3cret"})
+    assert _parts(fault._dsn(_DsnOnly())) == {  # type: ignore[arg-type]
+        "host": "127.0.0.1",
+        "port": "54321",
+        "dbname": "revenue",
+        "user": "batch",
+        "password": "s3cret",
+        "connect_timeout": "2",
+    }
+    assert fault.to_dict()["params"]["password"] == "<redacted>"
 
 
 def test_holder_command_line() -> None:

@@ -12,6 +12,7 @@ from revenue_engine.config import (
     Settings,
     default_replica_name,
     read_admin_token,
+    read_secret,
 )
 from revenue_engine.db import build_conninfo
 
@@ -24,6 +25,7 @@ def test_from_env_minimal() -> None:
     assert settings.redis_url == DEFAULT_REDIS_URL
     assert settings.revision_file == Path("/etc/rev.json")
     assert settings.admin_token_file is None
+    assert settings.redis_password_file is None
     assert settings.replica == default_replica_name(8081)
     assert settings.replica.endswith("-8081")
 
@@ -33,10 +35,12 @@ def test_from_env_full() -> None:
         **BASE_ENV,
         "RE_REDIS_URL": "redis://127.0.0.1:7000/2",
         "RE_ADMIN_TOKEN_FILE": "/run/token",
+        "RE_REDIS_PASSWORD_FILE": "/run/redis.password",
         "RE_REPLICA": "app-2",
     }
     settings = Settings.from_env(env)
     assert settings.redis_url == "redis://127.0.0.1:7000/2"
+    assert settings.redis_password_file == Path("/run/redis.password")
     assert settings.admin_token_file == Path("/run/token")
     assert settings.replica == "app-2"
 
@@ -59,6 +63,15 @@ def test_read_admin_token(tmp_path: Path) -> None:
         read_admin_token(path)
     with pytest.raises(ConfigError, match="cannot read"):
         read_admin_token(tmp_path / "absent")
+
+
+def test_read_secret_names_the_variable_and_never_the_secret(tmp_path: Path) -> None:
+    path = tmp_path / "redis.password"
+    path.write_text("p4ss\n", encoding="utf-8")
+    assert read_secret(path, "RE_REDIS_PASSWORD_FILE") == "p4ss"
+    path.write_text(" \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="^RE_REDIS_PASSWORD_FILE: .* is empty"):
+        read_secret(path, "RE_REDIS_PASSWORD_FILE", "a password")
 
 
 def test_build_conninfo_appends_statement_timeout() -> None:

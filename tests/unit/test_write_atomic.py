@@ -28,6 +28,17 @@ def test_it_writes_the_whole_content_and_leaves_no_temporary_file(tmp_path: Path
     assert leftovers(target.parent) == [] and leftovers(tmp_path) == []
 
 
+def test_a_private_directory_keeps_its_files_private(tmp_path: Path) -> None:
+    for folder_mode, want in [(0o700, 0o600), (0o750, 0o640), (0o711, 0o644), (0o755, 0o644)]:
+        folder = tmp_path / oct(folder_mode)
+        folder.mkdir()
+        folder.chmod(folder_mode)
+        written = write_atomic(folder / "env.json", "{}")
+        assert stat.S_IMODE(written.stat().st_mode) == want, oct(folder_mode)
+        secret = write_atomic(folder / "token", "s3cret", mode=0o600)
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
 def test_an_error_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
     target = tmp_path / "report.md"
     write_atomic(target, "old")

@@ -199,8 +199,13 @@ class Environment(Protocol):
         """Stop every part and free what the environment held; calling it twice is fine."""
         ...
 
-    def database_dsn(self, node: str | None = None) -> str:
-        """Superuser connection string of a database node (the primary by default)."""
+    def database_dsn(self, node: str | None = None, user: str | None = None) -> str:
+        """Connection string of a database node (the primary by default).
+
+        As the superuser, or as the role ``user``; it carries what this machine needs to
+        authenticate as that role (the local backend names its 0600 password file) and
+        is for connecting, not for printing or storing.
+        """
         ...
 
     def endpoints(self) -> Endpoints:

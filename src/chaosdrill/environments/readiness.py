@@ -16,8 +16,11 @@ import httpx
 import psycopg
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from chaosdrill.errors import OperationError
+
 __all__ = [
     "AllOf",
+    "ConfigReloaded",
     "HttpStatus",
     "LogLine",
     "NotReady",
@@ -106,6 +109,64 @@ class SqlReady(Strategy):
     def describe(self) -> str:
         """Phrase for errors."""
         return "SQL select 1"
+
+
+@dataclass
+class ConfigReloaded(Strategy):
+    """Prometheus or Alertmanager has loaded its configuration again since :meth:`before`.
+
+    Both report ``<prefix>_config_last_reload_success_timestamp_seconds`` and
+    ``<prefix>_config_last_reload_successful`` on their own ``/metrics``: the reload is in
+    effect once the timestamp has moved. A reload that fails (the flag drops to 0) ends
+    the wait with an OperationError rather than a timeout.
+    """
+
+    metrics_url: str
+    prefix: str
+    since: float
+    failed_before: bool = False
+
+    @classmethod
+    def before(cls, metrics_url: str, prefix: str) -> ConfigReloaded:
+        """The check for a reload about to be asked for (reads the current figures)."""
+        since, ok = _reload_figures(metrics_url, prefix)
+        return cls(metrics_url, prefix, since, failed_before=not ok)
+
+    def check(self) -> None:
+        """Read the figures once."""
+        try:
+            at, ok = _reload_figures(self.metrics_url, self.prefix)
+        except OperationError as exc:
+            raise NotReady(str(exc)) from exc
+        if at > self.since:
+            return
+        if not ok and not self.failed_before:
+            raise OperationError(f"{self.prefix} rejected its new configuration (see its log)")
+        raise NotReady(f"{self.prefix} has not reloaded its configuration yet")
+
+    def describe(self) -> str:
+        """Phrase for errors."""
+        return f"{self.prefix} configuration reloaded"
+
+
+def _reload_figures(metrics_url: str, prefix: str) -> tuple[float, bool]:
+    """(last successful reload's timestamp, last reload succeeded) from ``/metrics``."""
+    names = {
+        f"{prefix}_config_last_reload_success_timestamp_seconds": "at",
+        f"{prefix}_config_last_reload_successful": "ok",
+    }
+    try:
+        text = httpx.get(metrics_url, timeout=2.0).raise_for_status().text
+    except httpx.HTTPError as exc:
+        raise OperationError(f"GET {metrics_url}: {exc}") from exc
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in names:
+            found[names[name]] = float(value)
+    if len(found) != 2:
+        raise OperationError(f"{metrics_url} reports no {prefix}_config_last_reload_* metrics")
+    return found["at"], found["ok"] == 1
 
 
 @dataclass

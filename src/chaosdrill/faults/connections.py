@@ -139,6 +139,12 @@ class ConnectionLimit(_HolderFault):
     the service's backends and takes their slots too. The service's pools cannot
     reconnect: ``/health`` fails on the database and every request needing it answers
     503. Superusers (monitoring, the operator) can still connect.
+
+    The holder authenticates as ``user`` with the environment's own credentials for that
+    role (``env.database_dsn(user=...)``), as the runaway program would with the
+    service's. ``password`` is for a role the environment has no credentials for (one
+    made for the drill): given, it is sent instead; it is a secret parameter, redacted
+    wherever the fault's parameters are written, and never needed to revert.
     """
 
     kind = "connection-limit"
@@ -147,7 +153,7 @@ class ConnectionLimit(_HolderFault):
     defaults: ClassVar[dict[str, Any]] = {
         "application_name": "reporting-batch",
         "user": "revenue",
-        "password": "revenue",
+        "password": None,  # None: the environment's credentials for `user`
         "duration_s": 3600,
         "max_connections": 500,
     }
@@ -162,23 +168,21 @@ class ConnectionLimit(_HolderFault):
             pattern=IDENTIFIER,
             expected="a lower-case role name (a-z, 0-9, _)",
         )
-        check_text(self.kind, self.params, "password", expected="a non-empty password")
+        check_text(
+            self.kind, self.params, "password", expected="a non-empty password", optional=True
+        )
         check_number(
             self.kind, self.params, "max_connections", minimum=1, maximum=10000, integer=True
         )
 
     def _dsn(self, env: Environment) -> str:
-        """The primary's address with the application role's credentials."""
-        primary = conninfo_to_dict(env.database_dsn())
-        return make_conninfo(
-            "",
-            host=primary.get("host", "127.0.0.1"),
-            port=primary.get("port", 5432),
-            dbname=primary.get("dbname", "revenue"),
-            user=self.params["user"],
-            password=self.params["password"],
-            connect_timeout=2,
-        )
+        """The primary's connection string as ``user``, with ``password`` when one is given."""
+        dsn = env.database_dsn(user=self.params["user"])
+        if self.params["password"] is None:
+            return dsn
+        params = conninfo_to_dict(dsn)
+        params.pop("passfile", None)
+        return make_conninfo("", **{**params, "password": self.params["password"]})
 
     def inject(self, env: Environment) -> None:
         """Start the holder; return once it holds every slot it can get."""

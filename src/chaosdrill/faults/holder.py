@@ -75,6 +75,7 @@ def spawn(root: Path, kind: str, dsn: str, args: Sequence[str], timeout: float =
             text=True,
             timeout=timeout,
             start_new_session=True,
+            umask=0o077,  # its log and anything else it makes: for this user only
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -352,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message or "error: the holder exited before it was ready", flush=True)
         return 0 if message.startswith("ready") else 1
     os.close(read_end)
-    log = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)

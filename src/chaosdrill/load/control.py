@@ -254,7 +254,8 @@ def start_load(
         )
     run_id = datetime.now(UTC).strftime("r%Y%m%dT%H%M%S") + secrets.token_hex(2)
     run_dir = base / run_id
-    run_dir.mkdir(parents=True)
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_dir.mkdir(mode=0o700)  # private, like the environment root it sits in
     write_atomic(run_dir / "spec.json", spec.to_json())
     role = "master" if spec.workers else "local"
     cmd = [
@@ -271,7 +272,8 @@ def start_load(
     if spec.workers:
         cmd += ["--master-port", str(free_ports(1)[0])]
     env = {**os.environ, **(extra_env or {}), RUN_MARKER: str(run_dir)}
-    with open(run_dir / "load.log", "ab") as log:
+    log_fd = os.open(run_dir / "load.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(log_fd, "ab") as log:
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -279,6 +281,7 @@ def start_load(
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
+            umask=0o077,  # the SLI series, the write ledger and the workers' files alike
         )
     write_atomic(run_dir / PROCESS_FILE, json.dumps(_process_record(proc, drill)))
     write_atomic(run_dir / "pid", str(proc.pid))

@@ -22,9 +22,11 @@ class CacheOps:
     ctx: LocalContext
 
     def _client(self) -> redis.Redis:
+        """A client that authenticates with the environment's password (from its 0600 file)."""
         return redis.Redis(
             host="127.0.0.1",
             port=self.ctx.state.ports["redis"],
+            password=self.ctx.state.credentials.redis_password(),
             socket_timeout=1,
             socket_connect_timeout=1,
         )

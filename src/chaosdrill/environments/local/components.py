@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from chaosdrill.environments.local import postgres
+from chaosdrill.environments.local import postgres, redis_server
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.state import Replica, pager_db, pager_token_file
 from chaosdrill.environments.local.supervisor import Program
@@ -24,27 +24,11 @@ __all__ = [
 def static_programs(ctx: LocalContext) -> list[Program]:
     """Every program except the PostgreSQL nodes and the service replicas."""
     st, pr, root = ctx.state, ctx.programs, ctx.root
-    p = st.ports
+    p, credentials = st.ports, st.credentials
     return [
         Program(
             "redis",
-            [
-                str(pr.redis_server),
-                "--port",
-                str(p["redis"]),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(root / "redis"),
-                "--protected-mode",
-                "no",
-                "--maxmemory",
-                "256mb",
-            ],
+            [str(pr.redis_server), str(redis_server.config_path(root))],  # all set in the file
             ctx.log_path("redis"),
         ),
         Program(
@@ -59,7 +43,8 @@ def static_programs(ctx: LocalContext) -> list[Program]:
                 f"--config.file={root / 'prometheus' / 'prometheus.yml'}",
                 f"--storage.tsdb.path={root / 'prometheus' / 'data'}",
                 f"--web.listen-address=127.0.0.1:{p['prometheus']}",
-                "--web.enable-lifecycle",
+                # no --web.enable-lifecycle: /-/quit and /-/reload stay off; reloads are
+                # SIGHUP through the supervisor
                 "--storage.tsdb.retention.time=1d",
                 "--log.level=warn",
             ],
@@ -90,7 +75,9 @@ def static_programs(ctx: LocalContext) -> list[Program]:
                     "DATA_SOURCE_NAME": (
                         f"postgresql://{postgres.DB_SUPERUSER}@127.0.0.1:{p[f'postgres-{i}']}"
                         "/postgres?sslmode=disable&connect_timeout=2"
-                    )
+                    ),
+                    # lib/pq reads the password from the environment's password file
+                    "PGPASSFILE": str(credentials.pgpass),
                 },
             )
             for i in (1, 2)
@@ -101,6 +88,8 @@ def static_programs(ctx: LocalContext) -> list[Program]:
                 str(pr.redis_exporter),
                 "-redis.addr",
                 f"redis://127.0.0.1:{p['redis']}",
+                "-redis.password-file",
+                str(credentials.redis_exporter_file),
                 "-web.listen-address",
                 f"127.0.0.1:{p['redis-exporter']}",
             ],
@@ -152,8 +141,9 @@ def app_program(ctx: LocalContext, replica: Replica) -> Program:
         ],
         ctx.log_path(replica.name),
         env={
-            "RE_DSN": postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)]),
+            "RE_DSN": postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)], ctx.passfile),
             "RE_REDIS_URL": f"redis://127.0.0.1:{st.ports['redis']}/0",
+            "RE_REDIS_PASSWORD_FILE": str(st.credentials.redis_password_file),
             "RE_REVISION_FILE": str(revision_file),
             "RE_ADMIN_TOKEN_FILE": str(st.admin_token_file),
             "RE_REPLICA": replica.name,
@@ -170,7 +160,7 @@ def readiness(ctx: LocalContext, name: str) -> Strategy:
         return HttpStatus(f"http://127.0.0.1:{p[name]}/metrics")
     if name in ctx.state.pg_nodes:
         standby = name != ctx.state.pg_primary
-        return SqlReady(postgres.dsn(ctx.state.pg_nodes[name]), in_recovery=standby)
+        return SqlReady(ctx.pg_dsn(ctx.state.pg_nodes[name]), in_recovery=standby)
     replica = next((r for r in ctx.state.replicas if r.name == name), None)
     if replica is not None:
         return HttpStatus(f"http://127.0.0.1:{replica.port}/health")

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from chaosdrill.environments.local.haproxy import HAProxy
+from chaosdrill.environments.local.postgres import DB_SUPERUSER, dsn
 from chaosdrill.environments.local.programs import Programs
 from chaosdrill.environments.local.state import EnvState
 from chaosdrill.environments.local.supervisor import Supervisor
@@ -32,6 +33,15 @@ class LocalContext:
     def root(self) -> Path:
         """The environment's state directory."""
         return self.state.root
+
+    @property
+    def passfile(self) -> Path:
+        """The libpq password file of the superuser and the service's role (mode 0600)."""
+        return self.state.credentials.pgpass
+
+    def pg_dsn(self, port: int, user: str = DB_SUPERUSER, dbname: str = "postgres") -> str:
+        """Connection string of the server on ``port`` (superuser, database postgres)."""
+        return dsn(port, self.passfile, user=user, dbname=dbname)
 
     def log_path(self, component: str) -> Path:
         """Log file of a component."""

@@ -39,7 +39,8 @@ class DatabaseOps:
 
     def _roles(self) -> dict[str, bool | None]:
         """``pg_is_in_recovery()`` of every node (None: not answering), from the servers."""
-        return {n: postgres.in_recovery(p) for n, p in sorted(self.ctx.state.pg_nodes.items())}
+        nodes, passfile = self.ctx.state.pg_nodes, self.ctx.passfile
+        return {n: postgres.in_recovery(p, passfile) for n, p in sorted(nodes.items())}
 
     def _sync_primary(self, roles: dict[str, bool | None]) -> EnvState:
         """Take the primary from the servers and record it; return the state.
@@ -67,13 +68,19 @@ class DatabaseOps:
             st.save()
         if st.settings.synchronous_replication:
             # its standby is gone (promoted past it): do not let every commit wait for one
-            postgres.set_synchronous_standby(st.pg_nodes[new], False)
+            postgres.set_synchronous_standby(st.pg_nodes[new], self.ctx.passfile, False)
         return st
 
-    def database_dsn(self, node: str | None = None) -> str:
-        """Superuser connection string of a node (the primary by default), database revenue."""
+    def database_dsn(self, node: str | None = None, user: str | None = None) -> str:
+        """Connection string of a node (the primary by default), database revenue.
+
+        As the superuser, or as ``user`` (the service's role ``revenue``). It names the
+        environment's password file (``passfile=``, mode 0600), never a password.
+        """
         _, port = self._node(node)
-        return postgres.dsn(port, dbname=postgres.DB_NAME)
+        return postgres.dsn(
+            port, self.ctx.passfile, user=user or postgres.DB_SUPERUSER, dbname=postgres.DB_NAME
+        )
 
     def database_status(self) -> DatabaseStatus:
         """Role, liveness, recovery state and replay lag of each node, from the servers.
@@ -88,7 +95,7 @@ class DatabaseOps:
         lags: dict[str, int] = {}
         for name, rec in roles.items():
             if rec is False:
-                lags.update(_replication_lags(st.pg_nodes[name]))
+                lags.update(_replication_lags(self.ctx.pg_dsn(st.pg_nodes[name])))
         nodes = []
         for name, rec in roles.items():
             primary = rec is False or (rec is None and name == st.pg_primary)
@@ -121,7 +128,7 @@ class DatabaseOps:
         name, _ = self._node(node)
         roles = self._roles()
         st = self._sync_primary(roles)
-        if not (self.ctx.root / "pg" / name / "standby.signal").exists():
+        if not (self.ctx.state.pg_dir / name / "standby.signal").exists():
             # it will come up writable: refuse beside another writable node
             writable = [n for n, rec in roles.items() if rec is False and n != name]
             if writable or name != st.pg_primary:
@@ -162,7 +169,7 @@ class DatabaseOps:
                 raise OperationError("there is no replica to promote")
             try:
                 with psycopg.connect(
-                    postgres.dsn(st.pg_nodes[replica]), autocommit=True, connect_timeout=2
+                    self.ctx.pg_dsn(st.pg_nodes[replica]), autocommit=True, connect_timeout=2
                 ) as conn:
                     lsn_row = conn.execute("select pg_last_wal_replay_lsn()::text").fetchone()
                     row = conn.execute("select pg_promote(true, 30)").fetchone()
@@ -173,10 +180,10 @@ class DatabaseOps:
             st.pg_primary = replica
             if st.settings.synchronous_replication:
                 # no standby until the old primary is rebuilt: do not block every commit
-                postgres.set_synchronous_standby(st.pg_nodes[replica], False)
+                postgres.set_synchronous_standby(st.pg_nodes[replica], self.ctx.passfile, False)
             st.promotions.append(self._promotion_record(old, replica, lsn_row))
             st.save()
-        wait_until(SqlReady(postgres.dsn(st.pg_nodes[replica]), in_recovery=False), 30)
+        wait_until(SqlReady(self.ctx.pg_dsn(st.pg_nodes[replica]), in_recovery=False), 30)
         return replica
 
     def _promotion_record(
@@ -195,7 +202,7 @@ class DatabaseOps:
         if replay_lsn and self.ctx.supervisor.exited_reason(old):
             end = postgres.wal_end(
                 self.ctx.programs,
-                self.ctx.root / "pg" / old,
+                self.ctx.state.pg_dir / old,
                 replay_lsn,
                 self.ctx.state.db_user or None,
             )
@@ -222,14 +229,17 @@ class DatabaseOps:
             postgres.base_backup(
                 self.ctx.programs,
                 st.pg_nodes[st.pg_primary],
-                self.ctx.root / "pg" / node,
+                st.pg_dir / node,
                 st.db_user or None,
                 app_name=node,
+                passfile=st.credentials.replication_pgpass,
             )
             self.ctx.supervisor.start_program(node)
             self._wait_ready(node)
             if st.settings.synchronous_replication:
-                postgres.set_synchronous_standby(st.pg_nodes[st.pg_primary], True)
+                postgres.set_synchronous_standby(
+                    st.pg_nodes[st.pg_primary], self.ctx.passfile, True
+                )
         return node
 
     def sql(
@@ -254,7 +264,7 @@ class DatabaseOps:
                 field="timeout_s",
             )
         name, port = self._node(node)
-        dsn = postgres.dsn(port, dbname=postgres.DB_NAME)
+        dsn = self.ctx.pg_dsn(port, dbname=postgres.DB_NAME)
         if timeout_s is not None:  # milliseconds, for this session only
             dsn = make_conninfo(dsn, options=f"-c statement_timeout={round(timeout_s * 1000)}")
         try:
@@ -267,7 +277,7 @@ class DatabaseOps:
     def check_database(self) -> str:
         """The seed's ``test:db``: through the service's connection string, a read and a write."""
         st = self.ctx.state = EnvState.load(self.ctx.root)
-        dsn = postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)])
+        dsn = postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)], self.ctx.passfile)
         t0 = time.monotonic()
         try:
             with psycopg.connect(dsn) as conn:
@@ -285,10 +295,10 @@ class DatabaseOps:
         )
 
 
-def _replication_lags(port: int) -> dict[str, int]:
-    """Replay lag in bytes of each standby streaming from the server on ``port``."""
+def _replication_lags(dsn: str) -> dict[str, int]:
+    """Replay lag in bytes of each standby streaming from the server at ``dsn``."""
     try:
-        with psycopg.connect(postgres.dsn(port), connect_timeout=1, autocommit=True) as conn:
+        with psycopg.connect(dsn, connect_timeout=1, autocommit=True) as conn:
             rows = conn.execute(
                 "select application_name, "
                 "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint "

@@ -10,8 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from chaosdrill.environments import holding
 from chaosdrill.environments.base import ComponentStatus, Endpoints, MonitoringSettings
 from chaosdrill.environments.local import components, lifecycle
@@ -29,7 +27,7 @@ from chaosdrill.environments.local.state import (
     pager_db,
     state_root,
 )
-from chaosdrill.environments.readiness import NotReady
+from chaosdrill.environments.readiness import ConfigReloaded, NotReady, wait_until
 from chaosdrill.errors import (
     BrokenStateError,
     EnvironmentExistsError,
@@ -152,7 +150,7 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
         elif root.exists():
             holding.refuse_if_held(root, name)
             lifecycle.clear_state_dir(root)
-        root.mkdir(parents=True)
+        root.mkdir(mode=0o700, parents=True)
         state = lifecycle.new_state(name, root, settings, db_os_user())
         ctx = LocalContext(state, programs)
         lifecycle.bring_up(ctx, progress)
@@ -287,7 +285,8 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
         """Re-time monitoring for a drill k times faster than production, without a restart.
 
         Rewrites Prometheus' intervals and the alert rules (windows and ``for:`` divided by
-        ``k``) and Alertmanager's timers, then asks both to reload.
+        ``k``) and Alertmanager's timers, then has both reload and returns once the new
+        configuration is in effect.
         """
         fresh = EnvSettings.for_time_scale(k)
         with self.ctx.state.locked():
@@ -302,11 +301,24 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             lifecycle.write_monitoring(self.ctx)
             st.save()
         ep = self.endpoints()
-        for url in (ep.prometheus_url, ep.alertmanager_url):
-            try:
-                httpx.post(f"{url}/-/reload", timeout=10).raise_for_status()
-            except httpx.HTTPError as exc:
-                raise OperationError(f"reloading {url}: {exc}") from exc
+        self._reload("prometheus", ep.prometheus_url)
+        self._reload("alertmanager", ep.alertmanager_url)
+
+    def _reload(self, name: str, url: str, timeout: float = 15.0) -> None:
+        """Make ``name`` re-read its configuration: SIGHUP through the supervisor.
+
+        Neither has its HTTP reload on (Prometheus' lifecycle API, which also offers
+        ``/-/quit`` to any local process, is off; Alertmanager's ``/-/reload`` is not used).
+        Returns when the server's own metrics show the reload.
+        """
+        reloaded = ConfigReloaded.before(f"{url}/metrics", name)
+        self.ctx.supervisor.signal(name, "HUP")
+        try:
+            wait_until(reloaded, timeout)
+        except (TimeoutError, OperationError) as exc:
+            err = OperationError(f"reloading {name}: {exc}")
+            err.add_note(self.ctx.tail(name))
+            raise err from None
 
     def start_load(self, spec: LoadSpec | None = None, drill: str | None = None) -> LoadRun:
         """Start user load against the service; ``env down`` also stops it."""

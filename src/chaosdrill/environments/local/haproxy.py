@@ -8,7 +8,6 @@ servers), so an HAProxy restarted by the supervisor serves them at once.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaosdrill.errors import OperationError
+from chaosdrill.paths import write_atomic
 
 __all__ = ["BACKEND", "HAProxy", "render_config", "write_config"]
 
@@ -40,9 +40,7 @@ def write_config(
     path: Path, sock: Path, port: int, stats_port: int, servers: Sequence[tuple[str, int]]
 ) -> None:
     """Write haproxy.cfg atomically (a restarting HAProxy never reads half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_config(sock, port, stats_port, servers))
-    os.replace(tmp, path)
+    write_atomic(path, render_config(sock, port, stats_port, servers), mode=0o600)
 
 
 _TEMPLATE = """\

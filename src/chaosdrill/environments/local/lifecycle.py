@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +21,9 @@ from pathlib import Path
 
 import psutil
 
-from chaosdrill.environments.local import components, haproxy, monitoring, postgres
+from chaosdrill.environments.local import components, haproxy, monitoring, postgres, redis_server
 from chaosdrill.environments.local.context import LocalContext
-from chaosdrill.environments.local.state import EnvSettings, EnvState, Replica
+from chaosdrill.environments.local.state import EnvSettings, EnvState, Replica, pg_home
 from chaosdrill.environments.local.supervisor import Program, Supervisor
 from chaosdrill.environments.readiness import free_ports, wait_until
 from chaosdrill.errors import ComponentStartError, OperationError
@@ -86,24 +88,60 @@ def new_state(name: str, root: Path, settings: EnvSettings, db_user: str | None)
 
 
 def _layout(ctx: LocalContext) -> None:
-    root = ctx.root
+    """Make the private directories, the database's directory and every secret."""
+    root, st = ctx.root, ctx.state
+    os.chmod(root, 0o700)
     for sub in (
         "logs",
         "redis",
         "haproxy",
+        "prometheus",
         "prometheus/data",
+        "prometheus/rules",
+        "alertmanager",
         "alertmanager/data",
         "pager",
         "revisions",
         "runtime",
-        "pg",
+        "faults",
     ):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o755)
-    for token in (ctx.state.admin_token_file, ctx.state.pager_token_file):
+        (root / sub).mkdir(mode=0o700, exist_ok=True)
+    _make_pg_dir(st.pg_dir, st.db_user or None)
+    for token in (st.admin_token_file, st.pager_token_file):
         write_atomic(token, secrets.token_urlsafe(32), mode=0o600)
-    for rev in ctx.state.revisions:
-        write_atomic(ctx.state.revision_file(rev["revision"]), json.dumps(rev, indent=2))
+    credentials = st.credentials
+    credentials.generate(
+        (postgres.DB_SUPERUSER, postgres.DB_USER),
+        postgres.DB_REPLICATION_USER,
+        st.ports["redis"],
+    )
+    redis_server.write_redis_config(
+        redis_server.config_path(root),
+        st.ports["redis"],
+        root / "redis",
+        credentials.redis_password(),
+    )
+    for rev in st.revisions:
+        write_atomic(st.revision_file(rev["revision"]), json.dumps(rev, indent=2))
+
+
+def _make_pg_dir(pg_dir: Path, db_user: str | None) -> None:
+    """The database's directory: 0700, owned by its user, reachable by it (see pg_home).
+
+    Its parents get the search bit for others (not the read bit) when the database runs as
+    another user, who must pass through them; nobody else can list them.
+    """
+    shutil.rmtree(pg_dir, ignore_errors=True)  # a crashed run's leftovers
+    pg_dir.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    if db_user is not None:
+        for parent in (pg_dir.parent, pg_dir.parent.parent):
+            mode = stat.S_IMODE(parent.stat().st_mode)
+            if not mode & 0o001:
+                os.chmod(parent, mode | 0o001)
+    pg_dir.mkdir(mode=0o700)
+    if db_user is not None:
+        pw = pwd.getpwnam(db_user)
+        os.chown(pg_dir, pw.pw_uid, pw.pw_gid)
 
 
 def write_configs(ctx: LocalContext) -> None:
@@ -118,7 +156,8 @@ def write_monitoring(ctx: LocalContext) -> None:
     """Write prometheus.yml, alertmanager.yml and the (time-scaled) alert rules."""
     st, p, root = ctx.state, ctx.state.ports, ctx.root
     write_rules(ctx)
-    (root / "prometheus" / "prometheus.yml").write_text(
+    write_atomic(
+        root / "prometheus" / "prometheus.yml",
         monitoring.prometheus_config(
             scrape_interval_s=st.settings.scrape_interval_s,
             evaluation_interval_s=st.settings.evaluation_interval_s,
@@ -135,10 +174,11 @@ def write_monitoring(ctx: LocalContext) -> None:
                 "prometheus": [(p["prometheus"], {})],
                 "alertmanager": [(p["alertmanager"], {})],
             },
-        )
+        ),
     )
-    (root / "alertmanager" / "alertmanager.yml").write_text(
-        monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s, st.pager_token_file)
+    write_atomic(
+        root / "alertmanager" / "alertmanager.yml",
+        monitoring.alertmanager_config(p["pager"], st.settings.group_wait_s, st.pager_token_file),
     )
 
 
@@ -146,7 +186,7 @@ def write_rules(ctx: LocalContext) -> None:
     """Write the alert rules of probes/, scaled to the environment's time scale."""
     st = ctx.state
     dest = ctx.root / "prometheus" / "rules"
-    dest.mkdir(exist_ok=True)
+    dest.mkdir(mode=0o700, exist_ok=True)
     k = st.settings.time_scale
     files = rules.load_rule_files(sorted(RULES_DIR.glob("*.rules.yml")))
     if k != 1:
@@ -182,7 +222,11 @@ def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None
         template = postgres.ensure_template(
             ctx.root.parent.parent / "cache", ctx.programs, st.db_user or None
         )
-        postgres.copy_template(template, ctx.root / "pg" / "postgres-1", st.db_user or None)
+        primary = st.pg_dir / "postgres-1"
+        postgres.copy_template(template, primary, st.db_user or None)
+        postgres.set_role_passwords(
+            primary, ctx.programs, st.db_user or None, st.credentials.role_passwords()
+        )
         write_configs(ctx)
         sup.write_config()
         for prog in components.static_programs(ctx):
@@ -226,7 +270,7 @@ def bring_up(ctx: LocalContext, progress: Callable[[str], None] = lambda _: None
                 pool,
             )
         if st.settings.synchronous_replication:
-            postgres.set_synchronous_standby(st.ports["postgres-1"], True)
+            postgres.set_synchronous_standby(st.ports["postgres-1"], ctx.passfile, True)
         publish_servers(ctx)
         for rep in replicas:
             ctx.haproxy.add_server(rep.name, rep.port)
@@ -244,7 +288,7 @@ def _pg_program(ctx: LocalContext, node: str) -> Program:
     return postgres.postgres_program(
         node,
         ctx.programs,
-        ctx.root / "pg" / node,
+        st.pg_dir / node,
         st.pg_nodes[node],
         ctx.log_path(node),
         st.db_user or None,
@@ -252,8 +296,14 @@ def _pg_program(ctx: LocalContext, node: str) -> Program:
 
 
 def _make_standby(ctx: LocalContext, node: str, source_port: int) -> None:
+    st = ctx.state
     postgres.base_backup(
-        ctx.programs, source_port, ctx.root / "pg" / node, ctx.state.db_user or None, app_name=node
+        ctx.programs,
+        source_port,
+        st.pg_dir / node,
+        st.db_user or None,
+        app_name=node,
+        passfile=st.credentials.replication_pgpass,
     )
     ctx.supervisor.add(_pg_program(ctx, node))
 
@@ -261,9 +311,7 @@ def _make_standby(ctx: LocalContext, node: str, source_port: int) -> None:
 def _seed(ctx: LocalContext) -> None:
     from revenue_engine.schema import seed
 
-    dsn = postgres.dsn(
-        ctx.state.ports["postgres-1"], user=postgres.DB_USER, dbname=postgres.DB_NAME
-    )
+    dsn = ctx.pg_dsn(ctx.state.ports["postgres-1"], user=postgres.DB_USER, dbname=postgres.DB_NAME)
     try:
         seed(dsn, courses=ctx.state.settings.courses, enrollments=ctx.state.settings.enrollments)
     except Exception as exc:
@@ -309,15 +357,17 @@ def sweep_processes(root: Path, timeout: float = 3.0) -> list[int]:
     """Kill every process left of this environment; return their pids.
 
     A process is the environment's when it carries the environment's marker, or when it
-    runs inside the state directory without a terminal: Redis overwrites its environment
-    (its process title), so once supervisord is gone only its working directory tells.
-    The caller and its ancestors (a shell cd'ed there) are never touched.
+    runs inside the state directory or the database's directory without a terminal: Redis
+    and PostgreSQL overwrite their environment (their process titles), so once supervisord
+    is gone only their working directories tell. The caller and its ancestors (a shell
+    cd'ed there) are never touched.
     """
     spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    places = (root, pg_home(root))
     mine: list[psutil.Process] = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.pid not in spared and _belongs(proc, root):
+            if proc.pid not in spared and _belongs(proc, root, places):
                 mine.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
@@ -332,11 +382,20 @@ def sweep_processes(root: Path, timeout: float = 3.0) -> list[int]:
     return [p.pid for p in mine]
 
 
-def _belongs(proc: psutil.Process, root: Path) -> bool:
+def _belongs(proc: psutil.Process, root: Path, places: tuple[Path, ...]) -> bool:
     if proc.environ().get(ENV_MARKER) == str(root):
         return True
     cwd = Path(proc.cwd())
-    return (cwd == root or root in cwd.parents) and proc.terminal() is None
+    inside = any(cwd == place or place in cwd.parents for place in places)
+    return inside and proc.terminal() is None
+
+
+def _remove(root: Path) -> None:
+    """Remove the state directory and the database's directory."""
+    for path in (root, pg_home(root)):
+        shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            raise OperationError(f"could not remove {path}")
 
 
 def bring_down(ctx: LocalContext) -> None:
@@ -344,9 +403,7 @@ def bring_down(ctx: LocalContext) -> None:
     ctx.supervisor.shutdown()
     sweep_processes(ctx.root)
     _wait_ports_closed({*ctx.state.ports.values(), *(r.port for r in ctx.state.replicas)})
-    shutil.rmtree(ctx.root, ignore_errors=True)
-    if ctx.root.exists():
-        raise OperationError(f"could not remove {ctx.root}")
+    _remove(ctx.root)
 
 
 def clear_state_dir(root: Path) -> None:
@@ -354,13 +411,11 @@ def clear_state_dir(root: Path) -> None:
 
     Stops supervisord's programs over its socket when it answers (each its own stop
     signal), kills every process still carrying the environment's marker, and removes the
-    state directory; nothing here reads ``env.json``.
+    state directory and the database's; nothing here reads ``env.json``.
     """
     Supervisor(root).shutdown()
     sweep_processes(root)
-    shutil.rmtree(root, ignore_errors=True)
-    if root.exists():
-        raise OperationError(f"could not remove {root}")
+    _remove(root)
 
 
 def listening_ports(ports: set[int]) -> set[int]:

@@ -4,6 +4,12 @@ The cluster is made once per machine and PostgreSQL version by ``initdb`` into a
 (roles and the ``revenue`` database included) and copied for each environment, which saves
 a second or more per ``env up``. The replica is made by ``pg_basebackup -R`` (streaming
 replication). PostgreSQL refuses to run as root, so as root it runs as an unprivileged user.
+
+No connection is trusted: ``pg_hba.conf`` asks every client for its password
+(SCRAM-SHA-256), replication connections only as the replication role. The template holds
+roles without passwords; each environment's copy gets the environment's own verifiers
+(:mod:`~chaosdrill.environments.local.credentials`) in single-user mode, before the server
+first listens. Clients find the passwords through a libpq ``passfile``.
 """
 
 from __future__ import annotations
@@ -17,15 +23,19 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
+from chaosdrill.environments.local.credentials import scram_verifier
 from chaosdrill.environments.local.programs import Programs
 from chaosdrill.environments.local.supervisor import Program
 from chaosdrill.errors import ComponentStartError
 
 __all__ = [
     "DB_NAME",
+    "DB_REPLICATION_USER",
     "DB_SUPERUSER",
     "DB_USER",
+    "HBA",
     "app_dsn",
     "base_backup",
     "db_os_user",
@@ -33,14 +43,27 @@ __all__ = [
     "ensure_template",
     "in_recovery",
     "postgres_program",
+    "replication_conninfo",
+    "set_role_passwords",
 ]
 
 DB_NAME = "revenue"
 DB_USER = "revenue"
 DB_SUPERUSER = "chaosdrill"
-TEMPLATE_FORMAT = "1"
+DB_REPLICATION_USER = "replicator"
+TEMPLATE_FORMAT = "2"
 #: the longest a base backup may take (it is killed then), so a rebuild always ends
 BASE_BACKUP_TIMEOUT_S = 120.0
+
+HBA = f"""\
+# Written by chaosdrill. Every client gives its password (SCRAM-SHA-256); nothing is
+# trusted. The server listens on 127.0.0.1 only and has no unix socket.
+# TYPE  DATABASE     USER                      ADDRESS         METHOD
+local   all          all                                       scram-sha-256
+host    all          all                       127.0.0.1/32    scram-sha-256
+host    replication  {DB_REPLICATION_USER:<24}  127.0.0.1/32    scram-sha-256
+"""
+"""pg_hba.conf of every node (the standby's is the primary's, copied by pg_basebackup)."""
 
 
 def db_os_user() -> str | None:
@@ -91,12 +114,19 @@ def _chown_tree(path: Path, user: str | None) -> None:
 
 
 def ensure_template(cache: Path, programs: Programs, user: str | None) -> Path:
-    """Return a ready template data directory, making it with initdb when missing."""
+    """Return a ready template data directory, making it with initdb when missing.
+
+    Templates of earlier formats (an earlier one trusted every local connection) are
+    removed when a new one is made.
+    """
     template = cache / f"pg{programs.pg_version}-template-v{TEMPLATE_FORMAT}"
     if (template / "PG_VERSION").is_file() and (template / ".chaosdrill-ready").is_file():
         return template
     cache.mkdir(parents=True, exist_ok=True)
     os.chmod(cache, 0o755)
+    for old in cache.glob(f"pg{programs.pg_version}-template-v*"):
+        if old != template and ".tmp" not in old.name:
+            shutil.rmtree(old, ignore_errors=True)
     staging = cache / (template.name + f".tmp{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(mode=0o700)
@@ -109,7 +139,7 @@ def ensure_template(cache: Path, programs: Programs, user: str | None) -> Path:
             str(staging),
             "-U",
             DB_SUPERUSER,
-            "--auth=trust",
+            "--auth=reject",  # replaced by HBA below; the template never runs as a server
             "-E",
             "UTF8",
             "--locale=C",
@@ -119,7 +149,8 @@ def ensure_template(cache: Path, programs: Programs, user: str | None) -> Path:
     )
     if res.returncode != 0:
         raise ComponentStartError("initdb", f"exit {res.returncode}", res.stderr[-2000:])
-    _bootstrap_roles(staging, programs, user)
+    _single_user(staging, programs, user, _BOOTSTRAP_SQL, "postgres (bootstrap)")
+    (staging / "pg_hba.conf").write_text(HBA)
     (staging / ".chaosdrill-ready").write_text("ok\n")
     try:
         os.rename(staging, template)
@@ -128,20 +159,42 @@ def ensure_template(cache: Path, programs: Programs, user: str | None) -> Path:
     return template
 
 
-def _bootstrap_roles(datadir: Path, programs: Programs, user: str | None) -> None:
-    """Create the service role and database in single-user mode (no server, no port)."""
+# roles without passwords: each environment sets its own (set_role_passwords)
+_BOOTSTRAP_SQL = [
+    f"CREATE ROLE {DB_USER} LOGIN",
+    f"CREATE ROLE {DB_REPLICATION_USER} LOGIN REPLICATION",
+    f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}",
+]
+
+
+def _single_user(
+    datadir: Path, programs: Programs, user: str | None, statements: list[str], what: str
+) -> None:
+    """Run statements in single-user mode (no server, no port, no client authentication)."""
     # with -j a statement ends at a semicolon followed by an empty line
-    sql = (
-        f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_USER}';\n\n"
-        f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n\n"
-    )
+    sql = "".join(f"{statement};\n\n" for statement in statements)
     res = _run_as(
         user,
         [str(programs.postgres), "--single", "-D", str(datadir), "-j", "postgres"],
         input=sql,
     )
     if res.returncode != 0 or "ERROR:" in res.stderr or "FATAL:" in res.stderr:
-        raise ComponentStartError("postgres (bootstrap)", f"exit {res.returncode}", res.stderr)
+        raise ComponentStartError(what, f"exit {res.returncode}", res.stderr[-2000:])
+
+
+def set_role_passwords(
+    datadir: Path, programs: Programs, user: str | None, passwords: dict[str, str]
+) -> None:
+    """Give each role its password, as a SCRAM verifier, in a stopped data directory.
+
+    Only verifiers reach the server (and its stderr, should a statement fail): the
+    passwords stay in the environment's 0600 files.
+    """
+    statements = [
+        f"ALTER ROLE {role} PASSWORD '{scram_verifier(password)}'"
+        for role, password in sorted(passwords.items())
+    ]
+    _single_user(datadir, programs, user, statements, "postgres (passwords)")
 
 
 def copy_template(template: Path, datadir: Path, user: str | None) -> None:
@@ -192,23 +245,30 @@ def postgres_program(
 
 
 def base_backup(
-    programs: Programs, source_port: int, datadir: Path, user: str | None, app_name: str
+    programs: Programs,
+    source_port: int,
+    datadir: Path,
+    user: str | None,
+    app_name: str,
+    passfile: Path,
 ) -> None:
-    """Make a standby data directory from the primary with ``pg_basebackup -R``."""
+    """Make a standby data directory from the primary with ``pg_basebackup -R``.
+
+    It connects as the replication role with ``passfile`` (the database user's own), and
+    the standby's ``primary_conninfo`` names the same file: the password is written
+    nowhere else.
+    """
     datadir.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(datadir, ignore_errors=True)
     datadir.mkdir(mode=0o700)
     _chown_tree(datadir, user)
+    conninfo = replication_conninfo(source_port, passfile, app_name)
     res = _run_as(
         user,
         [
             str(programs.pg_basebackup),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(source_port),
-            "-U",
-            DB_SUPERUSER,
+            "-d",
+            conninfo,
             "-D",
             str(datadir),
             "-R",
@@ -216,49 +276,74 @@ def base_backup(
             "stream",
             "--checkpoint=fast",
             "--no-sync",
-            "-d",
-            f"application_name={app_name}",
         ],
         timeout=BASE_BACKUP_TIMEOUT_S,
     )
     if res.returncode != 0:
         raise ComponentStartError("pg_basebackup", f"exit {res.returncode}", res.stderr[-2000:])
-    # -R writes primary_conninfo; make sure the standby reports our application_name
+    # -R writes the connection it used as primary_conninfo, a password read from the
+    # passfile included; write ours (the passfile's name, never its content) instead
     auto = datadir / "postgresql.auto.conf"
-    text = auto.read_text()
-    if "application_name" not in text:
-        text = text.replace(
-            "primary_conninfo = '", f"primary_conninfo = 'application_name={app_name} "
-        )
-        auto.write_text(text)
+    kept = [
+        line
+        for line in auto.read_text().splitlines()
+        if not line.lstrip().startswith("primary_conninfo")
+    ]
+    quoted = conninfo.replace("'", "''")
+    auto.write_text("\n".join([*kept, f"primary_conninfo = '{quoted}'"]) + "\n")
 
 
-def dsn(port: int, user: str = DB_SUPERUSER, dbname: str = "postgres") -> str:
-    """Libpq conninfo for one server."""
-    return f"host=127.0.0.1 port={port} dbname={dbname} user={user} connect_timeout=2"
+def replication_conninfo(port: int, passfile: Path, app_name: str) -> str:
+    """How a standby (and pg_basebackup) connects to the primary on ``port``."""
+    return make_conninfo(
+        "",
+        host="127.0.0.1",
+        port=port,
+        user=DB_REPLICATION_USER,
+        passfile=str(passfile),
+        application_name=app_name,
+        connect_timeout=2,
+    )
 
 
-def in_recovery(port: int) -> bool | None:
+def dsn(port: int, passfile: Path, user: str = DB_SUPERUSER, dbname: str = "postgres") -> str:
+    """Libpq conninfo for one server; the password comes from ``passfile``."""
+    return make_conninfo(
+        "",
+        host="127.0.0.1",
+        port=port,
+        dbname=dbname,
+        user=user,
+        passfile=str(passfile),
+        connect_timeout=2,
+    )
+
+
+def in_recovery(port: int, passfile: Path) -> bool | None:
     """``pg_is_in_recovery()`` of the server on ``port``.
 
     True for a standby, False for a writable server, None when it does not answer SQL
     (down, or still starting).
     """
     try:
-        with psycopg.connect(dsn(port), connect_timeout=1, autocommit=True) as conn:
+        with psycopg.connect(dsn(port, passfile), connect_timeout=1, autocommit=True) as conn:
             row = conn.execute("select pg_is_in_recovery()").fetchone()
     except psycopg.Error:
         return None
     return bool(row[0]) if row else None
 
 
-def app_dsn(ports: list[int]) -> str:
+def app_dsn(ports: list[int], passfile: Path) -> str:
     """The service's conninfo: every node listed, the writable one chosen by libpq."""
-    hosts = ",".join("127.0.0.1" for _ in ports)
-    port_list = ",".join(str(p) for p in ports)
-    return (
-        f"host={hosts} port={port_list} dbname={DB_NAME} user={DB_USER} password={DB_USER} "
-        "target_session_attrs=read-write connect_timeout=2"
+    return make_conninfo(
+        "",
+        host=",".join("127.0.0.1" for _ in ports),
+        port=",".join(str(p) for p in ports),
+        dbname=DB_NAME,
+        user=DB_USER,
+        passfile=str(passfile),
+        target_session_attrs="read-write",
+        connect_timeout=2,
     )
 
 
@@ -295,13 +380,13 @@ def wal_end(programs: Programs, datadir: Path, start_lsn: str, user: str | None)
     return match.group(1) if match else None
 
 
-def set_synchronous_standby(port: int, enabled: bool) -> None:
+def set_synchronous_standby(port: int, passfile: Path, enabled: bool) -> None:
     """Turn synchronous replication on (any one standby must confirm) or off, and reload.
 
     Turned on only once a standby streams: with no standby, every commit would wait.
     """
     value = "'FIRST 1 (*)'" if enabled else "''"
-    with psycopg.connect(dsn(port), autocommit=True, connect_timeout=2) as conn:
+    with psycopg.connect(dsn(port, passfile), autocommit=True, connect_timeout=2) as conn:
         conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = {value}")
         conn.execute("SELECT pg_reload_conf()")
         # the reload is asynchronous: wait until the walsender reports the new mode

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.environments.local.credentials import Credentials
 from chaosdrill.errors import BrokenStateError, EnvironmentNotFoundError
 from chaosdrill.paths import write_atomic
 
@@ -25,6 +26,7 @@ __all__ = [
     "name_lock",
     "pager_db",
     "pager_token_file",
+    "pg_home",
     "state_root",
 ]
 
@@ -39,6 +41,18 @@ def pager_db(root: Path) -> Path:
 def pager_token_file(root: Path) -> Path:
     """The pager's bearer token (mode 0600): Alertmanager sends it, the pager checks it."""
     return root / "pager" / "token"
+
+
+def pg_home(root: Path) -> Path:
+    """The database's directory of the environment whose state directory is ``root``.
+
+    ``<state root>/pg/NAME``, beside ``envs/NAME`` rather than inside it: the environment's
+    root is private to the user who brought it up (0700), and PostgreSQL, which runs as an
+    unprivileged user when that is root, could not enter it. This directory belongs to
+    the database's user (0700) and holds both data directories and the replication
+    role's password file.
+    """
+    return root.parent.parent / "pg" / root.name
 
 
 def _broken(root: Path, reason: str) -> BrokenStateError:
@@ -163,6 +177,16 @@ class EnvState:
         return pager_token_file(self.root)
 
     @property
+    def pg_dir(self) -> Path:
+        """The database's directory (data directories ``pg_dir/<node>``); see :func:`pg_home`."""
+        return pg_home(self.root)
+
+    @property
+    def credentials(self) -> Credentials:
+        """Where the environment's generated secrets are."""
+        return Credentials(self.root, self.pg_dir, self.db_user or None)
+
+    @property
     def pg_replica(self) -> str | None:
         """The node that is not the primary, if any."""
         others = [n for n in self.pg_nodes if n != self.pg_primary]
@@ -223,7 +247,8 @@ class EnvState:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the environment's lock (one mutating operation at a time)."""
-        with open(self.root / "lock", "a") as fh:
+        fd = os.open(self.root / "lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield

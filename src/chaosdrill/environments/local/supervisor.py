@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from chaosdrill.errors import ComponentStartError, OperationError
+from chaosdrill.paths import write_atomic
 
 __all__ = ["Program", "Supervisor", "SupervisorDownError"]
 
@@ -128,6 +129,7 @@ class Program:
             f"autorestart={'true' if self.autorestart else 'false'}",
             "startsecs=0",
             "startretries=10",
+            "umask=077",
             f"stopsignal={self.stopsignal}",
             f"stopwaitsecs={int(max(1, self.stopwaitsecs))}",
             "stopasgroup=true",
@@ -167,17 +169,25 @@ class Supervisor:
 
     # lifecycle -------------------------------------------------------------
     def write_config(self) -> None:
-        """Write supervisord.conf (programs go in supervisor.d/*.conf)."""
-        self.conf_d.mkdir(parents=True, exist_ok=True)
+        """Write supervisord.conf (programs go in supervisor.d/*.conf).
+
+        Files made by supervisord (the programs' logs) and by its programs (Prometheus'
+        and Alertmanager's data, the pager's store) are for their user alone: supervisord
+        starts with umask 077 (:meth:`start`; its own ``umask`` option applies only when
+        it daemonizes itself) and every program has ``umask=077``.
+        """
+        self.conf_d.mkdir(mode=0o700, parents=True, exist_ok=True)
         user = "user=root\n" if os.geteuid() == 0 else ""
-        self.conf.write_text(
+        write_atomic(
+            self.conf,
             f"[unix_http_server]\nfile={self.sock}\nchmod=0700\n\n"
             f"[supervisord]\nlogfile={self.log}\npidfile={self.pidfile}\nnodaemon=true\n"
             f"loglevel=info\nminfds=1024\n{user}\n"
             "[rpcinterface:supervisor]\n"
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
             f"[supervisorctl]\nserverurl=unix://{self.sock}\n\n"
-            f"[include]\nfiles={self.conf_d}/*.conf\n"
+            f"[include]\nfiles={self.conf_d}/*.conf\n",
+            mode=0o600,
         )
 
     def start(self, timeout: float = 10.0) -> int:
@@ -187,7 +197,7 @@ class Supervisor:
         zombie child of a long-running caller.
         """
         out = self.root / "logs" / "supervisord.out"
-        with open(out, "ab") as fh:
+        with open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as fh:
             subprocess.run(
                 [
                     "setsid",
@@ -204,6 +214,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 check=True,
                 close_fds=True,
+                umask=0o077,  # inherited by supervisord: its logs are 0600
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -283,7 +294,7 @@ class Supervisor:
 
     def add(self, program: Program) -> None:
         """Write a program's config and load it into the running supervisord."""
-        (self.conf_d / f"{program.name}.conf").write_text(program.render())
+        write_atomic(self.conf_d / f"{program.name}.conf", program.render(), mode=0o600)
         if self.alive():
             self.api.supervisor.reloadConfig()
             try:
@@ -321,6 +332,17 @@ class Supervisor:
         except xmlrpc.client.Fault as exc:
             if "NOT_RUNNING" not in exc.faultString:
                 raise OperationError(f"supervisor stop {name}: {exc.faultString}") from exc
+
+    def signal(self, name: str, sig: str) -> None:
+        """Send a signal (``"HUP"``, ``"STOP"``, ...) to a running program's process.
+
+        Raises:
+            OperationError: the program is not running, or supervisord refused.
+        """
+        try:
+            self.api.supervisor.signalProcess(name, sig)
+        except xmlrpc.client.Fault as exc:
+            raise OperationError(f"signal {sig} to {name}: {exc.faultString}") from exc
 
     def info(self, name: str) -> dict[str, Any]:
         """Process info (pid, statename, ...) of one program."""
