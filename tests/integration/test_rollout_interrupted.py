@@ -175,3 +175,17 @@ def test_a_restart_killed_while_retiring_is_finished_by_reconcile(
     assert len(st.replicas) == 3  # two new, one old left
     assert env.reconcile()
     _settled(env, "1.0.0")
+
+
+def test_an_unbound_release_fault_undoes_only_its_own_rollout(env: LocalEnvironment) -> None:
+    """A fault made without bind() (an older ledger entry) returns to what ran before it."""
+    _settled(env, "1.0.0")
+    env.deploy_revision("1.5.0-other")  # a newer revision that is not current any more
+    env.rollback()
+    _settled(env, "1.0.0")
+    fault = make_fault("leaky-release")
+    assert fault.params["revert_to_revision"] is None
+    fault.inject(env)
+    fault.revert(env)
+    assert not fault.is_active(env)
+    _settled(env, "1.0.0")

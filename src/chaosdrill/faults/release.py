@@ -104,15 +104,6 @@ class _ReleaseFault(Fault):
         settings, flags = self.change()
         env.deploy_revision(version, {**current.settings, **settings}, {**current.flags, **flags})
 
-    def _return_to(self, env: Environment) -> int:
-        """The revision to return to: the bound one, else the newest without the fault."""
-        if self.params["revert_to_revision"] is not None:
-            return int(self.params["revert_to_revision"])
-        good = [r for r in env.rollout_history() if r.version != self.params["version"]]
-        if not good:
-            raise OperationError(f"no revision without version {self.params['version']}")
-        return good[-1].revision
-
     def revert(self, env: Environment) -> None:
         """Back to the revision and replica count of before, if the faulty version runs.
 
@@ -126,7 +117,9 @@ class _ReleaseFault(Fault):
         env.reconcile()
         if not self.is_active(env):
             return
-        env.rollback(to_revision=self._return_to(env))
+        to = self.params["revert_to_revision"]
+        # unbound (an entry written before faults were bound): undo the last rollout
+        env.rollback(to_revision=None if to is None else int(to))
         replicas = self.params["revert_to_replicas"]
         if replicas is not None and env.deployment_status().desired != replicas:
             env.scale(int(replicas))
