@@ -28,7 +28,7 @@ from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.control import LoadRun
 from chaosdrill.load.ledger import read_ledger
 
-QUERY_TIMEOUT_S = 30.0
+QUERY_TIMEOUT_S = 10.0
 """The longest the check's query may take: a fault's lock must not hang verification."""
 
 __all__ = ["IntegrityReport", "check_integrity"]
