@@ -1,7 +1,7 @@
 """No stranger in: what another local user can reach of a running local environment.
 
-Every listener is on 127.0.0.1; PostgreSQL and Redis refuse a client without the
-environment's password; Prometheus has no lifecycle API; the state directory and the
+Every listener is on 127.0.0.1; PostgreSQL, Redis and Alertmanager refuse a client without
+the environment's password; Prometheus has no lifecycle API; the state directory and the
 database's directory are private, the secrets in 0600 files and nowhere else.
 """
 
@@ -15,8 +15,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import bcrypt
 import httpx
 import psutil
 import psycopg
@@ -26,11 +29,13 @@ import yaml
 from psycopg.conninfo import make_conninfo
 
 from chaosdrill.environments.local import LocalEnvironment
+from chaosdrill.environments.local.credentials import ALERTMANAGER_USER
 from chaosdrill.environments.local.lifecycle import ENV_MARKER
 from chaosdrill.environments.local.postgres import DB_REPLICATION_USER, DB_SUPERUSER, DB_USER
 from chaosdrill.environments.local.state import EnvSettings
 from chaosdrill.load import LoadSpec
 from chaosdrill.monitoring.promql import parse_duration
+from chaosdrill.probes.alerts import send_test_alert
 
 from ..conftest import pg_up, start_env, stop_env, wait_for
 
@@ -60,6 +65,7 @@ def _secrets(env: LocalEnvironment) -> dict[str, str]:
             *_, user, password = line.split(":")
             found[f"postgres {user}"] = password
     found["redis"] = (env.root / "secrets" / "redis.password").read_text().strip()
+    found["alertmanager"] = (env.root / "secrets" / "alertmanager.password").read_text().strip()
     return found
 
 
@@ -214,8 +220,114 @@ def test_prometheus_has_no_lifecycle_api(env: LocalEnvironment) -> None:
     assert env.ctx.supervisor.info("prometheus")["pid"] == pid
 
 
+NO_AUTH: list[Any] = [None, ("chaosdrill", "wrong-password"), ("admin", "admin")]
+
+
+def _forged_alert(name: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "labels": {"alertname": name, "severity": "critical"},
+        "annotations": {"summary": "forged"},
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(minutes=5)).isoformat(),
+    }
+
+
+def test_alertmanager_refuses_a_forged_alert_without_the_password(env: LocalEnvironment) -> None:
+    url = f"{env.endpoints().alertmanager_url}/api/v2/alerts"
+    name = f"ForgedAlert{time.time_ns()}"
+    statuses = [
+        httpx.post(url, json=[_forged_alert(name)], auth=auth, timeout=5).status_code
+        for auth in NO_AUTH
+    ]
+    # a page posted with the credentials afterwards arrives; the forged one never does
+    send_test_alert(env, timeout=20)
+    time.sleep(1.0)  # ~5 group_waits: a forged alert Alertmanager had taken would be here
+    assert env.pages(alertname=name) == []
+    assert statuses == [401] * len(NO_AUTH)
+    listed = httpx.get(url, auth=env.alertmanager_auth().pair(), timeout=5)
+    assert listed.status_code == 200
+    assert name not in listed.text
+
+
+def test_alertmanager_refuses_a_silence_without_the_password(env: LocalEnvironment) -> None:
+    url = f"{env.endpoints().alertmanager_url}/api/v2/silences"
+    now = datetime.now(UTC)
+    silence = {
+        "matchers": [{"name": "severity", "value": "critical", "isRegex": False}],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(hours=1)).isoformat(),
+        "createdBy": "a stranger",
+        "comment": "hide the page",
+    }
+    for auth in NO_AUTH:
+        r = httpx.post(url, json=silence, auth=auth, timeout=5)
+        assert r.status_code == 401, (auth, r.status_code, r.text)
+    listed = httpx.get(url, auth=env.alertmanager_auth().pair(), timeout=5)
+    assert listed.status_code == 200
+    assert [s for s in listed.json() if s["createdBy"] == "a stranger"] == []
+
+
+def test_every_path_of_alertmanager_asks_for_the_password(env: LocalEnvironment) -> None:
+    base = env.endpoints().alertmanager_url
+    paths = ("/-/ready", "/-/healthy", "/metrics", "/api/v2/status", "/")
+    for path in paths:
+        assert httpx.get(f"{base}{path}", timeout=5).status_code == 401, path
+    for path in ("/-/reload", "/api/v2/alerts"):
+        assert httpx.post(f"{base}{path}", timeout=5).status_code == 401, path
+    auth = env.alertmanager_auth()
+    assert auth.username == ALERTMANAGER_USER
+    for path in paths:
+        assert httpx.get(f"{base}{path}", auth=auth.pair(), timeout=5).status_code == 200, path
+    # exporter-toolkit holds a bcrypt hash of the password, never the password
+    web = yaml.safe_load((env.root / "alertmanager" / "web.yml").read_text())
+    hashed = web["basic_auth_users"][ALERTMANAGER_USER]
+    assert bcrypt.checkpw(auth.password.encode(), hashed.encode())
+
+
+def test_env_alerts_test_pages_through_the_protected_api(env: LocalEnvironment) -> None:
+    before = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "chaosdrill", "env", "alerts", "--test", "--name", env.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    pages = [p for p in env.pages(since_monotonic=before) if p.alertname.startswith("Chaosdrill")]
+    assert pages and pages[0].status == "firing"
+    assert env.alertmanager_auth().password not in done.stdout + done.stderr
+
+
+def test_prometheus_reaches_alertmanager_with_the_password(env: LocalEnvironment) -> None:
+    ep = env.endpoints()
+    port = env.state.ports["alertmanager"]
+
+    def discovered() -> dict[str, Any] | None:
+        r = httpx.get(f"{ep.prometheus_url}/api/v1/alertmanagers", timeout=5).json()["data"]
+        return r if r["activeAlertmanagers"] else None
+
+    data = wait_for(discovered, 20)
+    assert [a["url"] for a in data["activeAlertmanagers"]] == [
+        f"http://127.0.0.1:{port}/api/v2/alerts"
+    ]
+    assert data["droppedAlertmanagers"] == []
+
+    def scraped() -> bool:
+        r = httpx.get(
+            f"{ep.prometheus_url}/api/v1/query",
+            params={"query": 'up{job="alertmanager"}'},
+            timeout=5,
+        ).json()["data"]["result"]
+        return bool(r) and r[0]["value"][1] == "1"
+
+    wait_for(scraped, 20)  # its /metrics asks for the password too
+
+
 def test_apply_time_scale_is_in_effect_when_it_returns(env: LocalEnvironment) -> None:
     ep = env.endpoints()
+    am_auth = env.alertmanager_auth().pair()
     try:
         for k in (7.0, 3.0):
             env.apply_time_scale(k)
@@ -224,7 +336,9 @@ def test_apply_time_scale_is_in_effect_when_it_returns(env: LocalEnvironment) ->
             loaded = yaml.safe_load(config["data"]["yaml"])
             scrape_ms = parse_duration(loaded["global"]["scrape_interval"])
             assert scrape_ms == round(want.scrape_interval_s * 1000)
-            status = httpx.get(f"{ep.alertmanager_url}/api/v2/status", timeout=5).json()
+            status = httpx.get(
+                f"{ep.alertmanager_url}/api/v2/status", auth=am_auth, timeout=5
+            ).json()
             route = yaml.safe_load(status["config"]["original"])["route"]
             assert parse_duration(route["group_wait"]) == round(want.group_wait_s * 1000)
     finally:
@@ -252,6 +366,8 @@ def test_the_state_and_database_directories_are_private(env: LocalEnvironment) -
     for secret in [
         root / "secrets" / "pgpass",
         root / "secrets" / "redis.password",
+        root / "secrets" / "alertmanager.password",
+        root / "alertmanager" / "web.yml",
         root / "redis" / "redis.conf",
         env.state.admin_token_file,
         env.state.pager_token_file,
@@ -267,7 +383,7 @@ def test_no_secret_is_in_state_program_files_logs_commands_or_status(
     env: LocalEnvironment,
 ) -> None:
     found = _secrets(env)
-    assert set(found) == {*(f"postgres {r}" for r in ROLES), "redis"}
+    assert set(found) == {*(f"postgres {r}" for r in ROLES), "redis", "alertmanager"}
     assert all(len(s) >= 32 for s in found.values())
     assert len(set(found.values())) == len(found)
     root = env.root
@@ -280,6 +396,7 @@ def test_no_secret_is_in_state_program_files_logs_commands_or_status(
         *(root / "revisions").iterdir(),
         root / "prometheus" / "prometheus.yml",
         root / "alertmanager" / "alertmanager.yml",
+        root / "alertmanager" / "web.yml",
         root / "haproxy" / "haproxy.cfg",
         root / "redis" / "redis.conf",
         *(env.state.pg_dir / node / name for node in env.state.pg_nodes for name in (
@@ -305,5 +422,9 @@ def test_no_secret_is_in_state_program_files_logs_commands_or_status(
     texts["env status"] = status.stdout + status.stderr
     texts["command lines"] = "\n".join(commands)
     texts["database_dsn"] = env.database_dsn() + env.database_dsn(user=DB_USER)
+    texts["alertmanager_auth"] = repr(env.alertmanager_auth()) + repr(env.endpoints())
+    texts["prometheus' loaded config"] = httpx.get(
+        f"{env.endpoints().prometheus_url}/api/v1/status/config", timeout=5
+    ).text
     leaks = [(at, what) for at, text in texts.items() for what, s in found.items() if s in text]
     assert leaks == []

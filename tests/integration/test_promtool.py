@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosdrill.environments.local.monitoring import alertmanager_config
+from chaosdrill.environments.local.credentials import ALERTMANAGER_USER, bcrypt_hash
+from chaosdrill.environments.local.monitoring import (
+    alertmanager_config,
+    alertmanager_web_config,
+    prometheus_config,
+)
 from chaosdrill.monitoring.promql import scale_duration, scale_expr
 from chaosdrill.monitoring.rules import load_rule_files, scale_rules, write_rules
 
@@ -143,3 +148,30 @@ def test_amtool_checks_the_environment_alertmanager_config(tmp_path: Path) -> No
         output = _run(amtool, "check-config", path)
         assert "SUCCESS" in output
         assert "1 receivers" in output
+
+
+def test_promtool_checks_alertmanager_web_config_and_the_prometheus_config(
+    tmp_path: Path,
+) -> None:
+    """exporter-toolkit's parser takes the bcrypt hash; Prometheus its basic_auth blocks."""
+    promtool = _tool("promtool")
+    web = tmp_path / "web.yml"
+    web.write_text(alertmanager_web_config(ALERTMANAGER_USER, bcrypt_hash("a-password")))
+    assert "SUCCESS" in _run(promtool, "check", "web-config", web)
+    password_file = tmp_path / "alertmanager.password"
+    password_file.write_text("a-password")
+    (tmp_path / "rules").mkdir()
+    prometheus = tmp_path / "prometheus.yml"
+    prometheus.write_text(
+        prometheus_config(
+            scrape_interval_s=0.5,
+            evaluation_interval_s=0.5,
+            alertmanager_port=40124,
+            alertmanager_user=ALERTMANAGER_USER,
+            alertmanager_password_file=password_file,
+            app_targets_file=tmp_path / "app-targets.json",
+            rules_glob=str(tmp_path / "rules" / "*.yml"),
+            static={"alertmanager": [(40124, {})], "postgres": [(40125, {"node": "postgres-1"})]},
+        )
+    )
+    assert "SUCCESS" in _run(promtool, "check", "config", prometheus)

@@ -9,7 +9,17 @@ import json
 import stat
 from pathlib import Path
 
-from chaosdrill.environments.local.credentials import Credentials, redis_acl_hash, scram_verifier
+import bcrypt
+import yaml
+
+from chaosdrill.environments.base import BasicAuth
+from chaosdrill.environments.local.credentials import (
+    Credentials,
+    bcrypt_hash,
+    redis_acl_hash,
+    scram_verifier,
+)
+from chaosdrill.environments.local.monitoring import alertmanager_web_config
 from chaosdrill.environments.local.redis_server import redis_config
 
 
@@ -29,6 +39,7 @@ def test_generate_writes_every_secret_once_in_0600_files(tmp_path: Path) -> None
         credentials.replication_pgpass,
         credentials.redis_password_file,
         credentials.redis_exporter_file,
+        credentials.alertmanager_password_file,
     ):
         assert _mode(path) == 0o600, path
     passwords = credentials.role_passwords()
@@ -43,8 +54,10 @@ def test_generate_writes_every_secret_once_in_0600_files(tmp_path: Path) -> None
     assert json.loads(credentials.redis_exporter_file.read_text()) == {
         "redis://127.0.0.1:6390": redis
     }
-    every = [*passwords.values(), redis]
-    assert len(set(every)) == 4 and all(len(s) >= 40 for s in every)
+    alertmanager = credentials.alertmanager_password()
+    assert credentials.alertmanager_password_file.read_text() == alertmanager  # no newline
+    every = [*passwords.values(), redis, alertmanager]
+    assert len(set(every)) == 5 and all(len(s) >= 40 for s in every)
     assert all(":" not in s and "\\" not in s for s in every)  # pgpass's special characters
     credentials.generate(("chaosdrill", "revenue"), "replicator", 6390)
     assert credentials.role_passwords()["revenue"] != passwords["revenue"]  # new each time
@@ -65,6 +78,25 @@ def test_scram_verifier_is_what_a_scram_client_proves_against() -> None:
     assert base64.b64decode(server_b64) == server_key
     assert scram_verifier("pencil") != scram_verifier("pencil")  # a new salt each time
     assert "pencil" not in scram_verifier("pencil")
+
+
+def test_alertmanager_web_config_holds_only_a_bcrypt_hash_of_the_password() -> None:
+    password = "correct horse battery staple"
+    hashed = bcrypt_hash(password, rounds=4)
+    assert hashed.startswith("$2b$04$") and password not in hashed
+    assert bcrypt.checkpw(password.encode(), hashed.encode())
+    assert not bcrypt.checkpw(b"wrong", hashed.encode())
+    assert bcrypt_hash(password, rounds=4) != hashed  # a new salt each time
+    assert bcrypt_hash(password).startswith("$2b$10$")  # Go's default cost
+    text = alertmanager_web_config("chaosdrill", hashed)
+    assert yaml.safe_load(text) == {"basic_auth_users": {"chaosdrill": hashed}}
+    assert password not in text
+
+
+def test_basic_auth_keeps_its_password_out_of_its_repr() -> None:
+    auth = BasicAuth("chaosdrill", "s3cret-value")
+    assert auth.pair() == ("chaosdrill", "s3cret-value")
+    assert "s3cret-value" not in repr(auth) and "chaosdrill" in repr(auth)
 
 
 def test_redis_config_holds_a_hash_and_takes_the_server_commands_away() -> None:

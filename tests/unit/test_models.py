@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from chaosdrill.environments.base import DRILL_MEMBERS, Environment, LogQuery
+from chaosdrill.environments.base import (
+    CREDENTIAL_MEMBERS,
+    DRILL_MEMBERS,
+    Environment,
+    LogQuery,
+)
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.monitoring.rules import alert_names, load_rule_files
 from chaosdrill.runbooks.loader import load_runbook, load_runbooks
@@ -124,7 +129,8 @@ def test_operations_are_the_environment_protocol() -> None:
         for name, member in vars(Environment).items()
         if callable(member) and not name.startswith("_")
     }
-    assert set(OPERATIONS) == protocol - {"database_dsn"} - DRILL_MEMBERS
+    assert set(OPERATIONS) == protocol - CREDENTIAL_MEMBERS - DRILL_MEMBERS
+    assert protocol >= CREDENTIAL_MEMBERS
     for name, spec in OPERATIONS.items():
         params = [
             p for p in inspect.signature(getattr(Environment, name)).parameters if p != "self"

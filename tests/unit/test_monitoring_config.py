@@ -22,15 +22,27 @@ def test_prometheus_config_scrapes_replicas_by_file_and_the_rest_statically() ->
             scrape_interval_s=0.5,
             evaluation_interval_s=0.25,
             alertmanager_port=9093,
+            alertmanager_user="chaosdrill",
+            alertmanager_password_file=Path("/x/secrets/alertmanager.password"),
             app_targets_file=Path("/x/app.json"),
             rules_glob="/x/rules/*.yml",
-            static={"haproxy": [(1, {})], "postgres": [(2, {"node": "postgres-1"})]},
+            static={
+                "haproxy": [(1, {})],
+                "postgres": [(2, {"node": "postgres-1"})],
+                "alertmanager": [(9093, {})],
+            },
         )
     )
     assert cfg["global"]["scrape_interval"] == "500ms"
     assert cfg["global"]["evaluation_interval"] == "250ms"
-    assert cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+    [alertmanager] = cfg["alerting"]["alertmanagers"]
+    assert alertmanager["static_configs"][0]["targets"] == ["127.0.0.1:9093"]
+    # Alertmanager asks for a password: the file's path is in the configuration, not it
+    am_auth = {"username": "chaosdrill", "password_file": "/x/secrets/alertmanager.password"}
+    assert alertmanager["basic_auth"] == am_auth
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+    assert jobs["alertmanager"]["basic_auth"] == am_auth  # its /metrics asks too
+    assert all("basic_auth" not in j for name, j in jobs.items() if name != "alertmanager")
     assert jobs["app"]["file_sd_configs"][0]["files"] == ["/x/app.json"]
     assert jobs["postgres"]["static_configs"][0]["labels"] == {"node": "postgres-1"}
     # postgres_exporter needs ~1 s to report a dead server: its job is never scraped faster

@@ -8,6 +8,7 @@ tests/integration/test_runbooks.py.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -26,7 +27,7 @@ from click.testing import CliRunner
 
 from chaosdrill.cli.main import cli as main_cli
 from chaosdrill.cli.runbook import runbook as runbook_cli
-from chaosdrill.environments.base import DeploymentStatus, Endpoints
+from chaosdrill.environments.base import BasicAuth, DeploymentStatus, Endpoints
 from chaosdrill.errors import InvalidInputError, OperationError
 from chaosdrill.faults.signals import (
     SAME_PRESS_S,
@@ -750,6 +751,57 @@ def test_an_http_check_is_retried_until_enough_requests_succeed(
     assert step.ok and step.attempts == 2
     assert seen == ["/health"] * 6
     assert step.output == f"GET {url}/health: 3/3 answered 200 (got 200 x3)"
+
+
+class _FakeWithAlertmanager(FakeEnvironment):
+    """A fake whose Alertmanager is ``{service_url}/am`` and asks for basic auth."""
+
+    def endpoints(self) -> Endpoints:
+        url = self.service_url
+        return Endpoints(url, "http://127.0.0.1:9", f"{url}/am", "http://p", "x")
+
+    def alertmanager_auth(self) -> BasicAuth:
+        return BasicAuth("chaosdrill", "not-a-real-password")
+
+
+def test_only_http_steps_under_alertmanager_url_send_its_credentials(tmp_path: Path) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("Authorization")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    steps = """\
+  - name: Alertmanager
+    check: {http: "{alertmanager_url}/-/ready"}
+    timeout_s: 5
+  - name: Alertmanager itself
+    action: {http: "{alertmanager_url}"}
+    timeout_s: 5
+  - name: Not Alertmanager
+    check: {http: "{service_url}/amx"}
+    timeout_s: 5
+  - name: Service
+    action: {http: "{service_url}/health"}
+    timeout_s: 5
+"""
+    try:
+        result = run_runbook(_runbook(tmp_path, steps), _FakeWithAlertmanager(url))  # type: ignore[arg-type]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [s.ok for s in result.steps] == [True] * 4
+    basic = "Basic " + base64.b64encode(b"chaosdrill:not-a-real-password").decode()
+    assert seen == [("/am/-/ready", basic), ("/am", basic), ("/amx", None), ("/health", None)]
+    assert all("not-a-real-password" not in s.output for s in result.steps)
 
 
 @pytest.mark.parametrize("grace_runs_out", [False, True])

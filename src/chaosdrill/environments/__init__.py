@@ -1,6 +1,6 @@
 """Environment backends behind one interface, :class:`Environment`."""
 
-from chaosdrill.environments.base import Endpoints, Environment, MonitoringSettings
+from chaosdrill.environments.base import BasicAuth, Endpoints, Environment, MonitoringSettings
 from chaosdrill.environments.opening import (
     BACKENDS,
     DEFAULT_NAME,
@@ -15,6 +15,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_NAME",
     "NAME_VARIABLE",
+    "BasicAuth",
     "Endpoints",
     "Environment",
     "HeldEnvironment",

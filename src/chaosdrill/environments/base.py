@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # chaosdrill.load imports environments.readiness: no cycle at
     from chaosdrill.pager import Page
 
 __all__ = [
+    "CREDENTIAL_MEMBERS",
     "DRILL_MEMBERS",
+    "BasicAuth",
     "CacheStatus",
     "ComponentStatus",
     "DatabaseNode",
@@ -47,6 +49,21 @@ class Endpoints:
     alertmanager_url: str
     pager_url: str
     load_balancer_metrics_url: str
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """A user name and password for HTTP basic auth; the password is kept out of its repr.
+
+    For connecting, not for printing or storing: ``pair()`` is what httpx's ``auth=`` takes.
+    """
+
+    username: str
+    password: str = field(repr=False)
+
+    def pair(self) -> tuple[str, str]:
+        """``(username, password)``."""
+        return self.username, self.password
 
 
 @dataclass
@@ -210,6 +227,16 @@ class Environment(Protocol):
 
     def endpoints(self) -> Endpoints:
         """Where the service, Prometheus, Alertmanager and the pager answer."""
+        ...
+
+    def alertmanager_auth(self) -> BasicAuth | None:
+        """What Alertmanager's HTTP API (``endpoints().alertmanager_url``) asks for, if anything.
+
+        Every request to it, ``/-/ready`` included, needs these credentials (the local
+        backend reads its password from a 0600 file), so that no other process can post
+        an alert that would page, or a silence that would hide one. None: it asks for
+        none. Like :meth:`database_dsn`, for connecting, not for printing or storing.
+        """
         ...
 
     def components(self) -> list[ComponentStatus]:
@@ -412,3 +439,7 @@ DRILL_MEMBERS: frozenset[str] = frozenset(
 )
 """Members of :class:`Environment` for the drill machinery, not operations a runbook step
 calls: lifecycle, monitoring's timing, user load, the pager's record, the last failover."""
+
+CREDENTIAL_MEMBERS: frozenset[str] = frozenset({"database_dsn", "alertmanager_auth"})
+"""Members of :class:`Environment` that hand out what authenticates a client: never runbook
+operations, whose results are shown and recorded."""

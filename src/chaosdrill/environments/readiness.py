@@ -74,11 +74,13 @@ class HttpStatus(Strategy):
 
     url: str
     statuses: tuple[int, ...] = (200,)
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+    """Basic auth (user, password) for a server that asks for it; never shown."""
 
     def check(self) -> None:
         """GET once."""
         try:
-            status = httpx.get(self.url, timeout=1.0).status_code
+            status = httpx.get(self.url, timeout=1.0, auth=self.auth).status_code
         except httpx.HTTPError as exc:
             raise NotReady(f"GET {self.url}: {exc!r}") from exc
         if status not in self.statuses:
@@ -125,17 +127,21 @@ class ConfigReloaded(Strategy):
     prefix: str
     since: float
     failed_before: bool = False
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+    """Basic auth (user, password) for a server that asks for it; never shown."""
 
     @classmethod
-    def before(cls, metrics_url: str, prefix: str) -> ConfigReloaded:
+    def before(
+        cls, metrics_url: str, prefix: str, auth: tuple[str, str] | None = None
+    ) -> ConfigReloaded:
         """The check for a reload about to be asked for (reads the current figures)."""
-        since, ok = _reload_figures(metrics_url, prefix)
-        return cls(metrics_url, prefix, since, failed_before=not ok)
+        since, ok = _reload_figures(metrics_url, prefix, auth)
+        return cls(metrics_url, prefix, since, failed_before=not ok, auth=auth)
 
     def check(self) -> None:
         """Read the figures once."""
         try:
-            at, ok = _reload_figures(self.metrics_url, self.prefix)
+            at, ok = _reload_figures(self.metrics_url, self.prefix, self.auth)
         except OperationError as exc:
             raise NotReady(str(exc)) from exc
         if at > self.since:
@@ -149,14 +155,16 @@ class ConfigReloaded(Strategy):
         return f"{self.prefix} configuration reloaded"
 
 
-def _reload_figures(metrics_url: str, prefix: str) -> tuple[float, bool]:
+def _reload_figures(
+    metrics_url: str, prefix: str, auth: tuple[str, str] | None
+) -> tuple[float, bool]:
     """(last successful reload's timestamp, last reload succeeded) from ``/metrics``."""
     names = {
         f"{prefix}_config_last_reload_success_timestamp_seconds": "at",
         f"{prefix}_config_last_reload_successful": "ok",
     }
     try:
-        text = httpx.get(metrics_url, timeout=2.0).raise_for_status().text
+        text = httpx.get(metrics_url, timeout=2.0, auth=auth).raise_for_status().text
     except httpx.HTTPError as exc:
         raise OperationError(f"GET {metrics_url}: {exc}") from exc
     found: dict[str, float] = {}

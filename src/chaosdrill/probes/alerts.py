@@ -44,8 +44,11 @@ def send_test_alert(env: Environment, timeout: float = 30.0) -> Page:
     """Post a synthetic alert to Alertmanager and wait until the pager records it.
 
     Proves the path Alertmanager -> webhook -> pager works; returns the recorded page.
+    The alert is posted with the environment's Alertmanager credentials
+    (``env.alertmanager_auth()``): Alertmanager refuses an alert without them.
     """
     endpoints = env.endpoints()
+    auth = env.alertmanager_auth()
     name = f"ChaosdrillTestAlert{int(time.time() * 1000)}"
     now = datetime.now(UTC)
     alert: dict[str, Any] = {
@@ -56,7 +59,10 @@ def send_test_alert(env: Environment, timeout: float = 30.0) -> Page:
     }
     try:
         httpx.post(
-            f"{endpoints.alertmanager_url}/api/v2/alerts", json=[alert], timeout=3
+            f"{endpoints.alertmanager_url}/api/v2/alerts",
+            json=[alert],
+            auth=auth.pair() if auth is not None else None,
+            timeout=3,
         ).raise_for_status()
     except httpx.HTTPError as exc:
         raise OperationError(f"posting the test alert to Alertmanager: {exc}") from exc

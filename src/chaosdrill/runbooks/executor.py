@@ -158,6 +158,20 @@ class _Context:
         # a SQL statement gets values as bound parameters, a param with its own type
         self.bound: dict[str, Any] = {**self.text, **params}
 
+    def auth(self, url: object) -> tuple[str, str] | None:
+        """Basic auth for an ``http:`` step's URL: the environment's, for its Alertmanager.
+
+        Only a URL under ``{alertmanager_url}`` gets Alertmanager's credentials (every path
+        of its server asks for them); any other URL gets none.
+        """
+        base = self.text["alertmanager_url"].rstrip("/")
+        if not isinstance(url, str) or (
+            url != base and not url.startswith((f"{base}/", f"{base}?"))
+        ):
+            return None
+        creds = self.env.alertmanager_auth()
+        return creds.pair() if creds is not None else None
+
     def window(self, production: str) -> str:
         """A PromQL window of ``production`` duration divided by the time scale."""
         return format_duration(max(1, round(parse_duration(production) / self.time_scale)))
@@ -349,14 +363,16 @@ def _run_action(action: Action, ctx: _Context, deadline: float) -> str:
             raise _StepFailed(f"not run: {problem}")
         command = substitute(action.command, ctx.programs)
         return _run_shell(command, action.exit_code, deadline, ctx.environ)
+    url = ctx.value(action.url)
     ok, detail = _http(
-        ctx.value(action.url),
+        url,
         action.method,
         action.status,
         action.count,
         action.count,
         ctx.value(dict(action.json)) if action.json is not None else None,
         deadline,
+        ctx.auth(url),
     )
     if not ok:
         raise _StepFailed(detail)
@@ -419,10 +435,11 @@ def _http(
     min_ok: int,
     body: Any,
     deadline: float,
+    auth: tuple[str, str] | None = None,
 ) -> tuple[bool, str]:
     seen: dict[str, int] = {}
     good = 0
-    with httpx.Client(timeout=min(5.0, _remaining(deadline))) as client:
+    with httpx.Client(timeout=min(5.0, _remaining(deadline)), auth=auth) as client:
         for _ in range(count):
             try:
                 status = client.request(method, url, json=body).status_code
@@ -446,7 +463,16 @@ def _attempt(check: Check, ctx: _Context, deadline: float) -> tuple[bool, str]:
         if isinstance(check, HttpCheck):
             body = ctx.value(dict(check.json)) if check.json is not None else None
             url = ctx.value(check.url)
-            return _http(url, check.method, check.status, check.count, check.min_ok, body, deadline)
+            return _http(
+                url,
+                check.method,
+                check.status,
+                check.count,
+                check.min_ok,
+                body,
+                deadline,
+                ctx.auth(url),
+            )
         if isinstance(check, SqlCheck):
             (query, bound), node = _bind(check.query, ctx), ctx.value(check.node)
             rows = _call(ctx, "sql", lambda: _sql(ctx.env, query, node, bound), until)

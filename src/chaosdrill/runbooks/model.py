@@ -141,10 +141,11 @@ OPERATIONS: Mapping[str, OperationSpec] = MappingProxyType(
 )
 """Operations of the ``Environment`` protocol that runbooks may call, by name.
 
-Every method of the protocol except ``root`` and ``database_dsn`` (connection details, not
-operations); the unit tests keep the two in step. ``logs`` takes the fields of a
-``LogQuery`` as its arguments. An environment that lacks an operation fails the step that
-calls it with an OperationError.
+Every method of the protocol except the drill machinery's (``DRILL_MEMBERS``) and those
+that hand out credentials (``CREDENTIAL_MEMBERS``: ``database_dsn``, ``alertmanager_auth``;
+a step's result is shown and recorded); the unit tests keep the two in step. ``logs``
+takes the fields of a ``LogQuery`` as its arguments. An environment that lacks an
+operation fails the step that calls it with an OperationError.
 """
 
 # --- placeholders -----------------------------------------------------------------------

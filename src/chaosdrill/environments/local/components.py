@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from chaosdrill.environments.local import postgres, redis_server
+from chaosdrill.environments.local import monitoring, postgres, redis_server
 from chaosdrill.environments.local.context import LocalContext
 from chaosdrill.environments.local.state import Replica, pager_db, pager_token_file
 from chaosdrill.environments.local.supervisor import Program
@@ -57,6 +57,8 @@ def static_programs(ctx: LocalContext) -> list[Program]:
                 f"--config.file={root / 'alertmanager' / 'alertmanager.yml'}",
                 f"--storage.path={root / 'alertmanager' / 'data'}",
                 f"--web.listen-address=127.0.0.1:{p['alertmanager']}",
+                # basic auth on every path: only Prometheus and chaosdrill send alerts
+                f"--web.config.file={monitoring.web_config_path(root)}",
                 "--cluster.listen-address=",
                 "--log.level=warn",
             ],
@@ -164,13 +166,15 @@ def readiness(ctx: LocalContext, name: str) -> Strategy:
     replica = next((r for r in ctx.state.replicas if r.name == name), None)
     if replica is not None:
         return HttpStatus(f"http://127.0.0.1:{replica.port}/health")
+    if name == "alertmanager":  # every path of its server asks for the password
+        url = f"http://127.0.0.1:{p['alertmanager']}/-/ready"
+        return HttpStatus(url, auth=ctx.alertmanager_auth().pair())
     checks: dict[str, Strategy] = {
         "redis": PortOpen(p["redis"]),
         "haproxy": AllOf(
             [PortOpen(p["haproxy"]), HttpStatus(f"http://127.0.0.1:{p['haproxy-stats']}/metrics")]
         ),
         "prometheus": HttpStatus(f"http://127.0.0.1:{p['prometheus']}/-/ready"),
-        "alertmanager": HttpStatus(f"http://127.0.0.1:{p['alertmanager']}/-/ready"),
         "pager": HttpStatus(f"http://127.0.0.1:{p['pager']}/health"),
     }
     return checks[name]

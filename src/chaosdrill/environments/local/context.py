@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from chaosdrill.environments.base import BasicAuth
+from chaosdrill.environments.local.credentials import ALERTMANAGER_USER
 from chaosdrill.environments.local.haproxy import HAProxy
 from chaosdrill.environments.local.postgres import DB_SUPERUSER, dsn
 from chaosdrill.environments.local.programs import Programs
@@ -50,6 +52,10 @@ class LocalContext:
     def admin_token(self) -> str:
         """The admin token of this environment (read from its 0600 file)."""
         return self.state.admin_token_file.read_text().strip()
+
+    def alertmanager_auth(self) -> BasicAuth:
+        """What Alertmanager's HTTP server asks for (the password read from its 0600 file)."""
+        return BasicAuth(ALERTMANAGER_USER, self.state.credentials.alertmanager_password())
 
     def component_names(self) -> list[str]:
         """Every component name, replicas included, in start order."""

@@ -1,8 +1,8 @@
 """The generated secrets of one local environment, and the files that hold them.
 
 Every environment gets its own random passwords at ``env up`` (:mod:`secrets`): one per
-PostgreSQL role (the superuser, the service's role, the replication role) and one for
-Redis. Each lives only in files of mode 0600:
+PostgreSQL role (the superuser, the service's role, the replication role), one for
+Redis and one for Alertmanager's HTTP API. Each lives only in files of mode 0600:
 
 ``<root>/secrets/pgpass``
     a libpq password file with the superuser and the service's role. Clients name it with
@@ -17,10 +17,14 @@ Redis. Each lives only in files of mode 0600:
     (``RE_REDIS_PASSWORD_FILE``).
 ``<root>/secrets/redis-exporter.json``
     the same password in the form redis_exporter's ``-redis.password-file`` reads.
+``<root>/secrets/alertmanager.password``
+    the password of the user ``chaosdrill`` on Alertmanager's HTTP server (basic auth):
+    Prometheus names it as ``password_file``, chaosdrill's own clients read it.
 
 The servers get verifiers, not passwords: PostgreSQL a SCRAM-SHA-256 verifier per role
-(set in single-user mode, before the server listens) and Redis the SHA-256 of its password
-in an ACL rule, so neither a server's configuration nor its catalogue holds a password.
+(set in single-user mode, before the server listens), Redis the SHA-256 of its password
+in an ACL rule and Alertmanager a bcrypt hash in its web configuration, so no server's
+configuration nor its catalogue holds a password.
 """
 
 from __future__ import annotations
@@ -35,11 +39,19 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import bcrypt
+
 from chaosdrill.paths import write_atomic
 
-__all__ = ["Credentials", "redis_acl_hash", "scram_verifier"]
+__all__ = ["ALERTMANAGER_USER", "Credentials", "bcrypt_hash", "redis_acl_hash", "scram_verifier"]
 
 SCRAM_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
+ALERTMANAGER_USER = "chaosdrill"
+"""The one user of Alertmanager's HTTP server (Prometheus and chaosdrill's own clients)."""
+# The password is 32 random bytes: the work factor guards nothing a guess could find, and
+# Alertmanager pays it once per password it has not seen (exporter-toolkit caches results).
+# 10 is Go's bcrypt.DefaultCost.
+BCRYPT_ROUNDS = 10
 
 
 def _b64(raw: bytes) -> str:
@@ -63,6 +75,11 @@ def scram_verifier(password: str, salt: bytes | None = None) -> str:
 def redis_acl_hash(password: str) -> str:
     """The ``#<sha256>`` form of a password in a Redis ACL rule."""
     return "#" + hashlib.sha256(password.encode()).hexdigest()
+
+
+def bcrypt_hash(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
+    """The bcrypt hash of ``password``, as exporter-toolkit's ``basic_auth_users`` takes it."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode("ascii")
 
 
 def _new_secret() -> str:
@@ -109,6 +126,11 @@ class Credentials:
         """Redis' password keyed by its address, as redis_exporter reads it."""
         return self.directory / "redis-exporter.json"
 
+    @property
+    def alertmanager_password_file(self) -> Path:
+        """The password of :data:`ALERTMANAGER_USER` on Alertmanager, without a newline."""
+        return self.directory / "alertmanager.password"
+
     def generate(self, roles: tuple[str, str], replication_role: str, redis_port: int) -> None:
         """Make new secrets and write every file (0600); the directories must exist.
 
@@ -136,6 +158,7 @@ class Credentials:
             json.dumps({f"redis://127.0.0.1:{redis_port}": password}),
             mode=0o600,
         )
+        write_atomic(self.alertmanager_password_file, _new_secret(), mode=0o600)
 
     def role_passwords(self) -> dict[str, str]:
         """Every PostgreSQL role's password, by role (read from both password files)."""
@@ -150,3 +173,7 @@ class Credentials:
     def redis_password(self) -> str:
         """Redis' password."""
         return self.redis_password_file.read_text().strip()
+
+    def alertmanager_password(self) -> str:
+        """The password of :data:`ALERTMANAGER_USER` on Alertmanager's HTTP server."""
+        return self.alertmanager_password_file.read_text().strip()

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from chaosdrill.environments import holding
-from chaosdrill.environments.base import ComponentStatus, Endpoints, MonitoringSettings
+from chaosdrill.environments.base import (
+    BasicAuth,
+    ComponentStatus,
+    Endpoints,
+    MonitoringSettings,
+)
 from chaosdrill.environments.local import components, lifecycle
 from chaosdrill.environments.local.cache import CacheOps
 from chaosdrill.environments.local.context import LocalContext
@@ -302,16 +307,19 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             st.save()
         ep = self.endpoints()
         self._reload("prometheus", ep.prometheus_url)
-        self._reload("alertmanager", ep.alertmanager_url)
+        self._reload("alertmanager", ep.alertmanager_url, self.alertmanager_auth())
 
-    def _reload(self, name: str, url: str, timeout: float = 15.0) -> None:
+    def _reload(
+        self, name: str, url: str, auth: BasicAuth | None = None, timeout: float = 15.0
+    ) -> None:
         """Make ``name`` re-read its configuration: SIGHUP through the supervisor.
 
         Neither has its HTTP reload on (Prometheus' lifecycle API, which also offers
         ``/-/quit`` to any local process, is off; Alertmanager's ``/-/reload`` is not used).
         Returns when the server's own metrics show the reload.
         """
-        reloaded = ConfigReloaded.before(f"{url}/metrics", name)
+        pair = auth.pair() if auth is not None else None
+        reloaded = ConfigReloaded.before(f"{url}/metrics", name, pair)
         self.ctx.supervisor.signal(name, "HUP")
         try:
             wait_until(reloaded, timeout)
@@ -370,6 +378,14 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             pager_url=f"http://127.0.0.1:{p['pager']}",
             load_balancer_metrics_url=f"http://127.0.0.1:{p['haproxy-stats']}/metrics",
         )
+
+    def alertmanager_auth(self) -> BasicAuth:
+        """Alertmanager's user and its password (read from ``secrets/alertmanager.password``).
+
+        Every path of Alertmanager's HTTP server asks for them (basic auth), so that no
+        other local process can post an alert that pages or a silence that hides one.
+        """
+        return self.ctx.alertmanager_auth()
 
     def components(self) -> list[ComponentStatus]:
         """Every part with pid, port, supervisor state and a live health check."""

@@ -23,6 +23,7 @@ import psutil
 
 from chaosdrill.environments.local import components, haproxy, monitoring, postgres, redis_server
 from chaosdrill.environments.local.context import LocalContext
+from chaosdrill.environments.local.credentials import ALERTMANAGER_USER, bcrypt_hash
 from chaosdrill.environments.local.state import EnvSettings, EnvState, Replica, pg_home
 from chaosdrill.environments.local.supervisor import Program, Supervisor
 from chaosdrill.environments.readiness import free_ports, wait_until
@@ -121,6 +122,13 @@ def _layout(ctx: LocalContext) -> None:
         root / "redis",
         credentials.redis_password(),
     )
+    write_atomic(
+        monitoring.web_config_path(root),
+        monitoring.alertmanager_web_config(
+            ALERTMANAGER_USER, bcrypt_hash(credentials.alertmanager_password())
+        ),
+        mode=0o600,
+    )
     for rev in st.revisions:
         write_atomic(st.revision_file(rev["revision"]), json.dumps(rev, indent=2))
 
@@ -162,6 +170,8 @@ def write_monitoring(ctx: LocalContext) -> None:
             scrape_interval_s=st.settings.scrape_interval_s,
             evaluation_interval_s=st.settings.evaluation_interval_s,
             alertmanager_port=p["alertmanager"],
+            alertmanager_user=ALERTMANAGER_USER,
+            alertmanager_password_file=st.credentials.alertmanager_password_file,
             app_targets_file=root / "prometheus" / "app-targets.json",
             rules_glob=str(root / "prometheus" / "rules" / "*.yml"),
             static={

@@ -10,7 +10,14 @@ import yaml
 
 from chaosdrill.paths import write_atomic
 
-__all__ = ["alertmanager_config", "fmt_duration", "prometheus_config", "write_app_targets"]
+__all__ = [
+    "alertmanager_config",
+    "alertmanager_web_config",
+    "fmt_duration",
+    "prometheus_config",
+    "web_config_path",
+    "write_app_targets",
+]
 
 # job -> the shortest scrape interval (seconds) at which it still answers when its target is
 # down (postgres_exporter takes ~1 s to report pg_up 0)
@@ -28,12 +35,21 @@ def prometheus_config(
     scrape_interval_s: float,
     evaluation_interval_s: float,
     alertmanager_port: int,
+    alertmanager_user: str,
+    alertmanager_password_file: Path,
     app_targets_file: Path,
     rules_glob: str,
     static: dict[str, list[tuple[int, dict[str, str]]]],
 ) -> str:
-    """prometheus.yml: the service replicas via file discovery, the rest static."""
+    """prometheus.yml: the service replicas via file discovery, the rest static.
+
+    Prometheus authenticates to Alertmanager (alerts, and the ``alertmanager`` job's
+    scrape) as ``alertmanager_user`` with the password it reads from
+    ``alertmanager_password_file`` (the file's path is in the configuration, never the
+    password).
+    """
     scrape = fmt_duration(scrape_interval_s)
+    am_auth = {"username": alertmanager_user, "password_file": str(alertmanager_password_file)}
     cfg: dict[str, Any] = {
         "global": {
             "scrape_interval": scrape,
@@ -42,7 +58,12 @@ def prometheus_config(
             "external_labels": {"environment": "chaosdrill-local"},
         },
         "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
+            "alertmanagers": [
+                {
+                    "basic_auth": am_auth,
+                    "static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}],
+                }
+            ]
         },
         "rule_files": [rules_glob],
         "scrape_configs": [
@@ -59,6 +80,8 @@ def prometheus_config(
                 {"targets": [f"127.0.0.1:{port}"], "labels": labels} for port, labels in targets
             ],
         }
+        if job == "alertmanager":  # its whole HTTP server asks for the password
+            job_cfg["basic_auth"] = am_auth
         floor = SLOW_WHEN_DOWN.get(job)
         if floor and scrape_interval_s < floor:
             # this exporter needs about a second to answer while its server is down: a
@@ -75,6 +98,20 @@ def write_app_targets(path: Path, replicas: list[tuple[str, int]]) -> None:
         {"targets": [f"127.0.0.1:{port}"], "labels": {"replica": name}} for name, port in replicas
     ]
     write_atomic(path, json.dumps(data))
+
+
+def web_config_path(root: Path) -> Path:
+    """Alertmanager's web configuration in the state directory ``root`` (mode 0600)."""
+    return root / "alertmanager" / "web.yml"
+
+
+def alertmanager_web_config(user: str, password_hash: str) -> str:
+    """Alertmanager's ``--web.config.file``: basic auth for every path of its HTTP server.
+
+    exporter-toolkit asks every request (the API, ``/metrics``, ``/-/ready``) for the
+    password of ``user``, compared with ``password_hash`` (bcrypt); without it, 401.
+    """
+    return yaml.safe_dump({"basic_auth_users": {user: password_hash}}, sort_keys=False)
 
 
 def alertmanager_config(pager_port: int, group_wait_s: float, token_file: Path) -> str:
