@@ -216,24 +216,9 @@ def test_a_plans_drill_runs_in_its_own_session(env: LocalEnvironment, tmp_path: 
 def test_sighup_ends_a_stock_chaos_run_like_ctrl_c(env: LocalEnvironment, tmp_path: Path) -> None:
     """The stock CLI with a closed terminal: Chaos Toolkit leaves SIGHUP to Python's default
     (die at once); the control's stop handlers make it interrupt the run and revert."""
-    chaos = Path(sys.executable).parent / "chaos"
-    cmd = [
-        str(chaos),
-        "--log-file",
-        str(tmp_path / "chaostoolkit.log"),
-        "run",
-        "--journal-path",
-        str(tmp_path / "journal.json"),
-        "--var",
-        f"chaosdrill_env={env.name}",
-        "--var",
-        f"chaosdrill_time_scale={K}",
-        "--var",
-        "chaosdrill_hold_s=600",
-        "--var",
-        f"chaosdrill_reports={tmp_path / 'reports'}",
-        str(EXPERIMENTS_DIR / "cache-outage.json"),
-    ]
+    from .test_drills import chaos_cmd
+
+    cmd = chaos_cmd(env, tmp_path, "cache-outage", k=K, hold_s=600, reports=tmp_path / "reports")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_open_entry(proc, env.root / "faults.jsonl", timeout=120)

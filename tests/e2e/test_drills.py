@@ -287,12 +287,18 @@ def _drill_with_password(
     return code, result, secret
 
 
-def _chaos_run(
-    env: LocalEnvironment, tmp_path: Path, cause: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """The stock ``chaos run`` of one experiment at the tests' time scale."""
+def chaos_cmd(
+    env: LocalEnvironment,
+    tmp_path: Path,
+    cause: str,
+    *extra: str,
+    k: float = K,
+    hold_s: float = HOLD,
+    reports: Path | None = None,
+) -> list[str]:
+    """The stock ``chaos run`` command line of one experiment (journal in ``tmp_path``)."""
     chaos = Path(sys.executable).parent / "chaos"
-    cmd = [
+    return [
         str(chaos),
         "--log-file",
         str(tmp_path / "chaostoolkit.log"),
@@ -303,13 +309,20 @@ def _chaos_run(
         "--var",
         f"chaosdrill_env={env.name}",
         "--var",
-        f"chaosdrill_time_scale={K}",
+        f"chaosdrill_time_scale={k:g}",
         "--var",
-        f"chaosdrill_hold_s={HOLD}",
+        f"chaosdrill_hold_s={hold_s:g}",
         "--var",
-        f"chaosdrill_reports={tmp_path}",
+        f"chaosdrill_reports={reports or tmp_path}",
         str(EXPERIMENTS_DIR / f"{cause}.json"),
     ]
+
+
+def _chaos_run(
+    env: LocalEnvironment, tmp_path: Path, cause: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """The stock ``chaos run`` of one experiment at the tests' time scale."""
+    cmd = chaos_cmd(env, tmp_path, cause, *extra)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
 
 
