@@ -89,7 +89,8 @@ class DeploymentOps:
             st.replicas.remove(rep)
             fixed.append(f"forgot replica {rep.name}: the supervisor no longer runs it")
         known = {r.name for r in st.replicas}
-        for name in sorted((routed - known) - (programs - known)):
+        routed = set(lb.stats())
+        for name in sorted(routed - known):
             lb.remove_server(name)
             fixed.append(f"HAProxy no longer routes to {name}: no such replica")
         for rep in st.replicas:
@@ -229,18 +230,20 @@ class DeploymentOps:
         st = self.ctx.state
         st.rollout = {"revision": revision, "replicas": count, "new": []}
         st.save()
+        keep = [r for r in st.replicas if r.revision == revision and not restart]
+        old = [r for r in st.replicas if r not in keep]
         try:
-            keep = [r for r in st.replicas if r.revision == revision and not restart]
-            old = [r for r in st.replicas if r not in keep]
             if count > len(keep):
                 self._start_replicas(revision, count - len(keep))
-            for rep in old:
-                self._retire_replica(rep)
-            while len(st.replicas) > count:
-                self._retire_replica(st.replicas[-1])
         except OperationError:
             st.rollout = None  # a replica that never got ready: the old ones still serve
+            st.save()
             raise
+        # from here a failure leaves the record: reconcile (or the next rollout) finishes it
+        for rep in old:
+            self._retire_replica(rep)
+        while len(st.replicas) > count:
+            self._retire_replica(st.replicas[-1])
         if st.revision_history[-1] != revision:
             st.revision_history.append(revision)
         st.rollout = None
