@@ -5,6 +5,7 @@
 .venv/bin/nox -s typecheck   mypy --strict
 .venv/bin/nox -s drill       the main job: env up, smoke drive, env down
 .venv/bin/nox -s bench       benchmarks, JSON results under benchmarks/results/
+.venv/bin/nox -s bench-timescale   production-equivalent times against K = 1 drills (long)
 """
 
 from __future__ import annotations
@@ -46,3 +47,9 @@ def drill(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     for script in ("bench_env.py", "bench_load.py", "bench_drills.py", "bench_reports.py"):
         session.run(PY, str(ROOT / "benchmarks" / script), *session.posargs)
+
+
+@nox.session(name="bench-timescale")
+def bench_timescale(session: nox.Session) -> None:
+    """Production-equivalent MTTD/MTTR at K = 20 and 30 against K = 1 (about 50 minutes)."""
+    session.run(PY, str(ROOT / "benchmarks" / "bench_timescale.py"), *session.posargs)

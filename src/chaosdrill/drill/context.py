@@ -11,8 +11,10 @@ from pathlib import Path
 
 from chaosdrill.drill.measurements import Measurements
 from chaosdrill.drill.model import DrillResult
+from chaosdrill.drill.timing import Timing
 from chaosdrill.environments import Environment
 from chaosdrill.environments.holding import Hold
+from chaosdrill.faults.base import Fault
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import LoadRun
 from chaosdrill.load.sli import SliTail
@@ -44,9 +46,13 @@ class DrillContext:
     measurements: Measurements = field(default_factory=Measurements)
     failures: list[str] = field(default_factory=list)
     fault_entries: list[str] = field(default_factory=list)
+    #: the faults this drill injected, as bound (for ``is_active`` during the recovery)
+    faults: list[Fault] = field(default_factory=list)
     phase: str = "setup"
     #: where the result is written (None: drills/01-<experiment>.json of a new run folder)
     result_path: Path | None = None
+    #: how the drill's times were measured (set when the result is built)
+    timing: Timing | None = None
     #: the result once written (kept so the run path never reads its own file back)
     result: DrillResult | None = None
     aborted: str | None = None

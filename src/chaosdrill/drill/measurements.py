@@ -15,6 +15,7 @@ from typing import Any
 from chaosdrill.drill.jsonfields import JsonObject
 
 __all__ = [
+    "RECOVERY_KINDS",
     "AlertsAtEnd",
     "Check",
     "Detection",
@@ -197,35 +198,62 @@ class RunbookRun:
         )
 
 
+#: how the users saw the recovery (``Recovery.kind``)
+RECOVERY_KINDS = ("restored", "held", "before_response")
+
+
 @dataclass(frozen=True)
 class Recovery:
-    """Whether steady state returned and held, MTTR and time to mitigate (drill seconds)."""
+    """Whether steady state returned and held, MTTR and time to mitigate (drill seconds).
+
+    Recovery counts only once the response has begun and the fault is no longer in effect.
+    ``kind``: ``restored`` (users saw the fault; their SLOs were met again once it was gone),
+    ``held`` (the SLOs held through the fault: MTTR is the time until the response removed
+    it) or ``before_response`` (the users' SLOs were met again before the response began:
+    the runbook was not what restored health); None in results written before it existed
+    and when the drill did not recover. ``users_recovered_s``: when the users' SLOs were met
+    again, whatever the fault's state (None: never broken, or not again).
+    ``fault_cleared_s``: the first look that found every fault of the drill gone.
+    """
 
     recovered: bool
     mttr_s: float | None
     time_to_mitigate_s: float | None
     resolved_page: bool
     hold_s: float
+    kind: str | None = None
+    users_recovered_s: float | None = None
+    fault_cleared_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (``measurements.recovery``)."""
-        return {
+        out: dict[str, Any] = {
             "recovered": self.recovered,
             "mttr_s": self.mttr_s,
             "time_to_mitigate_s": self.time_to_mitigate_s,
             "resolved_page": self.resolved_page,
             "hold_s": self.hold_s,
         }
+        for key in ("kind", "users_recovered_s", "fault_cleared_s"):
+            if (value := getattr(self, key)) is not None:
+                out[key] = value
+        return out
 
     @classmethod
     def from_json(cls, o: JsonObject) -> Recovery:
         """Read ``measurements.recovery``."""
+        kind = o.opt_text("kind")
+        if kind is not None and kind not in RECOVERY_KINDS:
+            raise o.fail("kind", f"expected one of {', '.join(RECOVERY_KINDS)}, got {kind!r}")
         return cls(
             recovered=o.flag("recovered"),
             mttr_s=o.opt_number("mttr_s"),
             time_to_mitigate_s=o.opt_number("time_to_mitigate_s"),
             resolved_page=o.flag("resolved_page", False),
             hold_s=o.number("hold_s", 0.0),
+            kind=kind,
+            users_recovered_s=o.opt_number("users_recovered_s"),
+            fault_cleared_s=o.opt_number("fault_cleared_s"),
         )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from chaosdrill.drill.jsonfields import JsonObject
 from chaosdrill.drill.measurements import Measurements
+from chaosdrill.drill.timing import Timing
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.sli import SliPoint
 
@@ -277,6 +278,9 @@ class DrillResult:
         load: the users' SLIs (None: not recorded).
         series: Prometheus' series (None: not captured).
         journal: Chaos Toolkit's journal (its own format), if there was one.
+        timing: how the times were measured, split into scaled and program time, with the
+            detection floor (chaosdrill.drill.timing); None in results written before it
+            existed, whose production-equivalents are drill seconds x the time scale.
     """
 
     experiment: str
@@ -298,6 +302,12 @@ class DrillResult:
     load: LoadSli | None
     series: Series | None
     journal: dict[str, Any] | None
+    timing: Timing | None = None
+
+    @property
+    def old_timing(self) -> bool:
+        """Its production-equivalents were computed the old way (drill seconds x K)."""
+        return self.timing is None
 
     def event(self, name: str) -> TimelineEvent | None:
         """The first timeline event ``name``, if any."""
@@ -340,6 +350,8 @@ class DrillResult:
         if self.series is not None:
             out["series"] = self.series.to_json()
         out["journal"] = self.journal
+        if self.timing is not None:
+            out["timing"] = self.timing.to_json()
         return out
 
     @classmethod
@@ -392,4 +404,5 @@ class DrillResult:
             load=None if load is None else LoadSli.from_json(load),
             series=None if series is None else Series.from_json(series),
             journal=journal,
+            timing=None if (tm := o.opt_child("timing")) is None else Timing.from_json(tm),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -27,9 +28,17 @@ from chaosdrill.drill.measurements import (
     RunbookStepRun,
     SteadyState,
 )
+from chaosdrill.drill.users import (
+    LATENCY_SLO_MS,
+    first_impact,
+    first_meeting,
+    last_breach,
+    meets,
+)
 from chaosdrill.errors import DrillError, OperationError
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.signals import held, revert_abandoned, stop_reason
+from chaosdrill.load.sli import WindowSli
 from chaosdrill.probes.alerts import firing_alerts
 from chaosdrill.probes.integrity import check_integrity
 from chaosdrill.probes.smoke import smoke_drive
@@ -48,12 +57,24 @@ __all__ = [
     "verify",
 ]
 
-ERROR_SLO = 0.05  # the seed's "error rate > 5 %"
-LATENCY_SLO_MS = 1000.0  # p95 above 1 s is high latency
 POLL_S = 0.1
+#: a request's sample reaches the files within ~1.25 s of its completion (whole seconds are
+#: flushed every 0.25 s), so windows are judged up to this long before now
+SAMPLE_LAG_S = 1.5
+#: how often the recovery looks whether the drill's faults are still in effect
+FAULT_POLL_S = 0.2
 
 
-SAMPLE_LAG_S = 1.5  # a second's samples reach the files within ~1.25 s of its end
+def _health(ctx: DrillContext) -> int:
+    try:
+        return httpx.get(f"{ctx.env.endpoints().service_url}/health", timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def _describe(w: WindowSli, health: int | None = None) -> str:
+    text = f"{w.requests} req, errors {w.error_share:.1%}, p95 {w.p95_ms:.0f} ms"
+    return text if health is None else f"{text}, /health {health}"
 
 
 def slo_met(ctx: DrillContext, now: float | None = None) -> tuple[bool | None, str]:
@@ -61,20 +82,15 @@ def slo_met(ctx: DrillContext, now: float | None = None) -> tuple[bool | None, s
 
     Returns None (not False) when the window holds no request yet: no data is not a breach.
     """
-    now = (time.monotonic() if now is None else now) - SAMPLE_LAG_S
+    end = (time.monotonic() if now is None else now) - SAMPLE_LAG_S
     if ctx.sli is None:
         return False, "no load is running"
     ctx.sli.poll()
-    requests, failures, p95 = ctx.sli.window(now - ctx.spec.slo_window_s, now)
-    if requests == 0:
+    w = ctx.sli.sli(end - ctx.spec.slo_window_s, end, LATENCY_SLO_MS)
+    if w.requests == 0:
         return None, "no requests completed in the window"
-    share = failures / requests
-    try:
-        health = httpx.get(f"{ctx.env.endpoints().service_url}/health", timeout=2).status_code
-    except httpx.HTTPError:
-        health = 0
-    ok = share <= ERROR_SLO and p95 <= LATENCY_SLO_MS and health == 200
-    return ok, f"{requests} req, errors {share:.1%}, p95 {p95:.0f} ms, /health {health}"
+    health = _health(ctx)
+    return bool(meets(w)) and health == 200, _describe(w, health)
 
 
 def _wait(pred: Callable[[], tuple[bool | None, str]], timeout: float) -> tuple[bool, str]:
@@ -133,6 +149,7 @@ def inject(ctx: DrillContext, kind: str, params: dict[str, Any] | None = None) -
         raise
     entry = ctx.ledger.open(fault, drill_id=ctx.spec.experiment)
     ctx.fault_entries.append(entry)
+    ctx.faults.append(fault)
     ctx.timeline.mark("t_inject", fault=fault.to_dict())
     try:
         fault.inject(ctx.env)
@@ -152,8 +169,40 @@ def abort(ctx: DrillContext, reason: str) -> None:
         ctx.timeline.mark("drill_aborted", reason=reason)
 
 
+def _monotonic_of(rfc3339: str) -> float | None:
+    """A wall-clock timestamp from Prometheus or Alertmanager on the monotonic clock."""
+    try:
+        epoch = datetime.fromisoformat(rfc3339).timestamp()
+    except ValueError:
+        return None
+    return epoch - (time.time() - time.monotonic())
+
+
+def _mark_pending(
+    ctx: DrillContext, alert: str, active_at: str, t_inject: float, first_seen: str | None
+) -> None:
+    """Mark ``t_alert_pending`` at the activeAt of the pending that fired.
+
+    An earlier pending that went away again is kept as ``first_active_at``.
+    """
+    at = _monotonic_of(active_at)
+    ctx.timeline.mark(
+        "t_alert_pending",
+        t=at if at is not None and at >= t_inject else None,
+        alert=alert,
+        active_at=active_at,
+        first_active_at=first_seen,
+    )
+
+
 def detect(ctx: DrillContext, alert: str) -> bool:
-    """Wait for the expected alert to page; record MTTD and Prometheus' view of it."""
+    """Wait for the expected alert to page; record MTTD and Prometheus' view of it.
+
+    On the timeline: ``t_alert_pending`` at Prometheus' activeAt of the alert that fired
+    (the evaluation that found the rule true and stayed true until ``for:`` passed),
+    ``t_alert_firing`` when the alerts API first showed it firing, ``t_page`` when the pager
+    received Alertmanager's webhook.
+    """
     ctx.phase = "detect"
     t_inject = ctx.timeline.first("t_inject")
     assert t_inject is not None, "detect before inject"
@@ -167,6 +216,7 @@ def detect(ctx: DrillContext, alert: str) -> bool:
                 seen_pending = a.active_at
             if a.state == "firing" and seen_firing is None:
                 seen_firing = time.monotonic()
+                _mark_pending(ctx, alert, a.active_at, t_inject.t, seen_pending)
                 ctx.timeline.mark("t_alert_firing", alert=alert, active_at=a.active_at)
         pages = [
             p
@@ -175,6 +225,8 @@ def detect(ctx: DrillContext, alert: str) -> bool:
         ]
         if pages:
             page = pages[0]
+            if seen_firing is None and seen_pending is not None:  # paged before a look saw it
+                _mark_pending(ctx, alert, seen_pending, t_inject.t, seen_pending)
             ctx.timeline.mark(
                 "t_page", t=page.received_monotonic, alert=alert, starts_at=page.starts_at
             )
@@ -198,6 +250,26 @@ def detect(ctx: DrillContext, alert: str) -> bool:
     return False
 
 
+def faults_cleared(ctx: DrillContext) -> bool:
+    """Whether none of this drill's faults is in effect any more (marks ``t_fault_cleared``).
+
+    A fault whose state cannot be read (its ``is_active`` raised) counts as still in effect.
+    Once cleared, stays cleared: the mark is the first look that found every fault gone.
+    """
+    if ctx.timeline.first("t_fault_cleared") is not None:
+        return True
+    if not ctx.faults:
+        return False
+    for fault in ctx.faults:
+        try:
+            if fault.is_active(ctx.env):
+                return False
+        except Exception:
+            return False
+    ctx.timeline.mark("t_fault_cleared", faults=[f.kind for f in ctx.faults])
+    return True
+
+
 def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = None) -> bool:
     """Run the runbook (auto mode) and time each step.
 
@@ -217,13 +289,19 @@ def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = Non
     book = load_runbook(RUNBOOKS_DIR / f"{runbook}.yaml")
 
     def on_step(step: Any) -> None:
+        wait = step.window_wait
         ctx.timeline.mark(
             "runbook_step",
+            t=step.ended,
             runbook=runbook,
             step=step.name,
             ok=step.ok,
             duration_s=round(step.duration_s, 3),
+            started=step.started,
+            window_wait=None if wait is None else [wait[0], wait[1]],
         )
+        if ctx.timeline.first("t_fault_cleared") is None:
+            faults_cleared(ctx)  # which step removed the fault (marked at its end or later)
 
     result = run_runbook(
         book, ctx.env, params=params, time_scale=ctx.spec.time_scale.k, on_step=on_step
@@ -273,38 +351,73 @@ def _unsettled(ctx: DrillContext, runbook: str, wait: OperationWaitRun) -> str:
 
 
 def recover(ctx: DrillContext, alert: str) -> bool:
-    """Wait until the SLOs are met (mitigated) and hold for the hold period (recovered)."""
+    """Wait until the fault is gone and the users' SLOs are met (mitigated) and hold (recovered).
+
+    Recovery needs three things: the response has begun (``t_response_start``), none of the
+    drill's faults is in effect (``is_active``, marked ``t_fault_cleared``), and a whole SLO
+    window ending after both met the SLOs. The users' own view is kept beside it: when the
+    SLOs held through the fault (``held``), or came back before the response began
+    (``before_response``: the runbook was not what restored health), the recovery says so.
+    """
     ctx.phase = "recover"
     t_inject = ctx.timeline.first("t_inject")
     assert t_inject is not None
+    window = ctx.spec.slo_window_s
     deadline = time.monotonic() + ctx.spec.recovery_timeout_s
     hold_start: float | None = None
+    scanned: float | None = None
     why = "no measurement yet"
+    next_fault_look = 0.0
+    started = ctx.timeline.first("t_response_start")
     while time.monotonic() < deadline:
-        ok, why = slo_met(ctx)
         now = time.monotonic()
-        if ok is None:
-            time.sleep(POLL_S)  # no sample yet: neither a breach nor a success
+        if started is None:
+            why = "no response (runbook) ran"
+            break
+        cleared = ctx.timeline.first("t_fault_cleared")
+        if cleared is None and now >= next_fault_look:
+            next_fault_look = now + FAULT_POLL_S
+            if faults_cleared(ctx):
+                cleared = ctx.timeline.first("t_fault_cleared")
+        if cleared is None:
+            why = f"the fault is still in effect ({', '.join(f.kind for f in ctx.faults)})"
+            time.sleep(POLL_S)
             continue
-        if ok:
-            if ctx.timeline.first("t_mitigated") is None:
-                ctx.timeline.mark("t_mitigated", t=now - SAMPLE_LAG_S, detail=why)
+        ok, why = slo_met(ctx, now)  # also asks /health, now
+        end = now - SAMPLE_LAG_S
+        lower = max(cleared.t, started.t)
+        if ok is None or end < lower or ctx.sli is None:
+            time.sleep(POLL_S)
+            continue
+        if not ok:
+            hold_start, scanned = None, end
+        else:
+            begin = lower if scanned is None else max(lower, scanned)
             if hold_start is None:
-                hold_start = now - SAMPLE_LAG_S  # the end of the first window that met the SLOs
-            if now - hold_start >= ctx.spec.hold_s:
+                hold_start = first_meeting(ctx.sli, begin, end, window) or end
+            broke = last_breach(ctx.sli, max(hold_start, begin), end, window)
+            if broke is not None:  # the windows since the last look broke them again
+                hold_start = first_meeting(ctx.sli, broke, end, window) or end
+            if ctx.timeline.first("t_mitigated") is None:
+                ctx.timeline.mark("t_mitigated", t=hold_start, detail=why)
+            scanned = end
+            if end - hold_start >= ctx.spec.hold_s:
                 ctx.timeline.mark("t_recovered", t=hold_start, hold_s=ctx.spec.hold_s)
                 break
-        else:
-            hold_start = None
         time.sleep(POLL_S)
     recovered = ctx.timeline.first("t_recovered")
+    kind, users_back = _users_view(ctx, t_inject.t, recovered.t if recovered else None)
     resolved = _resolved_page(ctx, alert, t_inject.t)
+    cleared = ctx.timeline.first("t_fault_cleared")
     ctx.measurements.recovery = Recovery(
         recovered=recovered is not None,
         mttr_s=round(recovered.t - t_inject.t, 3) if recovered else None,
         time_to_mitigate_s=ctx.timeline.since("t_inject", "t_mitigated"),
         resolved_page=resolved,
         hold_s=ctx.spec.hold_s,
+        kind=kind,
+        users_recovered_s=None if users_back is None else round(users_back - t_inject.t, 3),
+        fault_cleared_s=None if cleared is None else round(cleared.t - t_inject.t, 3),
     )
     if recovered is None:
         ctx.failures.append(
@@ -312,7 +425,40 @@ def recover(ctx: DrillContext, alert: str) -> bool:
             f"{ctx.spec.recovery_timeout_s:.0f} s of the fault: {why}"
         )
         ctx.timeline.mark("recovery_failed", detail=why)
+    elif kind == "before_response":
+        ctx.failures.append(RECOVERED_BEFORE_RESPONSE)
     return recovered is not None
+
+
+RECOVERED_BEFORE_RESPONSE = (
+    "recovered before the response: the users' SLOs were met again before the runbook "
+    "began, so the runbook was not what restored health"
+)
+SLOS_HELD = "the SLOs held through the fault: no user saw it"
+
+
+def _users_view(
+    ctx: DrillContext, t_inject: float, recovered: float | None
+) -> tuple[str | None, float | None]:
+    """How the users saw it (``held``, ``before_response``, ``restored``), and when.
+
+    The second value is when their SLOs were met again (None: never broken, or not again by
+    the end).
+    """
+    if ctx.sli is None:
+        return None, None
+    ctx.sli.poll()
+    window = ctx.spec.slo_window_s
+    end = recovered if recovered is not None else time.monotonic() - SAMPLE_LAG_S
+    impact = first_impact(ctx.sli, t_inject, end, window)
+    if impact is None:
+        return ("held" if recovered is not None else None), None
+    broke = last_breach(ctx.sli, impact.breach, end, window) or impact.breach
+    back = first_meeting(ctx.sli, broke, end, window)
+    started = ctx.timeline.first("t_response_start")
+    if back is not None and started is not None and back < started.t:
+        return "before_response", back
+    return ("restored" if recovered is not None else None), back
 
 
 def _resolved_page(ctx: DrillContext, alert: str, since: float) -> bool:

@@ -8,12 +8,14 @@ clock; every duration also has its production-equivalent (drill seconds x time s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaosdrill.drill import users
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.jsonfields import JsonObject
 from chaosdrill.drill.model import (
@@ -27,31 +29,146 @@ from chaosdrill.drill.model import (
     TimelineEvent,
     Verdict,
 )
+from chaosdrill.drill.phases import SAMPLE_LAG_S
+from chaosdrill.drill.timing import Timing, compute_timing
+from chaosdrill.drill.users import Impact
 from chaosdrill.errors import DrillError
 from chaosdrill.faults.redaction import redact
 from chaosdrill.load.sli import ALL
 from chaosdrill.paths import write_atomic
+from chaosdrill.timescale import TimeScale
 
 __all__ = [
     "build_result",
     "first_impact",
+    "retime",
     "write_result",
 ]
 
 
-def first_impact(ctx: DrillContext) -> float | None:
-    """Monotonic time of the first whole second after the fault that broke an SLO."""
-    from chaosdrill.drill.phases import ERROR_SLO, LATENCY_SLO_MS
-
+def first_impact(ctx: DrillContext) -> Impact | None:
+    """The users' first impact after the fault (chaosdrill.drill.users); None: none seen."""
     t_inject = ctx.timeline.first("t_inject")
-    if t_inject is None or ctx.load is None:
+    if t_inject is None or ctx.sli is None:
         return None
-    for p in ctx.load.series():
-        if p.flow != ALL or p.second + 1 <= t_inject.t or p.requests == 0:
-            continue
-        if p.failures / p.requests > ERROR_SLO or p.p95_ms > LATENCY_SLO_MS:
-            return float(max(p.second, t_inject.t))
-    return None
+    ctx.sli.poll()
+    return users.first_impact(
+        ctx.sli, t_inject.t, time.monotonic() - SAMPLE_LAG_S, ctx.spec.slo_window_s
+    )
+
+
+def _full_effect_s(ctx: DrillContext, impact: Impact) -> float | None:
+    """Seconds from the first impact to the users' impact as a step of its full size.
+
+    A fault's effect on users can grow in program time (a deploy rolling replica by
+    replica, a queue building behind slow queries). The alert's window counts bad
+    requests, so the ramp is replaced by the step of the full share (the share from the
+    alert pending to the page) that gives the window the same count of bad requests by the
+    time the alert pended. None: the alert did not pend after users saw the fault.
+    """
+    pending = ctx.timeline.first("t_alert_pending") or ctx.timeline.first("t_page")
+    page = ctx.timeline.first("t_page")
+    if ctx.sli is None or pending is None or pending.t <= impact.seen:
+        return None
+
+    def bad_share(a: float, b: float) -> tuple[float, int]:
+        done = ctx.sli.requests(a, b) if ctx.sli is not None else []
+        bad = sum(1 for r in done if r.failed or r.ms > users.LATENCY_SLO_MS)
+        return (bad / len(done) if done else 0.0), len(done)
+
+    ramp, _ = bad_share(impact.seen - 1e-6, pending.t)
+    full, n = bad_share(pending.t, page.t if page is not None else pending.t)
+    if n < 10:  # too few requests after pending to judge the full share: the whole span
+        full, _ = bad_share(impact.seen - 1e-6, page.t if page is not None else pending.t)
+    full = max(full, ramp)
+    if full <= 0:
+        return None
+    equivalent = pending.t - (pending.t - impact.seen) * ramp / full
+    return round(equivalent - impact.first, 3)
+
+
+def _mark_last_bad_request(ctx: DrillContext) -> None:
+    """Mark when the service last failed users after the fault was gone (``t_last_bad_request``).
+
+    The last request that failed or was slow, completed after the fault was gone and no
+    later than the last SLO window that broke the SLOs before the mitigation; none when
+    the window already met them.
+    """
+    cleared, mitigated = ctx.timeline.first("t_fault_cleared"), ctx.timeline.first("t_mitigated")
+    if (
+        ctx.sli is None
+        or cleared is None
+        or mitigated is None
+        or ctx.timeline.first("t_last_bad_request") is not None
+    ):
+        return
+    broke = users.last_breach(ctx.sli, cleared.t, mitigated.t, ctx.spec.slo_window_s)
+    if broke is None:
+        return
+    bad = [
+        r.end for r in ctx.sli.requests(cleared.t, broke) if r.failed or r.ms > users.LATENCY_SLO_MS
+    ]
+    if bad:
+        ctx.timeline.mark("t_last_bad_request", t=max(bad))
+
+
+@functools.lru_cache(maxsize=8)
+def _rules_of(alert: str, probes_dir: str) -> tuple[tuple[str, str, float], ...]:
+    """The alert's rules as written (production time): (name, expr, for in seconds)."""
+    from chaosdrill.monitoring.promql import parse_duration
+    from chaosdrill.monitoring.rules import load_rule_files
+
+    try:
+        files = load_rule_files(sorted(Path(probes_dir).glob("*.rules.yml")))
+    except DrillError:
+        return ()
+    return tuple(
+        (r.name, r.expr, parse_duration(r.for_) / 1000 if r.for_ else 0.0)
+        for f in files
+        for r in f.alerts
+        if r.name == alert
+    )
+
+
+def timing_of(ctx: DrillContext) -> Timing:
+    """The drill's timeline split into scaled and program time, with the detection floor."""
+    from chaosdrill.paths import PROBES_DIR
+
+    ts = ctx.spec.time_scale
+    try:
+        monitoring = ctx.env.monitoring()
+        scrape, slower = monitoring.scrape_interval_s, dict(monitoring.slower_jobs)
+    except DrillError:
+        scrape, slower = ts.scrape_interval_s, {}
+    return compute_timing(
+        ctx.timeline.events,
+        ts,
+        _rules_of(ctx.spec.alert, str(PROBES_DIR)) if ctx.spec.alert else (),
+        scrape_s=scrape,
+        slower_jobs=slower,
+    )
+
+
+def retime(result: DrillResult) -> Timing | None:
+    """A stored result's timing computed again from its timeline (None: it has no fault).
+
+    Uses the alert rules of the catalogue as they are now and the resolution the result
+    recorded (a result written before timing existed: the time scale's own intervals).
+    """
+    from chaosdrill.paths import PROBES_DIR
+
+    if result.event("t_inject") is None:
+        return None
+    ts = TimeScale(float(result.time_scale or 1.0))
+    alert = result.measurements.detection.alert if result.measurements.detection else ""
+    old = result.timing
+    return compute_timing(
+        result.timeline,
+        ts,
+        _rules_of(alert, str(PROBES_DIR)) if alert else (),
+        scrape_s=old.scrape_interval_s if old and old.scrape_interval_s else ts.scrape_interval_s,
+        slower_jobs=dict(old.slower_jobs) if old else {},
+    )
 
 
 def _verdict(ctx: DrillContext) -> Verdict:
@@ -59,12 +176,18 @@ def _verdict(ctx: DrillContext) -> Verdict:
     m = ctx.measurements
     mttd = m.detection.mttd_s if m.detection else None
     mttr = m.recovery.mttr_s if m.recovery else None
-    mttd_ok = mttd is not None and mttd <= ts.mttd_target_s
-    mttr_ok = mttr is not None and mttr <= ts.mttr_target_s
+    timing = ctx.timing
+    prod_mttd = timing.production_s("t_page") if timing and mttd is not None else None
+    prod_mttr = timing.production_s("t_recovered") if timing and mttr is not None else None
+    mttd_ok = prod_mttd is not None and prod_mttd <= ts.production.mttd_target_s
+    mttr_ok = prod_mttr is not None and prod_mttr <= ts.production.mttr_target_s
     checks = {
         "detected": bool(m.detection and m.detection.paged),
         "mttd_within_target": mttd_ok,
-        "recovered": bool(m.recovery and m.recovery.recovered),
+        # recovered after the response began, with the fault gone, and not on its own
+        "recovered": bool(
+            m.recovery and m.recovery.recovered and m.recovery.kind != "before_response"
+        ),
         "mttr_within_target": mttr_ok,
         "runbook_succeeded": bool(m.runbooks) and all(r.ok for r in m.runbooks or ()),
         "verification_passed": all(c.ok for c in m.verification or ()) and bool(m.verification),
@@ -72,15 +195,15 @@ def _verdict(ctx: DrillContext) -> Verdict:
     }
     reasons = list(ctx.failures)
     alert = ctx.spec.alert
-    if mttd is not None and not mttd_ok:
+    if mttd is not None and prod_mttd is not None and not mttd_ok:
         reasons.append(
-            f"{alert} paged after {mttd:.1f} s ({mttd * ts.k:.0f} s in production); "
-            f"target {ts.mttd_target_s:.1f} s ({ts.production.mttd_target_s:.0f} s)"
+            f"{alert} paged after {mttd:.1f} s ({prod_mttd:.0f} s production-equivalent); "
+            f"target {ts.production.mttd_target_s:.0f} s"
         )
-    if mttr is not None and not mttr_ok:
+    if mttr is not None and prod_mttr is not None and not mttr_ok:
         reasons.append(
-            f"recovered after {mttr:.1f} s ({mttr * ts.k:.0f} s in production); "
-            f"target {ts.mttr_target_s:.1f} s ({ts.production.mttr_target_s:.0f} s)"
+            f"recovered after {mttr:.1f} s ({prod_mttr:.0f} s production-equivalent); "
+            f"target {ts.production.mttr_target_s:.0f} s"
         )
     return Verdict(passed=all(checks.values()), checks=checks, reasons=tuple(reasons))
 
@@ -90,7 +213,25 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
     cfg, ts = ctx.spec, ctx.spec.time_scale
     impact = first_impact(ctx)
     if impact is not None and ctx.timeline.first("t_first_impact") is None:
-        ctx.timeline.mark("t_first_impact", t=impact)
+        page = ctx.timeline.first("t_page")
+        shares = impact
+        if page is not None and ctx.sli is not None and page.t > impact.breach:
+            t_inject = ctx.timeline.first("t_inject")
+            assert t_inject is not None
+            until_page = users.first_impact(ctx.sli, t_inject.t, page.t, ctx.spec.slo_window_s)
+            shares = until_page or impact
+        ctx.timeline.mark(
+            "t_first_impact",
+            t=impact.first,
+            seen_s=round(impact.seen - impact.first, 3),
+            full_s=_full_effect_s(ctx, impact),
+            breach_s=round(impact.breach - impact.first, 3),
+            # of the requests sent from the first impact to the page: failed, slower than 1 s
+            share=round(shares.share, 4),
+            slow_share=round(shares.slow_share, 4),
+        )
+    _mark_last_bad_request(ctx)
+    ctx.timing = timing = timing_of(ctx)
     m = dataclasses.replace(ctx.measurements)  # a snapshot: the parts are immutable
     mttd = m.detection.mttd_s if m.detection else None
     mttr = m.recovery.mttr_s if m.recovery else None
@@ -116,14 +257,10 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
         mttd_s=mttd,
         mttr_s=mttr,
         production_equivalent=ProductionEquivalent(
-            mttd_s=ts.production_equivalent(mttd),
-            mttr_s=ts.production_equivalent(mttr),
-            time_to_mitigate_s=ts.production_equivalent(
-                m.recovery.time_to_mitigate_s if m.recovery else None
-            ),
-            time_to_first_impact_s=ts.production_equivalent(
-                ctx.timeline.since("t_inject", "t_first_impact")
-            ),
+            mttd_s=timing.production_s("t_page") if mttd is not None else None,
+            mttr_s=timing.production_s("t_recovered") if mttr is not None else None,
+            time_to_mitigate_s=timing.production_s("t_mitigated"),
+            time_to_first_impact_s=timing.production_s("t_first_impact"),
         ),
         verdict=_verdict(ctx),
         failures=tuple(ctx.failures),
@@ -139,6 +276,7 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
         ),
         series=_series(ctx),
         journal=redact(journal),  # an experiment's arguments may hold a password
+        timing=timing,
     )
 
 

@@ -10,7 +10,7 @@ faults and the probes use only these operations, never a backend's internals.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -187,6 +187,8 @@ class MonitoringSettings:
     evaluation_interval_s: float
     group_wait_s: float
     time_scale: float
+    #: jobs scraped less often than ``scrape_interval_s`` (job -> drill seconds)
+    slower_jobs: Mapping[str, float] = field(default_factory=dict)
 
 
 @runtime_checkable

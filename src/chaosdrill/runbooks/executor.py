@@ -273,6 +273,8 @@ def _run_step(index: int, step: RunbookStep, ctx: _Context) -> tuple[StepResult,
     error: str | None = None
     skipped = False
     pending: Pending | None = None
+    first_try: float | None = None
+    last_try: float | None = None
     try:
         if step.when is not None:
             holds, detail = _attempt(step.when.check, ctx, deadline)
@@ -285,6 +287,8 @@ def _run_step(index: int, step: RunbookStep, ctx: _Context) -> tuple[StepResult,
             outputs.append(_run_action(step.action, ctx, deadline))
         while not skipped and step.check is not None:
             attempts += 1
+            last_try = time.monotonic()
+            first_try = last_try if first_try is None else first_try
             ok, detail = _attempt(step.check, ctx, deadline)
             if ok:
                 outputs.append(detail)
@@ -313,6 +317,9 @@ def _run_step(index: int, step: RunbookStep, ctx: _Context) -> tuple[StepResult,
         attempts=attempts,
         output=_clip("\n".join(o for o in outputs if o)),
         error=_clip(error) if error else None,
+        window_wait=(first_try, last_try)
+        if isinstance(step.check, PromqlCheck) and first_try is not None and last_try is not None
+        else None,
     )
     return result, pending
 

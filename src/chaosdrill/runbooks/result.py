@@ -32,6 +32,9 @@ class StepResult:
         attempts: how many times the check ran.
         output: short output of the action and the last check attempt.
         error: why the step failed (None when ok).
+        window_wait: monotonic (from, to) of a PromQL check's retries: the time the step
+            waited for a rule window to pass, which a drill's time scale compresses (None:
+            the step did not wait on a PromQL window).
     """
 
     index: int
@@ -46,6 +49,7 @@ class StepResult:
     attempts: int = 0
     output: str = ""
     error: str | None = None
+    window_wait: tuple[float, float] | None = None
 
     @property
     def duration_s(self) -> float:

@@ -15,7 +15,9 @@ hygiene        10      fault reverted (4), no alert left firing (3), every runbo
 
 Any lost acknowledged write caps the grade (default: at D) and fails the drill. Every part
 keeps the measured value, the target, the points and a sentence for each point lost. Times
-are compared in production-equivalent seconds (drill seconds x time scale).
+are compared in production-equivalent seconds: the drill's timeline split into the time
+the time scale compresses (x K) and program time (not scaled), chaosdrill.drill.timing.
+A recovery that came before the response gets no recovery points.
 """
 
 from __future__ import annotations
@@ -285,11 +287,24 @@ def _recovery(result: DrillResult, weight: float) -> ScorePart:
             else "recovery was not reached"
         )
         return ScorePart("recovery", 0.0, weight, "not recovered", f"<= {target:.0f} s", (why,))
+    if rec.kind == "before_response":
+        return ScorePart(
+            "recovery",
+            0.0,
+            weight,
+            f"{mttr:.0f} s (MTTR), recovered before the response",
+            f"<= {target:.0f} s",
+            (
+                "recovered before the response: the users' SLOs were met again before the "
+                "runbook began, so the runbook was not what restored health",
+            ),
+        )
     points, over = _timed_points(weight, float(mttr), target)
     reasons = (f"recovered after {mttr:.0f} s; target {target:.0f} s",) if over else ()
-    return ScorePart(
-        "recovery", points, weight, f"{mttr:.0f} s (MTTR)", f"<= {target:.0f} s", reasons
-    )
+    measured = f"{mttr:.0f} s (MTTR)"
+    if rec.kind == "held":
+        measured += ", the SLOs held through the fault: the time until the response removed it"
+    return ScorePart("recovery", points, weight, measured, f"<= {target:.0f} s", reasons)
 
 
 def _impact(impact: DrillImpact, weight: float, limit_pct: float) -> ScorePart:

@@ -346,8 +346,16 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
         """Monitoring's current timing, as last written by ``up`` or ``apply_time_scale``."""
         self.ctx.state = EnvState.load(self.ctx.root)
         s = self.ctx.state.settings
+        from chaosdrill.environments.local.monitoring import SLOW_WHEN_DOWN
+
         return MonitoringSettings(
-            s.scrape_interval_s, s.evaluation_interval_s, s.group_wait_s, s.time_scale
+            s.scrape_interval_s,
+            s.evaluation_interval_s,
+            s.group_wait_s,
+            s.time_scale,
+            slower_jobs={
+                job: floor for job, floor in SLOW_WHEN_DOWN.items() if s.scrape_interval_s < floor
+            },
         )
 
     def pages(
