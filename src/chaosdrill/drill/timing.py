@@ -247,6 +247,16 @@ class Timing:
         p = self.phase(event)
         return None if p is None else p.production_s
 
+    def production_after(self, drill_s: float) -> float:
+        """Production-equivalent seconds of the first ``drill_s`` drill seconds after the fault.
+
+        Past the last segment (after the recovery), time runs on the scaled clock.
+        """
+        if not self.segments:
+            return drill_s * self.time_scale
+        origin = self.segments[0].start
+        return production_at(self.segments, origin + drill_s, self.time_scale)
+
     def _segment_json(self, s: Segment) -> dict[str, Any]:
         # figures from the rounded ends, so that reading it back writes the same figures
         a = round(s.start - self.segments[0].start, 3)

@@ -235,6 +235,9 @@ def drill_impact(result: DrillResult) -> DrillImpact:
             worst = max(worst, sum(p.failures for p in chunk) / n)
     worst_p95 = max((float(p.p95_ms) for p in inside if p.requests), default=0.0)
     budget_s = (1 - AVAILABILITY_SLO) * BUDGET_PERIOD_S
+    # production-equivalent: program time counts once (a result without a timing: x K)
+    timing = result.timing
+    production = window * k if timing is None else timing.production_after(window)
     integrity = result.measurements.integrity
     return DrillImpact(
         requests=requests,
@@ -243,8 +246,8 @@ def drill_impact(result: DrillResult) -> DrillImpact:
         worst_error_share=round(worst, 6),
         worst_p95_ms=round(worst_p95, 1),
         window_s=round(window, 3),
-        window_production_s=round(window * k, 3),
-        budget_burned_pct=round(100.0 * share * window * k / budget_s, 3),
+        window_production_s=round(production, 3),
+        budget_burned_pct=round(100.0 * share * production / budget_s, 3),
         enrollments_failed=integrity.failed + integrity.indeterminate if integrity else 0,
         enrollments_attempted=integrity.attempts if integrity else 0,
         lost_writes=len(integrity.lost) if integrity else 0,
