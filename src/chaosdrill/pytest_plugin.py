@@ -58,7 +58,8 @@ class DrillReport:
     """One drill's outcome, as a test sees it.
 
     Times are drill seconds (``mttd_s``, ``mttr_s``) and production-equivalent seconds
-    (``*_production_s`` = drill seconds x time scale); ``None`` when the drill did not get
+    (``*_production_s``: the monitoring pipeline's time x time scale, program time once,
+    chaosdrill.drill.timing); ``None`` when the drill did not get
     that far (no page, no recovery). ``passed`` is the drill's verdict; ``score`` (0-100) and
     ``grade`` come from :func:`chaosdrill.scoring.score.score_drill`. ``result`` is the whole
     result file as a dict.

@@ -2,7 +2,8 @@
 
 Scrape and evaluation intervals, alert windows and ``for:`` durations, Alertmanager's
 timers, hold periods and the MTTD/MTTR targets are all divided by K; reports show drill
-seconds and production-equivalent seconds (drill seconds x K). The production values are
+seconds and production-equivalent seconds (the monitoring pipeline's drill seconds x K,
+program time once: chaosdrill.drill.timing). The production values are
 the seed's targets and common Prometheus settings.
 """
 

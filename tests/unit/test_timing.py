@@ -133,7 +133,8 @@ def test_the_runbook_is_program_time_and_the_users_window_clearing_is_scaled() -
     assert inside and all(s.clock == PROGRAM for s in inside)
     assert any("Create the index" in s.what for s in inside)
     clearing = timing.segments[-1]
-    assert clearing.clock == SCALED and clearing.what == "the users' SLO window clearing"
+    assert clearing.clock == SCALED
+    assert clearing.what == "the users' SLO window clearing (from their last failed request)"
     assert clearing.end == pytest.approx(mitigated)
     recovered = timing.production_s("t_recovered")
     fault_gone = timing.production_s("t_fault_cleared")
@@ -197,7 +198,7 @@ def test_a_promql_wait_inside_a_runbook_step_is_scaled() -> None:
         TimelineEvent("t_mitigated", 107.0, None, {}, None),
         TimelineEvent("t_recovered", 107.0, None, {}, None),
     ]
-    segs = split_timeline(events)
+    segs = split_timeline(events, k=10)
     waiting = [s for s in segs if "waiting for a PromQL window" in s.what]
     assert len(waiting) == 1 and waiting[0].clock == SCALED
     assert (waiting[0].start, waiting[0].end) == (104.5, 106.4)
@@ -287,3 +288,38 @@ def test_a_segment_on_its_own_factor() -> None:
     s = Segment(0.0, 2.0, SCALED, "x", 7.5)
     assert s.production_s(30) == 15.0
     assert Segment(0.0, 2.0, PROGRAM, "y").production_s(30) == 2.0
+
+
+def _rollback(users_ok: float, cleared: float, mitigated: float) -> list[TimelineEvent]:
+    """A rollback from 10.0 to ``cleared``; the users' last failed request at 11.0."""
+    marks = [
+        ("t_inject", 0.0, {}),
+        ("fault_applied", 1.0, {}),
+        ("t_page", 5.0, {}),
+        ("t_response_start", 10.0, {}),
+        ("runbook_step", cleared, {"step": "roll back", "started": 10.0}),
+        ("t_fault_cleared", cleared, {}),
+        ("t_response_end", cleared, {}),
+        ("t_last_bad_request", 11.0, {}),
+        ("t_users_ok", users_ok, {}),
+        ("t_mitigated", mitigated, {}),
+        ("t_recovered", mitigated, {}),
+    ]
+    return [TimelineEvent(n, t, None, d, None) for n, t, d in sorted(marks, key=lambda m: m[1])]
+
+
+def test_a_users_window_that_cleared_during_the_rollback_counts_at_production_speed() -> None:
+    # at K = 30 the users' 2-second window cleared (12.5) while the rollback still ran (13.0)
+    events = _rollback(users_ok=12.5, cleared=13.0, mitigated=13.0)
+    segs = split_timeline(events, k=30)
+    recovered = production_at(segs, 13.0, 30)
+    program = 1.0 + (10.0 - 5.0) + (11.0 - 10.0)  # the fault taking effect, responder, rollback
+    assert recovered == pytest.approx(program + 30 * 4.0 + 30 * (12.5 - 11.0))
+    # the fault gone alone would have said: program time to 13.0
+    assert recovered > 1.0 + 30 * 4.0 + 5.0 + 3.0
+
+
+def test_a_fault_gone_after_the_users_recovered_is_the_later_chain() -> None:
+    events = _rollback(users_ok=11.2, cleared=20.0, mitigated=20.0)
+    segs = split_timeline(events, k=30)
+    assert production_at(segs, 20.0, 30) == pytest.approx(1.0 + 30 * 4.0 + 5.0 + 10.0)

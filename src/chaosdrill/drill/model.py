@@ -9,8 +9,9 @@ again. Normalisation of such partial files, the only one: a missing ``targets`` 
 ``production_equivalent`` figure, ``verdict`` part, list or flag is written with its default
 (null, empty, false), and keys this format does not know are dropped.
 
-Times are drill seconds on the monotonic clock; production-equivalents are drill seconds x
-the time scale. The journal stays Chaos Toolkit's dict: it is Chaos Toolkit's format.
+Times are drill seconds on the monotonic clock; production-equivalents come from the
+timeline split into scaled and program time (``timing``; results without one: drill
+seconds x the time scale). The journal stays Chaos Toolkit's dict: it is Chaos Toolkit's format.
 """
 
 from __future__ import annotations

@@ -443,7 +443,9 @@ def _users_view(
     """How the users saw it (``held``, ``before_response``, ``restored``), and when.
 
     The second value is when their SLOs were met again (None: never broken, or not again by
-    the end).
+    the end). When they were, the timeline gets ``t_last_bad_request`` (the last request
+    that failed or was slow in a window that broke the SLOs) and ``t_users_ok`` (the end of
+    the first window after it that met them).
     """
     if ctx.sli is None:
         return None, None
@@ -455,6 +457,15 @@ def _users_view(
         return ("held" if recovered is not None else None), None
     broke = last_breach(ctx.sli, impact.breach, end, window) or impact.breach
     back = first_meeting(ctx.sli, broke, end, window)
+    if back is not None and ctx.timeline.first("t_users_ok") is None:
+        bad = [
+            r.end
+            for r in ctx.sli.requests(broke - window, broke)
+            if r.failed or r.ms > LATENCY_SLO_MS
+        ]
+        if bad:
+            ctx.timeline.mark("t_last_bad_request", t=max(bad))
+        ctx.timeline.mark("t_users_ok", t=back)
     started = ctx.timeline.first("t_response_start")
     if back is not None and started is not None and back < started.t:
         return "before_response", back

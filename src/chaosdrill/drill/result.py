@@ -2,7 +2,8 @@
 
 ``build_result`` turns a drill's context into the typed ``DrillResult`` (drill/model.py,
 format version 1); ``write_result`` writes its JSON. Times are drill seconds on the monotonic
-clock; every duration also has its production-equivalent (drill seconds x time scale).
+clock; every duration also has its production-equivalent (chaosdrill.drill.timing: the
+monitoring pipeline's time x the time scale, program time not scaled).
 """
 
 from __future__ import annotations
@@ -85,31 +86,6 @@ def _full_effect_s(ctx: DrillContext, impact: Impact) -> float | None:
         return None
     equivalent = pending.t - (pending.t - impact.seen) * ramp / full
     return round(equivalent - impact.first, 3)
-
-
-def _mark_last_bad_request(ctx: DrillContext) -> None:
-    """Mark when the service last failed users after the fault was gone (``t_last_bad_request``).
-
-    The last request that failed or was slow, completed after the fault was gone and no
-    later than the last SLO window that broke the SLOs before the mitigation; none when
-    the window already met them.
-    """
-    cleared, mitigated = ctx.timeline.first("t_fault_cleared"), ctx.timeline.first("t_mitigated")
-    if (
-        ctx.sli is None
-        or cleared is None
-        or mitigated is None
-        or ctx.timeline.first("t_last_bad_request") is not None
-    ):
-        return
-    broke = users.last_breach(ctx.sli, cleared.t, mitigated.t, ctx.spec.slo_window_s)
-    if broke is None:
-        return
-    bad = [
-        r.end for r in ctx.sli.requests(cleared.t, broke) if r.failed or r.ms > users.LATENCY_SLO_MS
-    ]
-    if bad:
-        ctx.timeline.mark("t_last_bad_request", t=max(bad))
 
 
 @functools.lru_cache(maxsize=8)
@@ -230,7 +206,6 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
             share=round(shares.share, 4),
             slow_share=round(shares.slow_share, 4),
         )
-    _mark_last_bad_request(ctx)
     ctx.timing = timing = timing_of(ctx)
     m = dataclasses.replace(ctx.measurements)  # a snapshot: the parts are immutable
     mttd = m.detection.mttd_s if m.detection else None

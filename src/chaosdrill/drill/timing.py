@@ -91,9 +91,10 @@ SOURCES: dict[str, str] = {
     "t_fault_cleared": "the first is_active check of the drill's faults that found them gone",
     "t_response_end": "the drill, when the last runbook returned",
     "t_last_bad_request": (
-        "the load's record: the last request that failed or was slow after the fault was gone, "
-        "before the last SLO window that broke the SLOs"
+        "the load's record: the last request that failed or was slow in the last SLO window "
+        "that broke the SLOs"
     ),
+    "t_users_ok": "the end of the first SLO window after the users' last bad request that met them",
     "t_mitigated": "the end of the first SLO window after the fault was gone that met the SLOs",
     "t_recovered": "the start of the hold period that held (the end of a window meeting the SLOs)",
 }
@@ -121,6 +122,9 @@ class Segment:
     what: str
     #: production seconds per drill second of a scaled segment, when not the time scale
     factor: float | None = None
+    #: its production-equivalent length when set outright (a stretch whose production
+    #: time is that of a chain that ran beside program time in the drill)
+    production: float | None = None
 
     @property
     def drill_s(self) -> float:
@@ -135,6 +139,8 @@ class Segment:
 
     def production_s(self, k: float) -> float:
         """Its length in production-equivalent seconds."""
+        if self.production is not None:
+            return self.production
         return self.drill_s * self.rate(k)
 
 
@@ -266,12 +272,16 @@ class Timing:
             "from_s": a,
             "to_s": b,
             "drill_s": drill,
-            "production_s": round(drill * s.rate(self.time_scale), 3),
+            "production_s": round(
+                s.production if s.production is not None else drill * s.rate(self.time_scale), 3
+            ),
             "clock": s.clock,
             "what": s.what,
         }
         if s.factor is not None:
             out["factor"] = s.factor
+        if s.production is not None:
+            out["explicit"] = True  # production_s is its own, not drill_s x a rate
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -311,6 +321,7 @@ class Timing:
                 s.text("clock"),
                 s.text("what", ""),
                 s.opt_number("factor"),
+                s.number("production_s") if s.flag("explicit", False) else None,
             )
             for s in o.children("segments", [])
         )
@@ -406,7 +417,9 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
     return max(applied, seen)
 
 
-def split_timeline(events: Sequence[_Event], pending_factor: float | None = None) -> list[Segment]:
+def split_timeline(
+    events: Sequence[_Event], pending_factor: float | None = None, k: float = 1.0
+) -> list[Segment]:
     """The timeline from the fault to the last phase reached, cut into segments.
 
     Args:
@@ -414,6 +427,7 @@ def split_timeline(events: Sequence[_Event], pending_factor: float | None = None
         pending_factor: production seconds per drill second from the first effect to the
             alert pending, when the alert's rule reads a job scraped less often than the
             time scale asks (``scrape_factor``); None: the time scale.
+        k: the time scale (for the users' window clearing, which runs beside the runbook).
     """
     inject = _first(events, "t_inject")
     if inject is None:
@@ -465,16 +479,48 @@ def split_timeline(events: Sequence[_Event], pending_factor: float | None = None
         add(ended, cleared, PROGRAM, "the fault clearing after the runbook")
     mitigated = at.get("t_mitigated")
     if mitigated is not None:
-        settled = max(cut, cleared or cut)
-        last_bad = _first(events, "t_last_bad_request")
-        if last_bad is not None and settled < last_bad.t < mitigated:
-            add(settled, last_bad.t, PROGRAM, "the service still failing users after the fault")
-            settled = last_bad.t
-        add(settled, mitigated, SCALED, "the users' SLO window clearing")
+        _recovery_segments(segs, events, max(cut, cleared or cut), mitigated, k)
         recovered = at.get("t_recovered")
         if recovered is not None:
             add(mitigated, recovered, SCALED, "the users' SLO window settling")
     return segs
+
+
+def _recovery_segments(
+    segs: list[Segment], events: Sequence[_Event], settled: float, mitigated: float, k: float
+) -> None:
+    """From the fault gone (``settled``) to mitigated: two chains, the later counts.
+
+    The users' SLO window clears from their last bad request on (``t_last_bad_request``
+    to ``t_users_ok``): scaled, since the window is. In a drill that clearing can run
+    beside program time (a rollback replacing replicas one by one): the window has
+    cleared by the time the runbook's last replica is gone, where at production speed it
+    would still take most of a window. So mitigated counts, in production seconds, at the
+    later of the fault gone (program chain) and the users' last bad request (program
+    chain) plus the clearing x K.
+    """
+    last_bad, users_ok = _first(events, "t_last_bad_request"), _first(events, "t_users_ok")
+    if last_bad is not None and settled < last_bad.t < mitigated:
+        segs.append(
+            Segment(settled, last_bad.t, PROGRAM, "the service still failing users after the fault")
+        )
+        settled = last_bad.t
+    gate = production_at(segs, settled, k)
+    users = None
+    if last_bad is not None and users_ok is not None and users_ok.t > last_bad.t:
+        users = production_at(segs, last_bad.t, k) + k * (users_ok.t - last_bad.t)
+    after = k * max(0.0, mitigated - max(settled, users_ok.t if users_ok else settled))
+    total = max(gate, users if users is not None else gate) + after - gate
+    if mitigated > settled or total > 0:
+        segs.append(
+            Segment(
+                settled,
+                max(settled, mitigated),
+                SCALED,
+                "the users' SLO window clearing (from their last failed request)",
+                production=total,
+            )
+        )
 
 
 _JOB = re.compile(r'job\s*=\s*"([^"]+)"')
@@ -508,8 +554,14 @@ def production_at(segments: Sequence[Segment], t: float, k: float) -> float:
         return 0.0
     total = 0.0
     for s in segments:
-        if t <= s.start:
+        if t < s.start or (t == s.start and s.drill_s > 0):
             break
+        if s.production is not None:
+            whole = s.drill_s
+            total += (
+                s.production if t >= s.end or whole == 0 else s.production * (t - s.start) / whole
+            )
+            continue
         part = min(t, s.end) - s.start
         total += part * s.rate(k)
     if t > segments[-1].end:  # past the last segment: on the scaled clock
@@ -695,7 +747,7 @@ def compute_timing(
     factor = scrape_factor(
         (expr for _, expr, _ in rules), k, scrape_s, slower_jobs, prod.scrape_interval_s
     )
-    segments = split_timeline(events, factor)
+    segments = split_timeline(events, factor, k)
     phases = phase_times(events, segments, k)
     floor = None
     if _first(events, "t_inject") is not None and rules:
