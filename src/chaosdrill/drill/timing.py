@@ -81,6 +81,10 @@ SOURCES: dict[str, str] = {
         "the load's own record of every request: when the first request that failed or took "
         "over 1 s was sent"
     ),
+    "t_signal_onset": (
+        "Prometheus: the first evaluation, after the fault, of the alert's expression with its "
+        "window shrunk to three scrape intervals that held"
+    ),
     "t_alert_pending": "Prometheus' activeAt for the alert (the evaluation that found it true)",
     "t_alert_firing": "the first look at Prometheus' alerts API that showed it firing",
     "t_page": (
@@ -414,6 +418,12 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
     full = impact.detail.get("full_s")
     if isinstance(full, int | float):
         seen = max(seen, impact.t + float(full))
+    onset = _first(events, "t_signal_onset")
+    if onset is not None and signal_end is not None and onset.t <= signal_end:
+        # the service's own metrics crossed later than the users saw it: program time up
+        # to that onset, less the samples' own lag (a scrape and an evaluation, at most)
+        lag = float(onset.detail.get("lag_s") or 0.0)
+        seen = max(seen, onset.t - lag)
     return max(applied, seen)
 
 
