@@ -209,6 +209,11 @@ def _figure(d: DrillSection, spec: ChartSpec) -> tuple[go.Figure, int] | None:
     if not traces:
         return None
     k = float(d.time_scale or 1.0)
+    scale = (
+        f"production-equivalent = x \u00d7 {k:g}, the old way"
+        if d.old_timing
+        else f"scaled time \u00d7 {k:g} in production, program time not scaled"
+    )
     shapes, annotations = _marker_layout(d.markers)
     yaxis: dict[str, Any] = {"title": {"text": spec.y_title}, "rangemode": "tozero"}
     if spec.step:
@@ -232,8 +237,7 @@ def _figure(d: DrillSection, spec: ChartSpec) -> tuple[go.Figure, int] | None:
             "legend": {"font": {"size": 11}},
             "xaxis": {
                 "title": {
-                    "text": "seconds since the fault "
-                    f"(drill s; production-equivalent = x \u00d7 {k:g})",
+                    "text": f"seconds since the fault (drill s; {scale})",
                     "font": {"size": 11},
                 }
             },

@@ -3,12 +3,14 @@
 Three kinds of message, as the seed's "Communication" section asks: the initial notification
 (due within 5 minutes of the page), a status update every 15 minutes while the incident is
 open, and the resolution notification. Times are production-equivalent ("T+" from the first
-sign of trouble); the drill's wall-clock time is kept as a label.
+sign of trouble); the drill's wall-clock time is kept as a label. A drill whose times were
+computed the old way (drill seconds x K) says so above its messages.
 """
 
 from __future__ import annotations
 
 from chaosdrill.report.drill_types import TimelineEvent
+from chaosdrill.report.timing_text import old_way_note
 from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["INITIAL_DUE_S", "STATUS_EVERY_S", "render_comms"]
@@ -82,6 +84,8 @@ def _drill(d: DrillSection, service: str) -> list[str]:
     recovered = _event(d, "t_recovered")
     target = d.targets.mttr.production_s
     lines = ["", f"## {d.id}: {d.title}", ""]
+    if d.old_timing:
+        lines += [f"> {old_way_note(d)}", ""]
     if page is None:
         lines += [
             "No page arrived, so no notification would have gone out: the incident was "

@@ -4,7 +4,8 @@ Each function turns one typed input (``DrillResult`` and its measurements, ``Dri
 ``DrillImpact``, ``SeverityDecision``, ``Escalation``) into the report type of the same part
 (``chaosdrill.report.drill_types``, ``chaosdrill.report.series_types``), so the report is
 built as values and never as a dict read back. Times are seconds after the fault
-(``t_inject``), each with its production equivalent (x time scale).
+(``t_inject``), each with its production equivalent (``chaosdrill.report.timing_parts``:
+the result's split figures, or drill seconds x K for a result written before the split).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from chaosdrill.report.drill_types import (
     ScorePart,
     Severity,
     TimelineEvent,
-    TimePair,
 )
 from chaosdrill.report.series_types import DrillSeries, Series, SeriesSet
+from chaosdrill.report.timing_parts import timeline_production
 from chaosdrill.scoring import severity as sev
 from chaosdrill.scoring.score import DrillScore, event_time
 
@@ -44,7 +45,6 @@ __all__ = [
     "runbook_runs",
     "score_part",
     "severity_part",
-    "time_pair",
     "timeline_events",
     "verification_checks",
 ]
@@ -61,12 +61,15 @@ LABELS: dict[str, str] = {
     "t_inject": "fault injected",
     "fault_applied": "fault applied",
     "t_first_impact": "first impact seen by users",
+    "t_alert_pending": "alert pending in Prometheus",
     "t_alert_firing": "alert firing in Prometheus",
     "t_page": "page received",
     "detection_failed": "no page: detection failed",
     "t_response_start": "response started",
     "runbook_step": "runbook step",
     "runbook_operation_wait": "waited for a runbook operation",
+    "t_fault_cleared": "fault gone",
+    "t_last_bad_request": "last failed or slow request after the fault",
     "revert_deferred": "revert deferred: a runbook operation still running",
     "t_response_end": "response finished",
     "t_mitigated": "mitigated (SLOs met)",
@@ -87,21 +90,18 @@ def relative(result: DrillResult, name: str) -> float | None:
     return None if t0 is None or t is None else round(t - t0, 3)
 
 
-def time_pair(value: float | None, k: float) -> TimePair:
-    """A drill time and its production equivalent at time scale ``k``."""
-    return TimePair(value, None if value is None else round(value * k, 3))
-
-
-def timeline_events(result: DrillResult, k: float) -> tuple[TimelineEvent, ...]:
+def timeline_events(result: DrillResult) -> tuple[TimelineEvent, ...]:
     """The drill's timeline relative to the fault (to the drill's start if it never came).
 
+    Each event's production-equivalent is ``timing_parts.timeline_production``'s.
     ``activity`` events (Chaos Toolkit's own bookkeeping) are left out; a runbook step is
     labelled with its name and outcome.
     """
     t0 = event_time(result, "t_inject")
     base = t0 if t0 is not None else (event_time(result, "drill_start") or 0.0)
+    production = timeline_production(result)
     out = []
-    for e in result.timeline:
+    for e, prod in zip(result.timeline, production, strict=True):
         if e.name == "activity":
             continue
         detail = copy.deepcopy(dict(e.detail))
@@ -111,7 +111,7 @@ def timeline_events(result: DrillResult, k: float) -> tuple[TimelineEvent, ...]:
         elif e.name == "runbook_operation_wait":
             label = _wait_label(detail)
         rel = round(float(e.t) - base, 3)
-        out.append(TimelineEvent(e.name, label, rel, round(rel * k, 3), e.wall, detail))
+        out.append(TimelineEvent(e.name, label, rel, prod, e.wall, detail))
     return tuple(out)
 
 

@@ -44,7 +44,11 @@ _PAIR = ("drill_s", "production_s")
 
 @dataclass(frozen=True)
 class TimePair:
-    """A time in drill seconds and its production equivalent (x time scale)."""
+    """A time in drill seconds and its production equivalent.
+
+    The production equivalent is the result's split figure (scaled time x K, program time
+    as it is), or drill seconds x K for a drill whose ``timing_method`` is ``drill x K``.
+    """
 
     drill_s: float | None
     production_s: float | None

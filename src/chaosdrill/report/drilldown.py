@@ -1,8 +1,11 @@
 """The drill-downs of report.html: one ``<details>`` per drill.
 
 Open when the drill failed or is incomplete; it holds the drill's facts, score breakdown,
-times, severity and escalation, its charts, the timeline, the runbook steps, the
-verification checks and what to improve.
+times (MTTD beside its detection floor), where the time went (phases and segments, drill
+and production seconds, on which clock; a warning when detection was much slower than its
+floor), severity and escalation, its charts, the timeline, the runbook steps, the
+verification checks and what to improve. A drill whose times were computed the old way
+(drill seconds x K) says so where its times are.
 """
 
 from __future__ import annotations
@@ -20,6 +23,14 @@ from chaosdrill.report.html_cells import (
     num,
     pct,
     verdict_badge,
+)
+from chaosdrill.report.timing_text import (
+    floor_line,
+    method_line,
+    old_way_note,
+    old_way_short,
+    recovery_line,
+    slow_detection_line,
 )
 from chaosdrill.report.types import DrillSection
 
@@ -40,13 +51,20 @@ def _facts(d: DrillSection) -> str:
         ("seed's cause", d.seed_cause or None),
         ("fault", fault_text),
         ("expected alert", d.alert),
-        ("time scale", f"{float(d.time_scale or 1.0):g}x (production = drill x scale)"),
+        ("time scale", _scale_text(d)),
         ("environment", f"{env.get('backend', '-')} {env.get('name', '')}".strip()),
         ("fault injected at", d.started_at),
         ("result file", d.result_path),
     ]
     items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows if v is not None)
     return f'<dl class="facts">{items}</dl>'
+
+
+def _scale_text(d: DrillSection) -> str:
+    k = float(d.time_scale or 1.0)
+    if d.old_timing:
+        return f"{k:g}x ({old_way_short(d)}: production = drill x {k:g})"
+    return f"{k:g}x (scaled time: production = drill x {k:g}; program time is not scaled)"
 
 
 def _score(d: DrillSection) -> str:
@@ -106,12 +124,74 @@ def _times(d: DrillSection) -> str:
                 dur(tg.production_s) if tg else "",
             ]
         )
+        floor = d.timing.floor if d.timing else None
+        if key == "mttd" and floor is not None:
+            rows.append(
+                [
+                    f"detection floor ({esc(floor.rule)}: earliest page)",
+                    num(floor.drill_s, 2, " s"),
+                    dur(floor.production_s),
+                    "",
+                ]
+            )
     table = html_table(
         ["time", "drill", "production-equivalent", "target (production)"],
         rows,
         numeric=(1, 2, 3),
+        table_id=f"times-{drill_slug(d.id)}",
     )
-    return f"<h3>Times</h3>{table}"
+    out = [f"<h3>Times</h3>{table}"]
+    if d.old_timing:
+        out.append(f'<p class="old-way">{esc(old_way_note(d))}</p>')
+    if (rec := recovery_line(d)) is not None:
+        cls = "warn" if d.recovery and d.recovery.kind == "before_response" else "old-way"
+        out.append(f'<p class="{cls}" id="recovery-{drill_slug(d.id)}">{esc(rec)}</p>')
+    return "".join(out)
+
+
+def _where_the_time_went(d: DrillSection) -> str:
+    """The phases and segments of a split drill (nothing for one timed the old way)."""
+    t = d.timing
+    if t is None:
+        return ""
+    slug = drill_slug(d.id)
+    out = ["<h3>Where the time went</h3>", f'<p class="small">{esc(method_line(d))}</p>']
+    if (floor := floor_line(d)) is not None:
+        out.append(f"<p>{esc(floor)}</p>")
+    if (slow := slow_detection_line(d)) is not None:
+        out.append(f'<p class="warn" role="alert" id="slow-{slug}"><b>Warning</b>: {esc(slow)}</p>')
+    out.append(
+        html_table(
+            ["phase", "drill", "production-equivalent", "clock"],
+            [
+                [esc(p.label), num(p.drill_s, 2, " s"), dur(p.production_s), esc(p.clock)]
+                for p in t.phases
+            ],
+            numeric=(1, 2),
+            table_id=f"phases-{slug}",
+        )
+    )
+    out.append("<p>What filled each stretch after the fault:</p>")
+    out.append(
+        html_table(
+            ["from (drill)", "to (drill)", "drill", "production-equivalent", "clock", "what"],
+            [
+                [
+                    num(s.from_s, 3, " s"),
+                    num(s.to_s, 3, " s"),
+                    num(s.drill_s, 3, " s"),
+                    dur(s.production_s),
+                    esc(s.clock if s.factor is None else f"{s.clock} (x{s.factor:g})"),
+                    esc(s.what),
+                ]
+                for s in t.segments
+            ],
+            numeric=(0, 1, 2, 3),
+            table_id=f"segments-{slug}",
+        )
+    )
+    out.append(f'<p class="small">Resolution: {esc(t.resolution.text())}.</p>')
+    return "".join(out)
 
 
 def _severity(d: DrillSection) -> str:
@@ -174,10 +254,16 @@ def _charts(d: DrillSection, charts: ChartRenderer) -> str:
         note = '<p class="small">Prometheus series errors:</p>' + bullets(errors)
     body = "".join(charts.render(d, spec) for spec in CHARTS)
     k = float(d.time_scale or 1.0)
+    scale = (
+        f"production-equivalent = x &times; {k:g} ({esc(old_way_short(d))})"
+        if d.old_timing
+        else f"scaled time is x &times; {k:g} in production, program time is not scaled "
+        "(where the time went: above)"
+    )
     return (
         "<h3>Charts</h3>"
-        f'<p class="small">x: seconds since the fault in drill time; production-equivalent = '
-        f"x &times; {k:g}. Dashed lines: fault, first impact, page, mitigated, recovered.</p>"
+        f'<p class="small">x: seconds since the fault in drill time; {scale}. '
+        "Dashed lines: fault, first impact, page, mitigated, recovered.</p>"
         f'{note}<div class="charts">{body}</div>'
     )
 
@@ -320,6 +406,7 @@ def render_drill(d: DrillSection, charts: ChartRenderer) -> str:
     out += [
         _score(d),
         _times(d),
+        _where_the_time_went(d),
         _severity(d),
         _escalation(d),
         _charts(d, charts),

@@ -7,8 +7,10 @@ score breakdown, severity and escalation, four time-series charts (error rate, p
 memory per replica, database up/down) marked at the fault, first impact, page, mitigation
 and recovery, the timeline, the runbook steps, the verification checks and what to improve.
 
-This module makes the page (header, summary tables, CSS); ``drilldown`` makes each drill's
-section, ``charts`` its plotly figures and ``html_cells`` the escaped cells they share.
+This module makes the page (header, summary tables, "How these times were measured", CSS);
+``drilldown`` makes each drill's section (with where its time went), ``charts`` its plotly
+figures and ``html_cells`` the escaped cells they share. A drill whose times were computed
+the old way (drill seconds x K) is marked in the summary table and in its section.
 
 Every chart is a plotly figure in a ``<div id="chart-<drill>-<series>">`` with a
 ``data-points`` attribute (its number of points); ``document.getElementById(id).data`` holds
@@ -29,6 +31,7 @@ from chaosdrill.report.html_cells import (
     num,
     verdict_badge,
 )
+from chaosdrill.report.timing_text import HOW_MEASURED, OLD_MARK, plan_items, plan_sources
 from chaosdrill.report.types import REPORT_VERSION, DrillSection, Report
 
 __all__ = ["CHARTS", "MARKER_STYLE", "chart_id", "render_html"]
@@ -60,6 +63,10 @@ h3 { font-size: 15px; margin: 20px 0 6px; }
 .banner { border: 2px solid var(--warn); background: #fff4d6; color: #4a3200;
   border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
 .banner strong { font-size: 16px; letter-spacing: 0.05em; }
+.warn { border-left: 4px solid var(--warn); background: #fff4d6; color: #4a3200;
+  padding: 6px 10px; margin: 8px 0; }
+.old-way { border-left: 4px solid var(--muted); background: var(--bg); padding: 6px 10px;
+  margin: 8px 0; }
 table { border-collapse: collapse; margin: 6px 0 10px; width: 100%; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left;
   vertical-align: top; }
@@ -179,9 +186,11 @@ def _summary_table(report: Report) -> str:
     drills = report.drills
     for d in drills:
         sc = d.score
+        mark = f' <span title="times computed the old way">{OLD_MARK}</span>'
         rows.append(
             [
-                f'<a href="#drill-{esc(drill_slug(d.id))}">{esc(d.id)}</a>',
+                f'<a href="#drill-{esc(drill_slug(d.id))}">{esc(d.id)}</a>'
+                + (mark if d.old_timing else ""),
                 esc(d.scenario),
                 esc(d.cause),
                 _time_vs_target(d, "mttd"),
@@ -209,7 +218,33 @@ def _summary_table(report: Report) -> str:
         failed=[not d.score.passed for d in drills],
         table_id="summary",
     )
-    return f"<section><h2>Drills</h2>{table}{_distribution(report)}</section>"
+    old = [d.id for d in drills if d.old_timing]
+    note = (
+        f'<p class="old-way" id="old-way">{OLD_MARK} Times computed the old way (drill '
+        f"seconds x K): {esc(', '.join(old))}.</p>"
+        if old
+        else ""
+    )
+    return f"<section><h2>Drills</h2>{table}{note}{_distribution(report)}</section>"
+
+
+def _how_measured(report: Report) -> str:
+    """The report's one section on how its times were measured."""
+    items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in plan_items(report))
+    sources = plan_sources(report)
+    table = (
+        html_table(
+            ["event", "source"],
+            [[esc(e), esc(src)] for e, src in sources],
+            table_id="timing-sources",
+        )
+        if sources
+        else "<p>Not recorded.</p>"
+    )
+    return (
+        f'<section id="timing"><h2>{esc(HOW_MEASURED)}</h2><dl class="facts">{items}</dl>'
+        f"<h3>Where each timestamp comes from</h3>{table}</section>"
+    )
 
 
 def _distribution(report: Report) -> str:
@@ -265,6 +300,7 @@ def render_html(report: Report) -> str:
             "<body><main>",
             _header(report),
             _summary_table(report),
+            _how_measured(report),
             f'<section id="drills"><h2>Drill-downs</h2>{drills or "<p>No drill ran.</p>"}'
             "</section>",
             f"<footer>chaosdrill report version {esc(REPORT_VERSION)}" "</footer>",

@@ -5,6 +5,11 @@ by how much ("MTTD 412 s; target 300 s (112 s over)"); a drill that did not fini
 ``<error>``. MTTD, MTTR, score, grade and severity ride along as properties. Gate checks
 (``chaosdrill gate``) add their own failures to the drill they concern, or to a
 ``plan gates`` test case when they concern the whole plan.
+
+How the times were measured rides along too: each case's ``system-out`` starts with its
+method (or that its times were computed the old way, drill seconds x K), MTTD beside the
+detection floor, a slow detection, what its MTTR means and where the time went, phase by
+phase; the suite's ``system-out`` is the report's "How these times were measured".
 """
 
 from __future__ import annotations
@@ -12,9 +17,22 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
+from chaosdrill.report.timing_text import (
+    HOW_MEASURED,
+    floor_line,
+    method_line,
+    plan_items,
+    plan_sources,
+    recovery_line,
+    slow_detection_line,
+)
+from chaosdrill.report.timing_types import OLD_METHOD
 from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["drill_failures", "render_junit"]
+
+#: properties left out when they have no value
+_OPTIONAL = ("detection_floor_production_s", "slow_detection", "recovery_kind")
 
 
 def drill_failures(d: DrillSection) -> list[str]:
@@ -36,6 +54,27 @@ def drill_failures(d: DrillSection) -> list[str]:
     return out
 
 
+def _timing_text(d: DrillSection) -> list[str]:
+    """The lines of a case's output on how its times were measured, and where they went."""
+    lines = [method_line(d)]
+    lines += [x for x in (floor_line(d), slow_detection_line(d), recovery_line(d)) if x]
+    if d.timing is not None:
+        lines.append("where the time went (seconds since the fault: drill, production, clock):")
+        lines += [
+            f"  {p.label}: {p.drill_s:.2f} s, {p.production_s:.0f} s, {p.clock}"
+            for p in d.timing.phases
+        ]
+    return lines
+
+
+def _plan_text(report: Report) -> str:
+    """The suite's output: how the report's times were measured."""
+    lines = [f"{HOW_MEASURED}:"]
+    lines += [f"  {what}: {how}" for what, how in plan_items(report)]
+    lines += [f"  source of {event}: {source}" for event, source in plan_sources(report)]
+    return "\n".join(lines)
+
+
 def _case(
     suite: ET.Element, classname: str, d: DrillSection, extra: Sequence[str]
 ) -> tuple[bool, bool]:
@@ -48,6 +87,7 @@ def _case(
         time=f"{(max(span) - min(span)) if span else 0.0:.3f}",
     )
     props = ET.SubElement(case, "properties")
+    floor = d.timing.floor if d.timing else None
     for name, value in (
         ("scenario", d.scenario),
         ("cause", d.cause),
@@ -57,7 +97,13 @@ def _case(
         ("grade", d.score.grade),
         ("severity", d.severity.level),
         ("time_scale", d.time_scale),
+        ("timing_method", d.timing_method or OLD_METHOD),
+        ("detection_floor_production_s", floor.production_s if floor else None),
+        ("slow_detection", d.timing.slow_detection if d.timing else None),
+        ("recovery_kind", d.recovery.kind if d.recovery else None),
     ):
+        if value is None and name in _OPTIONAL:
+            continue
         ET.SubElement(props, "property", name=name, value="" if value is None else str(value))
     problems = [*drill_failures(d), *extra]
     failed = bool(problems) and d.complete
@@ -69,7 +115,10 @@ def _case(
         fail = ET.SubElement(case, "failure", message=problems[0], type="drill")
         fail.text = "\n".join(problems)
     out = ET.SubElement(case, "system-out")
-    out.text = "\n".join(f"{e.t_s:+.1f} s  {e.label}" for e in d.timeline)
+    timeline = [f"{e.t_s:+.1f} s ({e.production_s:+.0f} s)  {e.label}" for e in d.timeline]
+    out.text = "\n".join(
+        [*_timing_text(d), "timeline (drill seconds since the fault, production):", *timeline]
+    )
     return failed, errored
 
 
@@ -121,5 +170,7 @@ def render_junit(
         el.set("errors", str(errors))
         el.set("time", f"{total:.3f}")
     suite.set("skipped", "0")
+    if report is not None:
+        ET.SubElement(suite, "system-out").text = _plan_text(report)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,6 +1,9 @@
-"""report.md: summary, score breakdown, timeline, runbooks, verification, what to improve.
+"""report.md: summary, how the times were measured, each drill's score and where its time went.
 
-One section per drill of the run, after the run's summary table and distribution.
+Then each drill's severity, timeline, runbooks, verification and what to improve. One
+section per drill of the run, after the run's summary table, distribution and "How these
+times were measured". A drill whose times were computed the old way (drill seconds x K) is
+marked in the summary table and says so in its section.
 """
 
 from __future__ import annotations
@@ -8,6 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chaosdrill.report.timing_text import (
+    HOW_MEASURED,
+    OLD_MARK,
+    floor_line,
+    method_line,
+    old_way_note,
+    plan_items,
+    plan_sources,
+    recovery_line,
+    slow_detection_line,
+)
 from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["fmt_s", "render_markdown", "table"]
@@ -54,7 +68,7 @@ def _summary(report: Report) -> list[str]:
         tg = d.targets
         rows.append(
             [
-                d.id,
+                d.id + (f" {OLD_MARK}" if d.old_timing else ""),
                 d.scenario,
                 f"{fmt_s(t.mttd.production_s)} / {fmt_s(tg.mttd.production_s)}",
                 f"{fmt_s(t.mttr.production_s)} / {fmt_s(tg.mttr.production_s)}",
@@ -74,7 +88,66 @@ def _summary(report: Report) -> list[str]:
         ["measure", "min", "median", "max", "missing"],
         [[n, v.min, v.median, v.max, v.missing] for n, v in dist],
     )
-    lines += ["", "Times are production-equivalent (drill seconds x time scale) unless marked."]
+    lines += [
+        "",
+        "Times are production-equivalent seconds unless marked; how they were measured: below.",
+    ]
+    old = [d.id for d in report.drills if d.old_timing]
+    if old:
+        lines += [
+            "",
+            f"{OLD_MARK} Times computed the old way (drill seconds x K): {', '.join(old)}.",
+        ]
+    return lines
+
+
+def _how_measured(report: Report) -> list[str]:
+    """The report's one section on how its times were measured."""
+    lines = ["", f"## {HOW_MEASURED}", ""]
+    lines += [f"- **{what}**: {how}" for what, how in plan_items(report)]
+    sources = plan_sources(report)
+    lines += ["", "Where each timestamp comes from:", ""]
+    lines += table(["event", "source"], sources) if sources else ["Not recorded."]
+    return lines
+
+
+def _where_the_time_went(d: DrillSection) -> list[str]:
+    """The drill's phases and segments, MTTD beside its floor, and what its MTTR means."""
+    lines = ["", "### Where the time went", ""]
+    t = d.timing
+    if d.old_timing or t is None:
+        lines += [f"> {old_way_note(d)}"]
+        if (rec := recovery_line(d)) is not None:
+            lines += ["", rec]
+        return lines
+    lines += [method_line(d)]
+    if (floor := floor_line(d)) is not None:
+        lines += ["", floor]
+    if (slow := slow_detection_line(d)) is not None:
+        lines += ["", f"> **Warning**: {slow}"]
+    if (rec := recovery_line(d)) is not None:
+        lines += ["", rec]
+    lines += [""]
+    lines += table(
+        ["phase", "drill s", "production s", "clock"],
+        [[p.label, f"{p.drill_s:.2f}", f"{p.production_s:.0f}", p.clock] for p in t.phases],
+    )
+    lines += ["", "What filled each stretch after the fault:", ""]
+    lines += table(
+        ["from (drill s)", "to (drill s)", "drill s", "production s", "clock", "what"],
+        [
+            [
+                f"{s.from_s:.2f}",
+                f"{s.to_s:.2f}",
+                f"{s.drill_s:.3f}",
+                f"{s.production_s:.1f}",
+                s.clock if s.factor is None else f"{s.clock} (x{s.factor:g})",
+                s.what,
+            ]
+            for s in t.segments
+        ],
+    )
+    lines += ["", f"Resolution: {t.resolution.text()}."]
     return lines
 
 
@@ -108,6 +181,7 @@ def _drill(d: DrillSection) -> list[str]:
     )
     if sc.capped_by:
         lines += ["", f"Grade capped: {sc.capped_by}."]
+    lines += _where_the_time_went(d)
     esc = d.escalation
     notify = ", ".join(
         f"{n.person} ({n.role})" if n.person != n.role else n.role for n in esc.notify
@@ -165,7 +239,7 @@ def _drill(d: DrillSection) -> list[str]:
 
 def render_markdown(report: Report) -> str:
     """report.md for a run."""
-    lines = _summary(report)
+    lines = _summary(report) + _how_measured(report)
     for d in report.drills:
         lines += _drill(d)
     return "\n".join(lines) + "\n"

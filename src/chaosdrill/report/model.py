@@ -4,8 +4,11 @@
 writer renders, a ``Report`` made directly from the typed results and their scoring (each
 drill a ``DrillSection``, its parts from ``chaosdrill.report.drill_parts``). Times in a
 report are seconds relative to the fault (``t_inject``) in drill seconds, each with its
-production-equivalent. A result that lacks parts (an interrupted or killed drill) still
-makes a report: what is known, marked ``complete: false`` with why.
+production-equivalent: the result's split figures (``chaosdrill.report.timing_parts``),
+or drill seconds x K for a result written before the split, marked ``timing_method:
+"drill x K"``. The report says once how its times were measured (``Report.timing``). A
+result that lacks parts (an interrupted or killed drill) still makes a report: what is
+known, marked ``complete: false`` with why.
 """
 
 from __future__ import annotations
@@ -28,12 +31,20 @@ from chaosdrill.report.drill_parts import (
     runbook_runs,
     score_part,
     severity_part,
-    time_pair,
     timeline_events,
     verification_checks,
 )
-from chaosdrill.report.drill_types import Markers, Targets, Times, Verdict
+from chaosdrill.report.drill_types import Markers, Verdict
 from chaosdrill.report.improvements import improvements
+from chaosdrill.report.timing_parts import (
+    drill_targets,
+    drill_times,
+    drill_timing,
+    incident_production_s,
+    plan_timing,
+    recovery_note,
+    timing_method,
+)
 from chaosdrill.report.types import (
     Distribution,
     DrillSection,
@@ -49,7 +60,6 @@ from chaosdrill.scoring.score import (
     Scoring,
     aggregate,
     drill_impact,
-    event_time,
     score_drill,
 )
 from chaosdrill.scoring.severity import LEVELS, Revenue, classify, escalation
@@ -110,31 +120,6 @@ def _alert(result: DrillResult) -> str | None:
     )
 
 
-def _incident_production_s(result: DrillResult, k: float) -> float | None:
-    """How long the incident lasted, in production seconds; None when it never ended.
-
-    It lasted from the fault to mitigation, if steady state then held.
-    """
-    recovered = event_time(result, "t_recovered") is not None
-    end = event_time(result, "t_mitigated") if recovered else None
-    t0 = event_time(result, "t_inject")
-    return None if end is None or t0 is None else round((end - t0) * k, 3)
-
-
-def _targets(result: DrillResult, k: float) -> Targets:
-    t = result.targets
-    return Targets(time_pair(t.mttd_s, k), time_pair(t.mttr_s, k), time_pair(t.hold_s, k))
-
-
-def _times(result: DrillResult, k: float) -> Times:
-    return Times(
-        mttd=time_pair(result.mttd_s, k),
-        mttr=time_pair(result.mttr_s, k),
-        time_to_mitigate=time_pair(relative(result, "t_mitigated"), k),
-        time_to_first_impact=time_pair(relative(result, "t_first_impact"), k),
-    )
-
-
 def _alerts_at_end(result: DrillResult) -> tuple[str, ...] | None:
     """Alerts left firing at the end; None when unknown (not asked, or not recorded)."""
     at_end = result.measurements.alerts_at_end
@@ -149,12 +134,13 @@ def drill_report(
     """One drill's part of a report (a ``drills[]`` item of schemas/report.schema.json)."""
     st = settings or ReportSettings()
     k = float(result.time_scale or 1.0)
+    times = drill_times(result)
     impact = drill_impact(result)
     score = score_part(score_drill(result, st.scoring, impact))
     scenario = _scenario(result.scenario)
     cause = _cause(scenario, result.cause)
     severity = classify(result, impact, scenario.severity if scenario else None, st.revenue)
-    esc = escalation(severity.level, _incident_production_s(result, k), st.roles)
+    esc = escalation(severity.level, incident_production_s(result, times), st.roles)
     m = result.measurements
     incomplete = incomplete_reasons(result)
     inject = result.event("t_inject")
@@ -179,8 +165,8 @@ def drill_report(
         time_scale=k,
         complete=not incomplete,
         incomplete_reasons=incomplete,
-        targets=_targets(result, k),
-        times=_times(result, k),
+        targets=drill_targets(result),
+        times=times,
         verdict=Verdict(result.verdict.passed, dict(result.verdict.checks), result.verdict.reasons),
         failures=tuple(result.failures),
         score=score,
@@ -188,13 +174,16 @@ def drill_report(
         severity=severity_part(severity),
         escalation=escalation_part(esc),
         markers=Markers(**{name: relative(result, ev) for name, ev in MARKERS.items()}),
-        timeline=timeline_events(result, k),
+        timeline=timeline_events(result),
         runbooks=runbook_runs(m.runbooks),
         verification=verification_checks(m.verification),
         integrity=m.integrity.to_json() if m.integrity else None,
         alerts_at_end=_alerts_at_end(result),
         series=drill_series(result),
         improvements=improvements(score, alert, [b.name for b in m.runbooks or ()]),
+        timing_method=timing_method(result),
+        timing=drill_timing(result),
+        recovery=recovery_note(result),
     )
 
 
@@ -296,4 +285,5 @@ def build_report(
         interrupted=interrupted,
         summary=_summary(plan_score, drills, interrupted),
         drills=tuple(drills),
+        timing=plan_timing([(r, d.id) for (r, _), d in zip(results, drills, strict=True)]),
     )

@@ -2,7 +2,9 @@
 
 Timeline, root cause (the injected cause), detection, resolution steps, verification,
 impact and severity, and action items derived from the points the drill lost, each with an
-owner from the plan's roles and the seed's deadline ("within 24 hours").
+owner from the plan's roles and the seed's deadline ("within 24 hours"). Detection shows
+MTTD beside its floor (and a detection much slower than it); a drill whose times were
+computed the old way (drill seconds x K) says so under its summary.
 """
 
 from __future__ import annotations
@@ -11,6 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from chaosdrill.report.markdown import fmt_s, table
+from chaosdrill.report.timing_text import (
+    floor_line,
+    old_way_note,
+    recovery_line,
+    slow_detection_line,
+)
 from chaosdrill.report.types import DrillSection, Report
 
 __all__ = ["render_postmortem"]
@@ -35,6 +43,12 @@ def _owner(item: str, roles: Mapping[str, str]) -> str:
     return roles.get(key) or _TITLES[key]
 
 
+def _detection_notes(d: DrillSection) -> list[str]:
+    """MTTD beside its floor, and the warning of a detection much slower than it."""
+    floor, slow = floor_line(d), slow_detection_line(d)
+    return [x for x in (floor, None if slow is None else f"> **Warning**: {slow}") if x]
+
+
 def _drill(d: DrillSection, roles: Mapping[str, str]) -> list[str]:
     t, sev, imp = d.times, d.severity, d.impact
     fault: Mapping[str, Any] = d.fault or {}
@@ -51,6 +65,10 @@ def _drill(d: DrillSection, roles: Mapping[str, str]) -> list[str]:
         f"(target {fmt_s(d.targets.mttr.production_s)}); drill score "
         f"{d.score.points:.1f}/100 ({d.score.grade}).",
     ]
+    if (rec := recovery_line(d)) is not None:
+        lines += ["", rec]
+    if d.old_timing:
+        lines += ["", f"> {old_way_note(d)}"]
     if not d.complete:
         lines += ["", "> **INCOMPLETE**: " + "; ".join(d.incomplete_reasons)]
     lines += ["", "### Timeline (production-equivalent)", ""]
@@ -75,6 +93,7 @@ def _drill(d: DrillSection, roles: Mapping[str, str]) -> list[str]:
             if t.mttd.production_s is not None
             else f"{d.alert or 'The expected alert'} never paged."
         ),
+        *(line for note in _detection_notes(d) for line in ("", note)),
         "",
         "### Resolution steps",
         "",

@@ -1,4 +1,9 @@
-"""The summary table printed at the end of every run (rich)."""
+"""The summary table printed at the end of every run (rich).
+
+Under the table: the run's line, why it did not pass, and how its times were measured in
+brief: the drills whose times were computed the old way (drill seconds x K, marked in the
+table), a detection much slower than its floor, and a recovery that was not the response's.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from chaosdrill.report.timing_text import (
+    OLD_MARK,
+    recovery_line,
+    slow_detection_line,
+)
 from chaosdrill.report.types import Report
 
 __all__ = ["summary_table"]
@@ -36,7 +46,7 @@ def summary_table(report: Report) -> Group:
         t, tg = d.times, d.targets
         passed = d.score.passed
         table.add_row(
-            d.id,
+            d.id + (f" {OLD_MARK}" if d.old_timing else ""),
             d.cause,
             f"{_s(t.mttd.production_s)}/{_s(tg.mttd.production_s)}",
             f"{_s(t.mttr.production_s)}/{_s(tg.mttr.production_s)}",
@@ -53,6 +63,24 @@ def summary_table(report: Report) -> Group:
         style="green" if s.passed else "red",
     )
     parts: list[Any] = [table, line]
+    old = [d.id for d in report.drills if d.old_timing]
+    split = [d for d in report.drills if not d.old_timing]
+    if split:
+        k = ", ".join(sorted({f"x{d.time_scale:g}" for d in split}))
+        parts.append(
+            Text(
+                f"Times split into scaled (monitoring, {k}) and program time (not scaled); "
+                "where the time went: report.md"
+            )
+        )
+    if old:
+        parts.append(
+            Text(f"{OLD_MARK} times computed the old way (drill seconds x K): {', '.join(old)}")
+        )
+    for d in report.drills:
+        for note, style in ((slow_detection_line(d), "yellow"), (recovery_line(d), "yellow")):
+            if note is not None:
+                parts.append(Text(f"  ! {d.id}: {note}", style=style))
     for reason in s.reasons[:8]:
         parts.append(Text(f"  - {reason}", style="red"))
     if not report.complete:

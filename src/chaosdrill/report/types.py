@@ -35,6 +35,7 @@ from chaosdrill.report.drill_types import (
     Verdict,
 )
 from chaosdrill.report.series_types import DrillSeries
+from chaosdrill.report.timing_types import OLD_METHOD, DrillTiming, PlanTiming, RecoveryNote
 from chaosdrill.scoring.score import DrillImpact
 
 __all__ = [
@@ -58,6 +59,12 @@ class DrillSection:
 
     Attributes mirror a ``drills[]`` item of schemas/report.schema.json; times are seconds
     after the fault, each a drill/production pair where the schema has one.
+
+    ``timing_method``: how the production-equivalents were computed (``split-v1``, or
+    ``drill x K`` for a result written before the split; None: a report written before the
+    field, whose times were drill x K). ``timing``: where the time went (split results
+    only). ``recovery``: how the users saw the recovery (None: not recorded). The three are
+    absent from report.json when None.
     """
 
     id: str
@@ -93,6 +100,14 @@ class DrillSection:
     alerts_at_end: tuple[str, ...] | None
     series: DrillSeries
     improvements: tuple[str, ...]
+    timing_method: str | None = None
+    timing: DrillTiming | None = None
+    recovery: RecoveryNote | None = None
+
+    @property
+    def old_timing(self) -> bool:
+        """Its production-equivalents were computed the old way (drill seconds x K)."""
+        return self.timing_method in (None, OLD_METHOD)
 
     @classmethod
     def from_json(cls, o: JsonObject) -> DrillSection:
@@ -137,11 +152,16 @@ class DrillSection:
             alerts_at_end=None if o.data.get("alerts_at_end") is None else o.texts("alerts_at_end"),
             series=DrillSeries.from_json(o.child("series")),
             improvements=o.texts("improvements"),
+            timing_method=o.opt_text("timing_method"),
+            timing=None if (tm := o.opt_child("timing")) is None else DrillTiming.from_json(tm),
+            recovery=None
+            if (rec := o.opt_child("recovery")) is None
+            else RecoveryNote.from_json(rec),
         )
 
     def to_json(self) -> dict[str, Any]:
         """The ``drills[]`` item, keys in report.json order."""
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "experiment": self.experiment,
             "title": self.title,
@@ -176,6 +196,13 @@ class DrillSection:
             "series": self.series.to_json(),
             "improvements": list(self.improvements),
         }
+        if self.timing_method is not None:
+            out["timing_method"] = self.timing_method
+        if self.timing is not None:
+            out["timing"] = self.timing.to_json()
+        if self.recovery is not None:
+            out["recovery"] = self.recovery.to_json()
+        return out
 
 
 def _copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -383,13 +410,18 @@ _REPORT = (
     "complete",
     "interrupted",
     "summary",
+    "timing",
     "drills",
 )
 
 
 @dataclass(frozen=True)
 class Report:
-    """One run of one drill or of a plan's drills (report.json, version 1)."""
+    """One run of one drill or of a plan's drills (report.json, version 1).
+
+    ``timing``: how the run's times were measured (None: a report written before it was
+    recorded, whose times were drill seconds x K; report.json then has no such key).
+    """
 
     run_id: str
     kind: str
@@ -399,6 +431,7 @@ class Report:
     interrupted: str | None
     summary: Summary
     drills: tuple[DrillSection, ...]
+    timing: PlanTiming | None = None
 
     @classmethod
     def from_json(cls, data: Any, source: str | None = None) -> Report:
@@ -429,11 +462,12 @@ class Report:
             interrupted=o.opt_text("interrupted"),
             summary=Summary.from_json(o.child("summary")),
             drills=tuple(DrillSection.from_json(d) for d in o.children("drills")),
+            timing=None if (tm := o.opt_child("timing")) is None else PlanTiming.from_json(tm),
         )
 
     def to_json(self) -> dict[str, Any]:
         """The report.json object (``json.dumps(..., indent=2)`` of it is the file)."""
-        return {
+        out: dict[str, Any] = {
             "chaosdrill_report_version": REPORT_VERSION,
             "run_id": self.run_id,
             "kind": self.kind,
@@ -442,8 +476,11 @@ class Report:
             "complete": self.complete,
             "interrupted": self.interrupted,
             "summary": self.summary.to_json(),
-            "drills": [d.to_json() for d in self.drills],
         }
+        if self.timing is not None:
+            out["timing"] = self.timing.to_json()
+        out["drills"] = [d.to_json() for d in self.drills]
+        return out
 
 
 def read_report(path: Path) -> Report:
