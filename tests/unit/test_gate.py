@@ -112,6 +112,23 @@ def test_regressions_against_a_baseline() -> None:
     assert evaluate(small, Gates(), base, Baseline()).passed
 
 
+def test_a_baseline_computed_the_old_way_is_not_compared_without_saying_so() -> None:
+    split = json.loads((DATA.parent / "results" / "bad-release-split.json").read_text())
+    old_base = report_of(slower(real("bad-release"), 0.2), run_id="BASE")  # x K, and fast
+    assert old_base.drills[0].old_timing and not report_of(split).drills[0].old_timing
+    result = evaluate(report_of(split), Gates(), old_base, Baseline(min_margin_s=1))
+    assert not [f for f in result.findings if f.measure in ("MTTD", "MTTR")]
+    [note] = result.notes
+    assert note.startswith("bad-release: MTTD and MTTR not compared with the baseline")
+    assert "the baseline's production-equivalent times were computed the old way" in note
+    assert "Not compared:" in render_summary(report_of(split), result, "ci-gate")
+    assert result.to_dict()["notes"] == [note]
+    # the same method on both sides: compared as before
+    same = evaluate(report_of(slower(split, 3.0)), Gates(), report_of(split), Baseline())
+    assert {f.measure for f in same.findings if f.kind == "regression"} >= {"MTTD"}
+    assert same.notes == []
+
+
 def test_a_page_that_no_longer_arrives_is_a_regression() -> None:
     base = report_of(real("bad-release"), run_id="BASE")
     r = copy.deepcopy(real("bad-release"))

@@ -591,8 +591,15 @@ def phase_times(events: Sequence[_Event], segments: Sequence[Segment], k: float)
         if e is None:
             continue
         drill = e.t - inject.t
+        cleared = _first(events, "t_fault_cleared")
         if name == "fault_applied" and e.t >= effect_end:
             prod, clock = drill, PROGRAM  # a program's time, even where the pipeline overlaps
+        elif name == "t_response_end" and cleared is not None and e.t > cleared.t:
+            # the runbook's steps after the fault was gone ran beside the users' window
+            # clearing: on the runbook's own chain
+            tail = _runbook_segments(events, cleared.t, e.t)
+            prod = production_at(segments, cleared.t, k) + sum(x.production_s(k) for x in tail)
+            clock = PROGRAM
         else:
             prod = production_at(segments, e.t, k)
             seg = next((s for s in segments if s.start < e.t <= s.end), None)

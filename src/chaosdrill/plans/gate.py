@@ -67,6 +67,8 @@ class GateResult:
     baseline_run: str | None = None
     baseline_note: str = ""
     error: str | None = None
+    #: what the comparison with the baseline left out, and why
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -88,6 +90,7 @@ class GateResult:
             "error": self.error,
             "baseline_run": self.baseline_run,
             "baseline_note": self.baseline_note,
+            "notes": list(self.notes),
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -168,7 +171,8 @@ def _runbooks_ok(d: DrillSection) -> bool:
     return bool(d.runbooks) and all(b.ok for b in d.runbooks)
 
 
-def _regressions(report: Report, base: Report, policy: Baseline) -> list[Finding]:
+def _regressions(report: Report, base: Report, policy: Baseline, notes: list[str]) -> list[Finding]:
+    """What regressed against the baseline; what could not be compared goes to ``notes``."""
     out: list[Finding] = []
     by_id = {d.id: d for d in base.drills}
     by_cause = {d.cause: d for d in base.drills}
@@ -199,10 +203,21 @@ def _regressions(report: Report, base: Report, policy: Baseline) -> list[Finding
                     "ok",
                 )
             )
+        comparable = b.old_timing == d.old_timing
+        if not comparable:
+            old_one = "the baseline's" if b.old_timing else "this run's"
+            new_one = "this run's" if b.old_timing else "the baseline's"
+            notes.append(
+                f"{did}: MTTD and MTTR not compared with the baseline: {old_one} "
+                "production-equivalent times were computed the old way (drill seconds x K), "
+                f"{new_one} from the timeline split into scaled and program time"
+            )
         for key, name, pct in (
             ("mttd", "MTTD", policy.mttd_margin_pct),
             ("mttr", "MTTR", policy.mttr_margin_pct),
         ):
+            if not comparable:
+                break
             was = getattr(b.times, key).production_s
             now = getattr(d.times, key).production_s
             if was is None or now is None:
@@ -258,7 +273,7 @@ def evaluate(
             report.interrupted or ", ".join(report.summary.incomplete_drills)
         )
     if baseline is not None:
-        result.findings += _regressions(report, baseline, policy or Baseline())
+        result.findings += _regressions(report, baseline, policy or Baseline(), result.notes)
         result.baseline_run = baseline.run_id
     return result
 
@@ -322,6 +337,8 @@ def render_summary(report: Report | None, result: GateResult, plan_name: str) ->
             )
     elif result.error is None:
         lines.append("Every gate passed; nothing regressed.")
+    if result.notes:
+        lines += ["", "Not compared:", *(f"- {n}" for n in result.notes)]
     return "\n".join(lines) + "\n"
 
 
