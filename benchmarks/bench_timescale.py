@@ -1,18 +1,21 @@
 """Accuracy of production-equivalent times: drills at K = 1 against drills at K = 20 and 30.
 
 For each scenario's first cause (bad-release, missing-index, primary-crash, leaky-feature)
-runs one drill at K = 1 (real production speed; hold shortened, default 60 s) and
-``--repeats`` drills (default 3) at each of the CI and quarterly time scales (20 and 30),
-all with ``chaosdrill run`` on one shared local environment, then compares each K's
-production-equivalent MTTD and MTTR (chaosdrill.drill.timing: the timeline split into scaled
-and program time) with the K = 1 run's. Reported per scenario and K: the K = 1 figures, the
-mean of the repeats, the error of the mean, the spread (min-max) of the repeats, and the
-detection floor. Target: within 15 % or one production scrape interval (15 s), whichever
-is larger, for every scenario at K = 30.
+runs ``--repeats`` drills (default 3) at each of the CI and quarterly time scales (20 and
+30) and ``--k1-runs`` drills (default 1) at K = 1 (real production speed; hold shortened,
+default 60 s), all with ``chaosdrill run`` on one shared local environment, then compares
+each K's production-equivalent MTTD and MTTR (chaosdrill.drill.timing: the timeline split
+into scaled and program time) with the K = 1 runs' (their mean, when there are several: a
+single run at production speed carries its own luck of up to a scrape and an evaluation
+interval). Reported per scenario and K: the K = 1 figures, the mean of the repeats, the
+error of the mean, the spread (min-max) of the repeats, and the detection floor. Target:
+within 15 % or one production scrape interval (15 s), whichever is larger, for every
+scenario at K = 30.
 
 The drills' result files are kept under the run folder; ``--from DIR`` recomputes the table
-from a folder of results without running anything. Long (about 50 minutes here): its own
-nox session, ``bench-timescale``, not part of ``bench``. Writes
+from a folder of results without running anything, and ``--include DIR`` adds the results
+of an earlier run (for example its K = 1 drills). Long (about 50 minutes here): its own nox
+session, ``bench-timescale``, not part of ``bench``. Writes
 benchmarks/results/timescale.json.
 """
 
@@ -122,16 +125,31 @@ def table(rows: list[dict[str, Any]], scales: list[float]) -> list[dict[str, Any
     out = []
     for scenario, cause in DRILLS.items():
         mine = [r for r in rows if r["cause"] == cause]
-        base = next((r for r in mine if r["k"] == 1.0), None)
+        k1 = [r for r in mine if r["k"] == 1.0]
+        base = None
+        if k1:
+            mttds = [r["mttd_production_s"] for r in k1 if r["mttd_production_s"] is not None]
+            mttrs = [r["mttr_production_s"] for r in k1 if r["mttr_production_s"] is not None]
+            base = {
+                "runs": len(k1),
+                "mttd_production_s": round(statistics.fmean(mttds), 1) if mttds else None,
+                "mttr_production_s": round(statistics.fmean(mttrs), 1) if mttrs else None,
+                "mttd_each_s": mttds,
+                "mttr_each_s": mttrs,
+                "floor_each_s": [r["floor_production_s"] for r in k1],
+            }
         entry: dict[str, Any] = {
             "scenario": scenario,
             "cause": cause,
             "k1": None
             if base is None
             else {
+                "runs": base["runs"],
                 "mttd_s": base["mttd_production_s"],
                 "mttr_s": base["mttr_production_s"],
-                "floor_s": base["floor_production_s"],
+                "mttd_each_s": base["mttd_each_s"],
+                "mttr_each_s": base["mttr_each_s"],
+                "floor_each_s": base["floor_each_s"],
             },
         }
         for k in scales:
@@ -152,7 +170,7 @@ def table(rows: list[dict[str, Any]], scales: list[float]) -> list[dict[str, Any
 
 def markdown(tab: list[dict[str, Any]], scales: list[float]) -> str:
     """The table as Markdown (for docs and notes)."""
-    head = "| scenario | K = 1 MTTD / MTTR |"
+    head = "| scenario | K = 1 MTTD / MTTR (runs) |"
     sep = "|---|---|"
     for k in scales:
         head += f" K = {k:g} MTTD (error, spread) | K = {k:g} MTTR (error, spread) |"
@@ -160,7 +178,11 @@ def markdown(tab: list[dict[str, Any]], scales: list[float]) -> str:
     lines = [head, sep]
     for e in tab:
         k1 = e["k1"] or {}
-        row = f"| {e['scenario']} | {k1.get('mttd_s')} / {k1.get('mttr_s')} s |"
+        each = ", ".join(
+            f"{d:.1f}/{r:.1f}"
+            for d, r in zip(k1.get("mttd_each_s", []), k1.get("mttr_each_s", []), strict=False)
+        )
+        row = f"| {e['scenario']} | {k1.get('mttd_s')} / {k1.get('mttr_s')} s ({each}) |"
         for k in scales:
             c = e[f"k{k:g}"]
             for key in ("mttd", "mttr"):
@@ -184,7 +206,10 @@ def main() -> int:
     parser.add_argument("--k1-hold", type=float, default=60.0, help="hold at K = 1 (s)")
     parser.add_argument("--scenarios", default=",".join(DRILLS), help="comma-separated")
     parser.add_argument("--from", dest="source", type=Path, help="recompute from results")
-    parser.add_argument("--skip-k1", action="store_true", help="only the scaled runs")
+    parser.add_argument("--k1-runs", type=int, default=1, help="drills at K = 1 per scenario")
+    parser.add_argument(
+        "--include", type=Path, action="append", default=[], help="add an earlier run's results"
+    )
     args = parser.parse_args()
     scales = [float(x) for x in args.scales.split(",") if x]
     wanted = [s for s in args.scenarios.split(",") if s]
@@ -197,8 +222,8 @@ def main() -> int:
     else:
         out_dir = Path(tempfile.mkdtemp(prefix="chaosdrill-bench-timescale-"))
         name = f"bench-ts-{uuid.uuid4().hex[:6]}"
-        plan = [] if args.skip_k1 else [(1.0, 1)]
-        plan += [(k, args.repeats) for k in scales]
+        plan = [(k, args.repeats) for k in sorted(scales, reverse=True)]
+        plan += [(1.0, args.k1_runs)] if args.k1_runs > 0 else []
         paths = []
         print(f"results under {out_dir}", flush=True)
         try:
@@ -215,6 +240,8 @@ def main() -> int:
                 capture_output=True,
                 check=False,
             )
+    for extra in args.include:
+        paths += sorted(extra.rglob("drills/*.json"))
     rows = [figures(p) for p in paths]
     tab = table(rows, scales)
     quarterly = max(scales)

@@ -105,20 +105,22 @@ def test_at_production_speed_every_phase_is_its_drill_time(cause: str) -> None:
         assert p.production_s == pytest.approx(p.drill_s, abs=1e-3), p
 
 
-def test_a_rolling_deploy_is_program_time_and_detection_is_scaled_from_its_end() -> None:
+def test_a_rolling_deploy_counts_as_program_time_in_proportion_to_the_share_it_lacked() -> None:
     timing, events = _timing("bad-release")
     inject, applied, page = (_t(events, n) for n in ("t_inject", "fault_applied", "t_page"))
+    impact = next(e for e in events if e.name == "t_first_impact")
+    # the first new replica failed users 0.5 s before the deploy ended, at half the share
+    assert impact.t < applied
+    effect = impact.t + impact.detail["full_s"]  # the ramp as a step of the full share
+    assert impact.t < effect < applied
     first = timing.segments[0]
     assert first.clock == PROGRAM and first.what == "the fault taking effect"
-    # the first replica failed users before the deploy ended: the deploy is the program's
-    assert _t(events, "t_first_impact") < applied
-    assert first.end == pytest.approx(applied)
+    assert first.end == pytest.approx(effect)
     detection = timing.segments[1]
     assert detection.clock == SCALED and detection.end == pytest.approx(page)
     mttd = timing.production_s("t_page")
-    assert mttd == pytest.approx((applied - inject) + 30 * (page - applied), abs=2e-3)
-    # the old way multiplied the deploy by 30 too
-    assert mttd < 30 * (page - inject) - 29 * (applied - inject) + 1e-3
+    assert mttd == pytest.approx((effect - inject) + 30 * (page - effect), abs=2e-3)
+    # the deploy's end is a program's time, even where the pipeline overlaps it
     applied_phase = timing.phase("fault_applied")
     assert applied_phase is not None and applied_phase.clock == PROGRAM
     assert applied_phase.production_s == pytest.approx(applied - inject, abs=1e-3)

@@ -32,6 +32,7 @@ from chaosdrill.drill.users import (
     LATENCY_SLO_MS,
     first_impact,
     first_meeting,
+    grid_step,
     last_breach,
     meets,
 )
@@ -456,7 +457,8 @@ def _users_view(
     if impact is None:
         return ("held" if recovered is not None else None), None
     broke = last_breach(ctx.sli, impact.breach, end, window) or impact.breach
-    back = first_meeting(ctx.sli, broke, end, window)
+    # the hold may begin at the very first window after the breach: look one step past it
+    back = first_meeting(ctx.sli, broke, max(end, broke) + grid_step(window), window)
     if back is not None and ctx.timeline.first("t_users_ok") is None:
         bad = [
             r.end

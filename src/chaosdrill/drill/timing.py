@@ -400,11 +400,12 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
 
     The fault applied, unless the alert's signal is the users' requests: when the first
     request that failed or was slow completed before the alert went pending (and before the
-    page), the later of the fault applied and the users' impact as a step of its full size
-    (``full_s`` of ``t_first_impact``: a ramp, such as a deploy rolling replica by replica
-    or a queue building behind slow queries, replaced by the step that puts the same count
-    of bad requests in the rule's window by the time it pended). A request's own latency,
-    and a deploy still rolling, are program time.
+    page), the users' impact as a step of its full size (``full_s`` of ``t_first_impact``:
+    a ramp, such as a deploy rolling replica by replica, replaced by the step of the full
+    share that puts the same count of bad requests in the rule's window by the time it
+    pended: the ramp is program time in proportion to the share it lacked), or, if later,
+    the alert's own signal onset (``t_signal_onset``, less its samples' expected lag: a
+    queue building behind slow queries before the service's histogram sees it).
     """
     applied = at.get("fault_applied", at.get("t_inject", 0.0))
     impact = _first(events, "t_first_impact")
@@ -421,10 +422,10 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
     onset = _first(events, "t_signal_onset")
     if onset is not None and signal_end is not None and onset.t <= signal_end:
         # the service's own metrics crossed later than the users saw it: program time up
-        # to that onset, less the samples' own lag (a scrape and an evaluation, at most)
+        # to that onset, less the samples' expected own lag
         lag = float(onset.detail.get("lag_s") or 0.0)
         seen = max(seen, onset.t - lag)
-    return max(applied, seen)
+    return seen
 
 
 def split_timeline(
