@@ -438,6 +438,31 @@ RECOVERED_BEFORE_RESPONSE = (
 SLOS_HELD = "the SLOs held through the fault: no user saw it"
 
 
+def _step_end(ctx: DrillContext, first: float, last_bad: float) -> float | None:
+    """Seconds (<= 0) from the users' last bad request to their errors' end as a full step.
+
+    From the response's start, the runbook's work can taper the errors off (a rollback
+    replacing replicas one by one): that tail is replaced by the step of the full share
+    (the share over the SLO window before the response) with as many bad requests. None:
+    no response, or no errors before it to judge the full share by.
+    """
+    started = ctx.timeline.first("t_response_start")
+    if ctx.sli is None or started is None or not first < started.t < last_bad:
+        return None
+
+    def share(a: float, b: float) -> float:
+        done = ctx.sli.requests(a, b) if ctx.sli is not None else []
+        bad = sum(1 for r in done if r.failed or r.ms > LATENCY_SLO_MS)
+        return bad / len(done) if done else 0.0
+
+    full = share(max(first, started.t - ctx.spec.slo_window_s), started.t)
+    tail = share(started.t, last_bad)
+    if full <= 0:
+        return None
+    end = started.t + (last_bad - started.t) * min(1.0, tail / full)
+    return round(end - last_bad, 3)
+
+
 def _users_view(
     ctx: DrillContext, t_inject: float, recovered: float | None
 ) -> tuple[str | None, float | None]:
@@ -466,7 +491,10 @@ def _users_view(
             if r.failed or r.ms > LATENCY_SLO_MS
         ]
         if bad:
-            ctx.timeline.mark("t_last_bad_request", t=max(bad))
+            last = max(bad)
+            ctx.timeline.mark(
+                "t_last_bad_request", t=last, equivalent_s=_step_end(ctx, impact.first, last)
+            )
         ctx.timeline.mark("t_users_ok", t=back)
     started = ctx.timeline.first("t_response_start")
     if back is not None and started is not None and back < started.t:

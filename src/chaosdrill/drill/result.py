@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from chaosdrill.drill import users
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.jsonfields import JsonObject
@@ -88,64 +86,6 @@ def _full_effect_s(ctx: DrillContext, impact: Impact) -> float | None:
         return None
     equivalent = pending.t - (pending.t - impact.seen) * ramp / full
     return round(equivalent - impact.first, 3)
-
-
-def signal_onset(ctx: DrillContext, rules: tuple[tuple[str, str, float], ...]) -> None:
-    """Mark when the alert's own signal first crossed its threshold (``t_signal_onset``).
-
-    For a rule over a window (a ratio of rates, a latency quantile), its expression with
-    the window shrunk to three scrape intervals, evaluated by Prometheus at every
-    evaluation interval from the fault to the alert pending: the first evaluation where
-    it held. The service's own metrics can lag the users' view (requests queueing behind
-    slow queries before the service's histogram sees them slow); that lag is program time.
-    Nothing is marked when Prometheus cannot answer or no rule has a window.
-    """
-    from chaosdrill.drill.timing import rule_shape
-    from chaosdrill.monitoring.promql import scale_expr
-
-    inject = ctx.timeline.first("t_inject")
-    pending = ctx.timeline.first("t_alert_pending")
-    if inject is None or pending is None or ctx.timeline.first("t_signal_onset") is not None:
-        return
-    try:
-        monitoring = ctx.env.monitoring()
-        url = ctx.env.endpoints().prometheus_url
-    except DrillError:
-        return
-    short = 3 * monitoring.scrape_interval_s
-    offset = time.time() - time.monotonic()
-    onsets = []
-    for _, expr, for_s in rules:
-        shape = rule_shape(expr, for_s)
-        if shape.kind not in ("ratio", "quantile") or not shape.window_s:
-            continue
-        try:
-            shrunk = scale_expr(expr, shape.window_s / short)
-            resp = httpx.get(
-                f"{url}/api/v1/query_range",
-                params={
-                    "query": shrunk,
-                    "start": inject.t + offset,
-                    "end": pending.t + offset,
-                    "step": max(0.05, monitoring.evaluation_interval_s),
-                },
-                timeout=5.0,
-            )
-            resp.raise_for_status()
-            series = resp.json()["data"]["result"]
-        except (DrillError, httpx.HTTPError, KeyError, ValueError):
-            continue
-        times = [float(v[0]) for s in series for v in s.get("values", [])]
-        if times:
-            onsets.append(min(times) - offset)
-    if onsets:
-        ctx.timeline.mark(
-            "t_signal_onset",
-            t=max(inject.t, min(onsets)),
-            window_s=short,
-            # the samples' expected own lag: half a scrape and half an evaluation interval
-            lag_s=round((monitoring.scrape_interval_s + monitoring.evaluation_interval_s) / 2, 3),
-        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -266,10 +206,6 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
             share=round(shares.share, 4),
             slow_share=round(shares.slow_share, 4),
         )
-    if ctx.spec.alert:
-        from chaosdrill.paths import PROBES_DIR
-
-        signal_onset(ctx, _rules_of(ctx.spec.alert, str(PROBES_DIR)))
     ctx.timing = timing = timing_of(ctx)
     m = dataclasses.replace(ctx.measurements)  # a snapshot: the parts are immutable
     mttd = m.detection.mttd_s if m.detection else None

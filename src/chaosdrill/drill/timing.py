@@ -81,10 +81,6 @@ SOURCES: dict[str, str] = {
         "the load's own record of every request: when the first request that failed or took "
         "over 1 s was sent"
     ),
-    "t_signal_onset": (
-        "Prometheus: the first evaluation, after the fault, of the alert's expression with its "
-        "window shrunk to three scrape intervals that held"
-    ),
     "t_alert_pending": "Prometheus' activeAt for the alert (the evaluation that found it true)",
     "t_alert_firing": "the first look at Prometheus' alerts API that showed it firing",
     "t_page": (
@@ -403,9 +399,8 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
     page), the users' impact as a step of its full size (``full_s`` of ``t_first_impact``:
     a ramp, such as a deploy rolling replica by replica, replaced by the step of the full
     share that puts the same count of bad requests in the rule's window by the time it
-    pended: the ramp is program time in proportion to the share it lacked), or, if later,
-    the alert's own signal onset (``t_signal_onset``, less its samples' expected lag: a
-    queue building behind slow queries before the service's histogram sees it).
+    pended: the ramp is program time in proportion to the share it lacked; so is a queue
+    building behind slow queries).
     """
     applied = at.get("fault_applied", at.get("t_inject", 0.0))
     impact = _first(events, "t_first_impact")
@@ -419,12 +414,6 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
     full = impact.detail.get("full_s")
     if isinstance(full, int | float):
         seen = max(seen, impact.t + float(full))
-    onset = _first(events, "t_signal_onset")
-    if onset is not None and signal_end is not None and onset.t <= signal_end:
-        # the service's own metrics crossed later than the users saw it: program time up
-        # to that onset, less the samples' expected own lag
-        lag = float(onset.detail.get("lag_s") or 0.0)
-        seen = max(seen, onset.t - lag)
     return seen
 
 
@@ -519,7 +508,11 @@ def _recovery_segments(
     gate = production_at(segs, settled, k)
     users = None
     if last_bad is not None and users_ok is not None and users_ok.t > last_bad.t:
-        users = production_at(segs, last_bad.t, k) + k * (users_ok.t - last_bad.t)
+        # the users' errors tapering off as the runbook worked (a rollback replacing
+        # replicas one by one), as a step of their full share ending here
+        raw = last_bad.detail.get("equivalent_s")
+        end = last_bad.t + (float(raw) if isinstance(raw, int | float) else 0.0)
+        users = production_at(segs, end, k) + k * (users_ok.t - end)
     after = k * max(0.0, mitigated - max(settled, users_ok.t if users_ok else settled))
     total = max(gate, users if users is not None else gate) + after - gate
     if mitigated > settled or total > 0:
