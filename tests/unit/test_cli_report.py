@@ -19,7 +19,7 @@ from rich.console import Console
 from chaosdrill.cli.application import app
 from chaosdrill.cli.main import cli, main
 from chaosdrill.report.history import History
-from tests.unit.test_history import DATA, report, result, variant
+from tests.unit.test_history import DATA, report, result, split_result, variant
 
 
 @pytest.fixture(autouse=True)
@@ -97,10 +97,11 @@ def test_compare_table_and_overall(hist: Path) -> None:
     out = flat(invoke("compare", "run-1", "run-3", "--history", str(hist)).stdout)
     assert "run-1 -> run-3 drill MTTD s MTTR s score grade verdict severity change" in out
     assert (
-        "bad-release 150.0 -> 195.0 (+45.0) 221.2 -> not recovered 95.2 -> 45.0 (-50.2) "
+        "bad-release 150.0† -> 195.0† (+45.0) 221.2† -> not recovered 95.2 -> 45.0 (-50.2) "
         "A -> F PASS -> FAIL P1 worse: MTTD, MTTR, score, grade, verdict"
     ) in out
-    assert "primary-crash 113.5 213.7 95.3 A PASS P1 only in run-1" in out
+    assert "primary-crash 113.5† 213.7† 95.3 A PASS P1 only in run-1" in out
+    assert "† computed the old way: drill seconds x K" in out  # the results predate the split
     assert (
         "overall: score 95.2 -> 45.0 (-50.3), grade A -> F, verdict PASS -> FAIL, complete, "
         "worst severity P1"
@@ -122,6 +123,106 @@ def test_unknown_run_exits_2(hist: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert info.value.code == 2
     err = re.sub(r"\s+", " ", capsys.readouterr().err)
     assert "unknown run id 'run-9'; closest known: run-3, run-2, run-1" in err
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """Three runs of bad-release timed the old way (MTTD 150, 150, 180 s), then two timed
+    split-v1 (MTTD 74.294 s): the split one looks faster only because of the method."""
+    path = tmp_path / "mixed.sqlite"
+    h = History(path)
+    for i, mttd in enumerate((150.0, 150.0, 180.0)):
+        h.record(report(f"old-{i}", variant(result("bad-release-pass"), mttd_s=mttd)))
+    for i in range(2):
+        h.record(report(f"split-{i}", split_result()))
+    return path
+
+
+def test_trend_marks_old_way_runs_and_leaves_them_out_of_the_direction(mixed: Path) -> None:
+    out = flat(invoke("trend", "--history", str(mixed)).stdout)
+    assert "old-0 † " in out and "old-2 † " in out
+    assert "split-0 " in out and "split-0 †" not in out
+    assert "† computed the old way: drill seconds x K" in out
+    assert (
+        "MTTD median 74 s -> 74 s (same), MTTR median 78 s -> 78 s (same), score median 99 -> "
+        "99 (same): the last run against the one before; 3 runs timed the old way † left out, "
+        "not compared with split-v1 times"
+    ) in out
+    assert "(better)" not in out  # 180 s -> 74 s is the method, not an improvement
+
+    points = json.loads(invoke("trend", "--history", str(mixed), "--json").stdout)
+    assert [(p["run_id"], p["timing_method"], p["old_timing"]) for p in points] == [
+        ("old-0", "drill x K", True),
+        ("old-1", "drill x K", True),
+        ("old-2", "drill x K", True),
+        ("split-0", "split-v1", False),
+        ("split-1", "split-v1", False),
+    ]
+
+
+def test_trend_with_one_split_run_has_no_direction_across_methods(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    h = History(path)
+    for i, mttd in enumerate((150.0, 180.0)):
+        h.record(report(f"old-{i}", variant(result("bad-release-pass"), mttd_s=mttd)))
+    h.record(report("split-0", split_result()))
+    out = flat(invoke("trend", "--history", str(path)).stdout)
+    assert "old-1 † " in out and "split-0 " in out
+    assert (
+        "one run timed this way so far; 2 runs timed the old way † left out, not compared "
+        "with split-v1 times"
+    ) in out
+    assert "MTTD median" not in out
+
+
+def test_trend_of_split_runs_only_has_no_footnote(mixed: Path) -> None:
+    out = flat(invoke("trend", "--history", str(mixed), "--limit", "2").stdout)
+    assert "†" not in out and "left out" not in out
+    assert "the last run against the one before" in out
+
+
+def test_compare_across_methods_shows_both_and_compares_neither(mixed: Path) -> None:
+    out = flat(invoke("compare", "old-2", "split-0", "--history", str(mixed)).stdout)
+    assert (
+        "bad-release 180.0† -> 74.3 (not compared: different methods) "
+        "221.2† -> 77.6 (not compared: different methods) 95.2 -> 99.4 (+4.2)"
+    ) in out
+    assert (
+        "better: score; times the old way † -> split-v1: MTTD, MTTR not compared (the score "
+        "rests on them)"
+    ) in out
+    assert "better: MTTD" not in out and "better: score, MTTD" not in out
+    assert "-105.7" not in out  # the delta across methods is never shown
+    assert "† computed the old way: drill seconds x K" in out
+    assert (
+        "times of bad-release computed different ways in the two runs: their MTTD and MTTR "
+        "are not compared, and the scores rest on them"
+    ) in out
+
+    same = flat(invoke("compare", "split-0", "split-1", "--history", str(mixed)).stdout)
+    assert "bad-release 74.3 -> 74.3 77.6 -> 77.6 99.4 -> 99.4" in same
+    assert "†" not in same and "not compared" not in same
+
+    data = json.loads(
+        invoke("compare", "old-2", "split-0", "--history", str(mixed), "--json").stdout
+    )
+    (d,) = data["drills"]
+    assert d["mttd_s"] == {"before": 180.0, "after": 74.294, "delta": None, "comparable": False}
+    assert d["timing_method"] == {"before": "drill x K", "after": "split-v1", "comparable": False}
+
+
+def test_trend_html_draws_each_method_as_its_own_series(mixed: Path, tmp_path: Path) -> None:
+    page = tmp_path / "trend.html"
+    invoke("trend", "--history", str(mixed), "--html", str(page))
+    text = page.read_text()
+    assert "id='old-way'" in text and "† computed the old way: drill seconds x K" in text
+    chart = text.split('id="trend-high-error-rate"')[1]
+    assert chart.count('"name":"MTTD s \\u2020 (old way)"') == 1  # † in plotly's JSON
+    assert chart.count('"name":"MTTD s"') == 1
+    # the old way's series has gaps where the split runs are, the split one the reverse
+    assert '"y":[150.0,150.0,180.0,null,null]' in chart
+    assert '"y":[null,null,null,74.294,74.294]' in chart
+    assert '"y":[150.0,150.0,180.0,74.294,74.294]' not in chart
 
 
 # -- render -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import multiprocessing
 import sqlite3
+from contextlib import closing
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from chaosdrill.report import history as history_module
 from chaosdrill.report.history import SCHEMA_VERSION, Delta, History
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "history"
+#: a real drill result written since times were split (method split-v1)
+SPLIT = Path(__file__).resolve().parents[1] / "data" / "results" / "bad-release-split.json"
 
 
 @cache
@@ -54,6 +57,11 @@ def variant(
             out[key] = round(value / k, 3)
             out["production_equivalent"][key] = value
     return out
+
+
+def split_result() -> dict[str, Any]:
+    """A fresh copy of a real bad-release result timed split-v1 (MTTD 74.294 s)."""
+    return dict(json.loads(SPLIT.read_text()))
 
 
 def report(run_id: str, *results: dict[str, Any], plan: str = "quarterly") -> Report:
@@ -261,7 +269,10 @@ def test_a_newer_schema_is_refused(history: History) -> None:
         lambda: history.trend(),
         lambda: history.record(report("run-2", result("primary-crash"))),
     ):
-        with pytest.raises(InvalidInputError, match=r"schema version 2 is newer .*\(1\)"):
+        with pytest.raises(
+            InvalidInputError,
+            match=rf"schema version {SCHEMA_VERSION + 1} is newer .*\({SCHEMA_VERSION}\)",
+        ):
             call()
     with sqlite3.connect(history.path) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (1,)
@@ -271,9 +282,171 @@ def test_a_newer_schema_is_refused(history: History) -> None:
 def test_schema_and_pragmas(history: History) -> None:
     history.record(report("run-1", result("primary-crash")))
     with sqlite3.connect(history.path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert "timing_method" in [r[1] for r in conn.execute("PRAGMA table_info(drills)")]
     conn.close()
+
+
+#: the tables as chaosdrill wrote them at schema version 1, before drills.timing_method
+SCHEMA_V1 = (
+    """CREATE TABLE schema_version (version INTEGER NOT NULL)""",
+    """CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    plan TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    generated_at TEXT,
+    complete INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    points REAL,
+    grade TEXT,
+    worst_severity TEXT,
+    report_dir TEXT
+)""",
+    "CREATE INDEX runs_plan ON runs(plan, seq)",
+    """CREATE TABLE drills (
+    run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    drill_id TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    alert TEXT,
+    mttd_s REAL,
+    mttr_s REAL,
+    mttd_drill_s REAL,
+    mttr_drill_s REAL,
+    time_scale REAL NOT NULL,
+    points REAL,
+    grade TEXT,
+    passed INTEGER NOT NULL,
+    paged INTEGER,
+    runbook_ok INTEGER,
+    lost_writes INTEGER NOT NULL,
+    severity TEXT,
+    complete INTEGER NOT NULL,
+    PRIMARY KEY (run_seq, position)
+)""",
+    "CREATE INDEX drills_scenario ON drills(scenario, run_seq)",
+    "INSERT INTO schema_version (version) VALUES (1)",
+    "INSERT INTO runs (run_id, plan, kind, generated_at, complete, passed, points, grade,"
+    " worst_severity, report_dir) VALUES ('old-1', 'quarterly', 'plan',"
+    " '2026-01-10T10:04:00+00:00', 1, 1, 95.25, 'A', 'P1', NULL)",
+    "INSERT INTO drills VALUES (1, 0, 'bad-release', 'high-error-rate', 'bad-release',"
+    " 'HighErrorRate', 156.6, 221.22, 5.22, 7.374, 30.0, 95.2, 'A', 1, 1, 1, 0, 'P1', 1)",
+    "INSERT INTO drills VALUES (1, 1, 'primary-crash', 'database-down', 'primary-crash',"
+    " 'DatabaseDown', 113.55, 213.72, 3.785, 7.124, 30.0, 95.31, 'A', 1, 1, 1, 0, 'P1', 1)",
+)
+
+
+def _columns(path: Path) -> list[str]:
+    with closing(sqlite3.connect(path)) as conn:
+        return [r[1] for r in conn.execute("PRAGMA table_info(drills)")]
+
+
+def _versions(path: Path) -> list[int]:
+    with closing(sqlite3.connect(path)) as conn:
+        return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
+
+
+@pytest.fixture
+def v1_history(tmp_path: Path) -> History:
+    """A history written at schema version 1: one run of two drills, timed the old way."""
+    path = tmp_path / "history.sqlite"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for statement in SCHEMA_V1:
+            conn.execute(statement)
+    return History(path)
+
+
+def test_a_version_1_history_is_read_as_it_is_with_its_times_the_old_way(
+    v1_history: History,
+) -> None:
+    crash = v1_history.drills("old-1")[1]
+    assert (crash.drill_id, crash.mttd_s, crash.mttr_s) == ("primary-crash", 113.55, 213.72)
+    assert [(d.timing_method, d.old_timing) for d in v1_history.drills("old-1")] == [
+        (None, True),
+        (None, True),
+    ]
+    points = v1_history.trend()
+    assert [(p.run_id, p.timing_method, p.old_timing) for p in points] == [
+        ("old-1", None, True),
+        ("old-1", None, True),
+    ]
+    assert [r.run_id for r in v1_history.runs()] == ["old-1"]
+    assert getattr(v1_history.last_passing("quarterly"), "run_id", None) == "old-1"
+    # reading changed nothing: the file is migrated by the next write, not by readers
+    assert _versions(v1_history.path) == [1] and "timing_method" not in _columns(v1_history.path)
+
+
+def test_a_version_1_history_migrates_in_place_on_the_next_write(v1_history: History) -> None:
+    v1_history.record(report("new-1", split_result()))
+
+    assert _versions(v1_history.path) == [1, SCHEMA_VERSION]
+    assert _columns(v1_history.path)[-1] == "timing_method"
+    assert [r.run_id for r in v1_history.runs()] == ["old-1", "new-1"]
+    assert [d.timing_method for d in v1_history.drills("old-1")] == [None, None]
+    (new,) = v1_history.drills("new-1")
+    assert (new.timing_method, new.old_timing, new.mttd_s) == ("split-v1", False, 74.294)
+    with closing(sqlite3.connect(v1_history.path)) as conn:
+        assert conn.execute(
+            "SELECT timing_method FROM drills ORDER BY run_seq, position"
+        ).fetchall() == [
+            (None,),
+            (None,),
+            ("split-v1",),
+        ]
+    # a second write finds it migrated and leaves the version alone
+    v1_history.record(report("new-2", result("primary-crash")))
+    assert _versions(v1_history.path) == [1, SCHEMA_VERSION]
+    assert v1_history.drills("new-2")[0].timing_method == "drill x K"
+
+
+def test_each_drill_records_how_its_times_were_computed(history: History) -> None:
+    rep = report("run-1", split_result(), result("primary-crash"))
+    assert [d.timing_method for d in rep.drills] == ["split-v1", "drill x K"]
+    history.record(rep)
+    split, old = history.drills("run-1")
+    assert (split.timing_method, split.old_timing) == ("split-v1", False)
+    assert (old.timing_method, old.old_timing) == ("drill x K", True)
+
+    # a report.json written before the field: no timing_method, the old way, stored NULL
+    earlier = report("run-0", result("primary-crash")).to_json()
+    del earlier["drills"][0]["timing_method"]
+    history.record(Report.from_json(earlier))
+    (d,) = history.drills("run-0")
+    assert (d.timing_method, d.old_timing) == (None, True)
+    assert {(p.run_id, p.timing_method) for p in history.trend(scenario="database-down")} == {
+        ("run-0", None),
+        ("run-1", "drill x K"),
+    }
+    assert [p.old_timing for p in history.trend(scenario="high-error-rate")] == [False]
+
+
+def test_compare_does_not_set_old_way_times_against_split_ones(history: History) -> None:
+    history.record(report("old", result("bad-release-pass"), result("primary-crash")))
+    history.record(report("new", split_result(), result("primary-crash")))
+
+    c = history.compare("old", "new")
+    bad, crash = c.drills
+    assert (bad.timing_method_before, bad.timing_method_after) == ("drill x K", "split-v1")
+    assert not bad.times_comparable and not c.times_comparable
+    for delta in (bad.mttd_s, bad.mttr_s):
+        assert delta.before is not None and delta.after is not None  # both shown
+        assert not delta.comparable and delta.delta is None
+        assert delta.direction(lower_is_better=True) == "incomparable"
+    assert (bad.mttd_s.before, bad.mttd_s.after) == (156.6, 74.294)
+    assert bad.points.comparable and bad.points.delta is not None  # the score is compared
+    # both runs timed primary-crash the old way: compared as before
+    assert crash.times_comparable and crash.mttd_s.comparable and crash.mttd_s.delta == 0.0
+
+    as_json = c.to_dict()
+    json.dumps(as_json)
+    d = as_json["drills"][0]
+    assert d["mttd_s"] == {"before": 156.6, "after": 74.294, "delta": None, "comparable": False}
+    assert d["timing_method"] == {"before": "drill x K", "after": "split-v1", "comparable": False}
+    assert as_json["drills"][1]["timing_method"]["comparable"] is True
+    assert as_json["overall"]["times_comparable"] is False
 
 
 def test_a_history_locked_too_long_is_a_runtime_failure(

@@ -5,7 +5,9 @@
 - ``report render PATH``: every output again from a drill result, a report.json or a journal
   written by the stock ``chaos run``.
 
-The trend and compare tables are built in ``chaosdrill.report.history_tables``. Bad input
+The trend and compare tables are built in ``chaosdrill.report.history_tables``; times
+computed the old way (drill seconds x K) are marked † there and never compared with split
+times (the JSON has ``timing_method`` and ``old_timing``). Bad input
 (a missing file, not JSON, an unknown format, an unknown run id) raises
 ``InvalidInputError`` before anything is written: exit code 2.
 """
@@ -99,7 +101,9 @@ def trend(
         write_atomic(html_path, render_trend_html(points, str(history.path)))
         app.console.print(f"trend chart: {html_path}")
     if as_json:
-        click.echo(json.dumps([asdict(p) for p in points], indent=2))
+        click.echo(
+            json.dumps([{**asdict(p), "old_timing": p.old_timing} for p in points], indent=2)
+        )
         return
     if not points:
         what = " and ".join(

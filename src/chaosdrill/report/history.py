@@ -9,8 +9,10 @@ place in that order.
 The file is opened per call in WAL mode with ``synchronous=FULL`` and a busy timeout, and
 every write is one ``BEGIN IMMEDIATE`` transaction, so two processes may record at once. The
 schema is created on the first write; its version is kept in ``schema_version`` and a file
-written by a newer chaosdrill is refused rather than misread. Reading a history that does not
-exist yet gives empty answers and creates nothing.
+written by a newer chaosdrill is refused rather than misread. A file of an older version is
+read as it is and migrated in place by the next write, in that write's transaction (version
+2 added ``drills.timing_method``: NULL in the rows recorded before, the old way). Reading a
+history that does not exist yet gives empty answers and creates nothing.
 
 The rows it answers with are in :mod:`chaosdrill.report.history_rows`; the tables, and how a
 report becomes rows and rows become objects, in :mod:`chaosdrill.report.history_schema`.
@@ -35,16 +37,20 @@ from chaosdrill.report.history_rows import (
     DrillRow,
     RunRow,
     TrendPoint,
+    method_of,
 )
 from chaosdrill.report.history_rows import Direction as Direction
 from chaosdrill.report.history_schema import (
-    DRILL_COLUMNS,
+    MIGRATIONS,
     RUN_COLUMNS,
     SCHEMA,
+    SCHEMA_VERSION,
+    drill_columns,
     drill_row,
     drill_values,
     run_row,
     run_values,
+    timing_method_column,
 )
 from chaosdrill.report.types import Report
 
@@ -58,9 +64,6 @@ __all__ = [
     "RunRow",
     "TrendPoint",
 ]
-
-#: the schema this module writes; a file with a higher version is refused
-SCHEMA_VERSION = 1
 
 #: seconds a connection waits for another process's write lock before failing
 BUSY_TIMEOUT_S = 30.0
@@ -159,25 +162,39 @@ class History:
             f"not a usable chaosdrill history (SQLite: {exc})", source=str(self.path)
         )
 
-    def _check_schema(self, conn: sqlite3.Connection, *, create: bool) -> bool:
-        """Refuse a newer schema; create ours if asked. True when the tables exist."""
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int | None:
+        """The file's schema version (None: no tables yet)."""
         has_version = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
         ).fetchone()
-        version = None
-        if has_version:
-            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-            version = None if row is None or row[0] is None else int(row[0])
+        if not has_version:
+            return None
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def _check_schema(self, conn: sqlite3.Connection, *, create: bool) -> bool:
+        """Refuse a newer schema; create or migrate ours if asked. True when the tables exist.
+
+        An older version is readable as it is (``drill_columns``); writing migrates it.
+        """
+        version = self._version(conn)
         if version is not None and version > SCHEMA_VERSION:
             raise InvalidInputError(
                 f"history schema version {version} is newer than this chaosdrill understands "
                 f"({SCHEMA_VERSION}); upgrade chaosdrill or use another history file",
                 source=str(self.path),
             )
-        if version == SCHEMA_VERSION:
+        if version == SCHEMA_VERSION or (version is not None and not create):
             return True
         if not create:
             return False
+        if version is not None:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (target,))
+            return True
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         for statement in SCHEMA.split(";"):  # not executescript: it would commit
             if statement.strip():
@@ -216,10 +233,10 @@ class History:
             conn.executemany(
                 "INSERT INTO drills (run_seq, position, drill_id, scenario, cause, alert,"
                 " mttd_s, mttr_s, mttd_drill_s, mttr_drill_s, time_scale, points, grade, passed,"
-                " paged, runbook_ok, lost_writes, severity, complete)"
+                " paged, runbook_ok, lost_writes, severity, complete, timing_method)"
                 " VALUES (:run_seq, :position, :drill_id, :scenario, :cause, :alert, :mttd_s,"
                 " :mttr_s, :mttd_drill_s, :mttr_drill_s, :time_scale, :points, :grade, :passed,"
-                " :paged, :runbook_ok, :lost_writes, :severity, :complete)",
+                " :paged, :runbook_ok, :lost_writes, :severity, :complete, :timing_method)",
                 [{**r, "run_seq": seq, "position": i} for i, r in enumerate(rows)],
             )
 
@@ -301,19 +318,21 @@ class History:
         if plan is not None:
             where.append("r.plan = ?")
             args.append(plan)
-        sql = (
-            "SELECT scenario, run_id, generated_at, plan, drill_id, cause, mttd_s, mttr_s,"
-            " points, grade, passed FROM ("
-            "  SELECT d.scenario, r.run_id, r.generated_at, r.plan, d.drill_id, d.cause,"
-            "  d.mttd_s, d.mttr_s, d.points, d.grade, d.passed, r.seq, d.position,"
-            "  DENSE_RANK() OVER (PARTITION BY d.scenario ORDER BY r.seq DESC) AS age"
-            "  FROM drills d JOIN runs r ON r.seq = d.run_seq"
-            f"  WHERE {' AND '.join(where)}"
-            ") WHERE age <= ? ORDER BY scenario, seq, position"
-        )
         with self._connect(write=False) as conn:
             if conn is None:
                 return []
+            method = timing_method_column(self._version(conn) or SCHEMA_VERSION)
+            sql = (
+                "SELECT scenario, run_id, generated_at, plan, drill_id, cause, mttd_s, mttr_s,"
+                " points, grade, passed, timing_method FROM ("
+                "  SELECT d.scenario, r.run_id, r.generated_at, r.plan, d.drill_id, d.cause,"
+                "  d.mttd_s, d.mttr_s, d.points, d.grade, d.passed, r.seq, d.position,"
+                f"  {method} AS timing_method,"
+                "  DENSE_RANK() OVER (PARTITION BY d.scenario ORDER BY r.seq DESC) AS age"
+                "  FROM drills d JOIN runs r ON r.seq = d.run_seq"
+                f"  WHERE {' AND '.join(where)}"
+                ") WHERE age <= ? ORDER BY scenario, seq, position"
+            )
             rows = conn.execute(sql, [*args, max(0, limit)]).fetchall()
         return [
             TrendPoint(
@@ -328,6 +347,7 @@ class History:
                 points=r[8],
                 grade=r[9],
                 passed=bool(r[10]),
+                timing_method=r[11],
             )
             for r in rows
         ]
@@ -336,7 +356,9 @@ class History:
         """What changed from run A to run B, drill by drill.
 
         Drills are matched by drill id, then the rest by cause (in run order); drills left
-        without a match are listed as only in A or only in B.
+        without a match are listed as only in A or only in B. A drill whose times the two
+        runs computed different ways (the old way, drill seconds x K, and split) has its
+        MTTD and MTTR marked not comparable: no delta, no direction.
 
         Raises:
             InvalidInputError: either run id is unknown.
@@ -369,8 +391,8 @@ class History:
                 matched_by=how,
                 scenario=db.scenario,
                 cause=db.cause,
-                mttd_s=Delta(da.mttd_s, db.mttd_s),
-                mttr_s=Delta(da.mttr_s, db.mttr_s),
+                mttd_s=Delta(da.mttd_s, db.mttd_s, comparable=same),
+                mttr_s=Delta(da.mttr_s, db.mttr_s, comparable=same),
                 points=Delta(da.points, db.points),
                 grade_before=da.grade,
                 grade_after=db.grade,
@@ -378,10 +400,13 @@ class History:
                 passed_after=db.passed,
                 severity_before=da.severity,
                 severity_after=db.severity,
+                timing_method_before=da.timing_method,
+                timing_method_after=db.timing_method,
             )
             for i, db in enumerate(drills_b)
             if i in pairs
             for da, how in [pairs[i]]
+            for same in [method_of(da.timing_method) == method_of(db.timing_method)]
         )
         return Comparison(
             run_a=a,
@@ -417,10 +442,11 @@ class History:
         )
         raise InvalidInputError(f"unknown run id {run_id!r}; {hint}", source=str(self.path))
 
-    @staticmethod
-    def _drills(conn: sqlite3.Connection, seq: int) -> list[DrillRow]:
+    @classmethod
+    def _drills(cls, conn: sqlite3.Connection, seq: int) -> list[DrillRow]:
+        columns = drill_columns(cls._version(conn) or SCHEMA_VERSION)
         rows = conn.execute(
-            f"SELECT {DRILL_COLUMNS} FROM drills d JOIN runs r ON r.seq = d.run_seq"
+            f"SELECT {columns} FROM drills d JOIN runs r ON r.seq = d.run_seq"
             " WHERE d.run_seq = ? ORDER BY d.position",
             (seq,),
         ).fetchall()

@@ -4,12 +4,19 @@
 one scenario's drill in one run (``History.trend``), and :class:`Comparison` two runs side
 by side (``History.compare``), drill by drill (:class:`DrillChange`), each number before and
 after (:class:`Delta`).
+
+Each drill row keeps how its production-equivalent times were computed (``timing_method``:
+``split-v1``, or the old way, drill seconds x K: ``drill x K``, or None for a row recorded
+before the history kept the method). Times computed different ways are not compared: a
+:class:`Delta` between them is marked not comparable and has no delta and no direction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from chaosdrill.report.timing_types import OLD_METHOD
 
 __all__ = [
     "Comparison",
@@ -19,9 +26,28 @@ __all__ = [
     "DrillRow",
     "RunRow",
     "TrendPoint",
+    "is_old_method",
+    "method_of",
 ]
 
-Direction = Literal["better", "worse", "same"]
+#: which way a number moved; "incomparable": the two were computed different ways
+Direction = Literal["better", "worse", "same", "incomparable"]
+
+
+def method_of(timing_method: str | None) -> str:
+    """The method a row's times were computed by: ``OLD_METHOD`` or the split's name.
+
+    None (a row recorded before the history kept the method) is the old way, "drill x K".
+    """
+    return OLD_METHOD if timing_method is None else timing_method
+
+
+def is_old_method(timing_method: str | None) -> bool:
+    """The times were computed the old way, drill seconds x K.
+
+    None (a row recorded before the history kept the method) is the old way too.
+    """
+    return method_of(timing_method) == OLD_METHOD
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,9 @@ class DrillRow:
         lost_writes: acknowledged writes lost.
         severity: severity level ("P1" ...).
         complete: the drill finished.
+        timing_method: how ``mttd_s`` and ``mttr_s`` were computed: ``split-v1``, or the
+            old way, drill seconds x K (``drill x K``; None: recorded before the history
+            kept the method).
     """
 
     run_id: str
@@ -100,11 +129,20 @@ class DrillRow:
     lost_writes: int
     severity: str | None
     complete: bool
+    timing_method: str | None
+
+    @property
+    def old_timing(self) -> bool:
+        """Its times were computed the old way (drill seconds x K)."""
+        return is_old_method(self.timing_method)
 
 
 @dataclass(frozen=True)
 class TrendPoint:
-    """One scenario's drill in one run (``History.trend``)."""
+    """One scenario's drill in one run (``History.trend``).
+
+    ``timing_method`` is the drill's, as in :class:`DrillRow` (None: the old way).
+    """
 
     scenario: str
     run_id: str
@@ -117,24 +155,40 @@ class TrendPoint:
     points: float | None
     grade: str | None
     passed: bool
+    timing_method: str | None
+
+    @property
+    def old_timing(self) -> bool:
+        """Its times were computed the old way (drill seconds x K)."""
+        return is_old_method(self.timing_method)
 
 
 @dataclass(frozen=True)
 class Delta:
-    """A number before and after; ``delta`` is after - before when both are known."""
+    """A number before and after; ``delta`` is after - before when both are known.
+
+    ``comparable`` is False when the two were computed different ways (times of the old way,
+    drill seconds x K, against split ones): then there is no delta and no direction.
+    """
 
     before: float | None
     after: float | None
+    comparable: bool = True
 
     @property
     def delta(self) -> float | None:
-        """The change, after - before (None when either is unknown)."""
-        if self.before is None or self.after is None:
+        """The change, after - before (None: either is unknown, or they are not comparable)."""
+        if self.before is None or self.after is None or not self.comparable:
             return None
         return round(self.after - self.before, 3)
 
     def direction(self, *, lower_is_better: bool) -> Direction:
-        """Better, worse or the same; an unknown value (no page, no recovery) is the worst."""
+        """Better, worse or the same; an unknown value (no page, no recovery) is the worst.
+
+        "incomparable" when the two were computed different ways.
+        """
+        if not self.comparable:
+            return "incomparable"
         if self.before == self.after:
             return "same"
         if self.before is None:
@@ -144,9 +198,16 @@ class Delta:
         improved = self.after < self.before if lower_is_better else self.after > self.before
         return "better" if improved else "worse"
 
-    def to_dict(self) -> dict[str, float | None]:
-        """JSON form."""
-        return {"before": self.before, "after": self.after, "delta": self.delta}
+    def to_dict(self) -> dict[str, float | bool | None]:
+        """JSON form (with ``comparable: false`` when they are not comparable)."""
+        out: dict[str, float | bool | None] = {
+            "before": self.before,
+            "after": self.after,
+            "delta": self.delta,
+        }
+        if not self.comparable:
+            out["comparable"] = False
+        return out
 
 
 @dataclass(frozen=True)
@@ -159,15 +220,19 @@ class DrillChange:
         matched_by: "id" (same drill id) or "cause" (ids differ, the cause is the same).
         scenario: scenario name (run B's).
         cause: cause name.
-        mttd_s: production-equivalent MTTD before and after.
-        mttr_s: production-equivalent MTTR before and after.
-        points: score before and after.
+        mttd_s: production-equivalent MTTD before and after (not comparable when the two
+            runs computed it different ways).
+        mttr_s: production-equivalent MTTR before and after (likewise).
+        points: score before and after (comparable, but it rests on the times: see
+            ``times_comparable``).
         grade_before: grade in run A.
         grade_after: grade in run B.
         passed_before: verdict in run A.
         passed_after: verdict in run B.
         severity_before: severity level in run A.
         severity_after: severity level in run B.
+        timing_method_before: how run A computed its times (None: the old way).
+        timing_method_after: how run B computed its times (None: the old way).
     """
 
     drill_id: str
@@ -184,11 +249,18 @@ class DrillChange:
     passed_after: bool
     severity_before: str | None
     severity_after: str | None
+    timing_method_before: str | None
+    timing_method_after: str | None
 
     @property
     def severity_changed(self) -> bool:
         """The severity level differs between the runs."""
         return self.severity_before != self.severity_after
+
+    @property
+    def times_comparable(self) -> bool:
+        """Both runs computed the drill's times the same way (MTTD and MTTR are compared)."""
+        return method_of(self.timing_method_before) == method_of(self.timing_method_after)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -207,6 +279,11 @@ class DrillChange:
                 "before": self.severity_before,
                 "after": self.severity_after,
                 "changed": self.severity_changed,
+            },
+            "timing_method": {
+                "before": method_of(self.timing_method_before),
+                "after": method_of(self.timing_method_after),
+                "comparable": self.times_comparable,
             },
         }
 
@@ -236,6 +313,11 @@ class Comparison:
         """The worst severity of the runs differs."""
         return self.run_a.worst_severity != self.run_b.worst_severity
 
+    @property
+    def times_comparable(self) -> bool:
+        """Each drill present in both runs had its times computed the same way in both."""
+        return all(d.times_comparable for d in self.drills)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         a, b = self.run_a, self.run_b
@@ -252,8 +334,14 @@ class Comparison:
                     "after": b.worst_severity,
                     "changed": self.severity_changed,
                 },
+                "times_comparable": self.times_comparable,
             },
             "drills": [d.to_dict() for d in self.drills],
-            "only_in_a": [d.__dict__ for d in self.only_in_a],
-            "only_in_b": [d.__dict__ for d in self.only_in_b],
+            "only_in_a": [_drill_dict(d) for d in self.only_in_a],
+            "only_in_b": [_drill_dict(d) for d in self.only_in_b],
         }
+
+
+def _drill_dict(d: DrillRow) -> dict[str, Any]:
+    """A drill row's JSON form: its fields and ``old_timing``."""
+    return {**d.__dict__, "old_timing": d.old_timing}

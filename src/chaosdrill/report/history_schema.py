@@ -3,6 +3,12 @@
 ``runs`` has a row per run and ``drills`` a row per drill; :func:`run_values` and
 :func:`drill_values` make the columns of a report and of one of its drills, :func:`run_row`
 and :func:`drill_row` make a :class:`RunRow` and a :class:`DrillRow` of a selected row.
+
+``SCHEMA`` creates the tables of the current version; ``MIGRATIONS`` bring a file of an
+older version up to it, a version at a time. Version 2 added ``drills.timing_method`` (how
+the drill's production-equivalent times were computed); rows recorded before it keep NULL
+there, which means the old way (drill seconds x K). A file of version 1 is read as it is
+(:func:`drill_columns` selects NULL for the missing column) until the next write migrates it.
 """
 
 from __future__ import annotations
@@ -16,15 +22,25 @@ from chaosdrill.report.types import DrillSection, Report
 
 __all__ = [
     "DRILL_COLUMNS",
+    "MIGRATIONS",
     "RUN_COLUMNS",
     "SCHEMA",
+    "SCHEMA_VERSION",
+    "drill_columns",
     "drill_row",
     "drill_values",
     "run_row",
     "run_values",
+    "timing_method_column",
 ]
 
-#: the tables (statements separated by ";")
+#: the version ``SCHEMA`` creates and ``MIGRATIONS`` lead to
+SCHEMA_VERSION = 2
+
+#: the version that added ``drills.timing_method``
+TIMING_METHOD_SINCE = 2
+
+#: the tables of ``SCHEMA_VERSION`` (statements separated by ";")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,22 +76,39 @@ CREATE TABLE IF NOT EXISTS drills (
     lost_writes INTEGER NOT NULL,
     severity TEXT,
     complete INTEGER NOT NULL,
+    timing_method TEXT,
     PRIMARY KEY (run_seq, position)
 );
 CREATE INDEX IF NOT EXISTS drills_scenario ON drills(scenario, run_seq);
 """
+
+#: version -> the statements that bring a file of the version before up to it
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    TIMING_METHOD_SINCE: ("ALTER TABLE drills ADD COLUMN timing_method TEXT",),
+}
 
 #: the ``runs`` columns that ``run_row`` reads, in its order
 RUN_COLUMNS = (
     "seq, run_id, plan, kind, generated_at, complete, passed, points, grade, worst_severity,"
     " report_dir"
 )
-#: the ``drills`` columns (joined with ``runs r``) that ``drill_row`` reads, in its order
-DRILL_COLUMNS = (
+_DRILL_COLUMNS_V1 = (
     "r.run_id, d.position, d.drill_id, d.scenario, d.cause, d.alert, d.mttd_s, d.mttr_s,"
     " d.mttd_drill_s, d.mttr_drill_s, d.time_scale, d.points, d.grade, d.passed, d.paged,"
     " d.runbook_ok, d.lost_writes, d.severity, d.complete"
 )
+#: the ``drills`` columns (joined with ``runs r``) that ``drill_row`` reads, in its order
+DRILL_COLUMNS = _DRILL_COLUMNS_V1 + ", d.timing_method"
+
+
+def timing_method_column(version: int) -> str:
+    """What selects ``d.timing_method`` in a file of ``version`` (NULL before it existed)."""
+    return "d.timing_method" if version >= TIMING_METHOD_SINCE else "NULL"
+
+
+def drill_columns(version: int) -> str:
+    """``DRILL_COLUMNS`` for a file of ``version``: NULL for a column it does not have yet."""
+    return f"{_DRILL_COLUMNS_V1}, {timing_method_column(version)}"
 
 
 def _opt_float(value: float | None) -> float | None:
@@ -123,6 +156,7 @@ def drill_values(d: DrillSection) -> dict[str, Any]:
         "lost_writes": d.impact.lost_writes,
         "severity": d.severity.level,
         "complete": d.complete,
+        "timing_method": d.timing_method,
     }
 
 
@@ -144,7 +178,7 @@ def run_row(r: Sequence[Any]) -> RunRow:
 
 
 def drill_row(r: Sequence[Any]) -> DrillRow:
-    """A ``drills`` row selected with ``DRILL_COLUMNS``."""
+    """A ``drills`` row selected with ``DRILL_COLUMNS`` (or ``drill_columns``)."""
     return DrillRow(
         run_id=r[0],
         position=int(r[1]),
@@ -165,4 +199,5 @@ def drill_row(r: Sequence[Any]) -> DrillRow:
         lost_writes=int(r[16]),
         severity=r[17],
         complete=bool(r[18]),
+        timing_method=r[19],
     )
