@@ -325,3 +325,19 @@ def test_a_fault_gone_after_the_users_recovered_is_the_later_chain() -> None:
     events = _rollback(users_ok=11.2, cleared=20.0, mitigated=20.0)
     segs = split_timeline(events, k=30)
     assert production_at(segs, 20.0, 30) == pytest.approx(1.0 + 30 * 4.0 + 5.0 + 10.0)
+
+
+def test_each_event_keeps_the_figure_of_its_own_chain() -> None:
+    events = _rollback(users_ok=12.5, cleared=13.0, mitigated=13.0)
+    events.insert(
+        -2, TimelineEvent("runbook_step", 14.0, None, {"step": "verify", "started": 13.0}, None)
+    )
+    events.sort(key=lambda e: e.t)
+    timing = compute_timing(events, TimeScale(30), [], scrape_s=0.5, slower_jobs={})
+    figures = {name: prod for name, _, prod in timing.events}
+    program = 1.0 + 30 * 4.0 + 5.0
+    assert figures["t_users_ok"] == pytest.approx(program + 1.0 + 30 * 1.5)
+    assert figures["t_fault_cleared"] == pytest.approx(program + 3.0)
+    steps = [prod for name, _, prod in timing.events if name == "runbook_step"]
+    assert steps[-1] == pytest.approx(program + 3.0 + 1.0)  # the runbook's chain, not x K
+    assert Timing.from_json(JsonObject.of(timing.to_json(), "t")).events == timing.events

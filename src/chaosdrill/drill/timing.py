@@ -243,6 +243,8 @@ class Timing:
     sources: Mapping[str, str] = field(default_factory=lambda: dict(SOURCES))
     #: jobs scraped less often than ``scrape_interval_s`` (drill seconds)
     slower_jobs: Mapping[str, float] = field(default_factory=dict)
+    #: every timeline event from the fault on: (name, drill s, production s since the fault)
+    events: tuple[tuple[str, float, float], ...] = ()
 
     def phase(self, event: str) -> PhaseTime | None:
         """The phase of timeline event ``event``, if reached."""
@@ -308,6 +310,7 @@ class Timing:
             "phases": [p.to_json() for p in self.phases],
             "floor": None if self.floor is None else self.floor.to_json(),
             "slow_detection": self.slow_detection,
+            "events": [[n, d, p] for n, d, p in self.events],
             "sources": dict(self.sources),
         }
 
@@ -345,7 +348,20 @@ class Timing:
                 for k, v in (res.free("slower_jobs", {}) if res else {}).items()
                 if isinstance(v, int | float)
             },
+            events=_events_of(o),
         )
+
+
+def _events_of(o: JsonObject) -> tuple[tuple[str, float, float], ...]:
+    out = []
+    for i, item in enumerate(o.array("events", [])):
+        ok = isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+        if not ok or not all(isinstance(v, int | float) for v in item[1:]):
+            raise o.fail(
+                "events", f"item {i}: expected [name, drill s, production s], got {item!r}"
+            )
+        out.append((item[0], float(item[1]), float(item[2])))
+    return tuple(out)
 
 
 def _first(events: Sequence[_Event], name: str) -> _Event | None:
@@ -506,13 +522,9 @@ def _recovery_segments(
         )
         settled = last_bad.t
     gate = production_at(segs, settled, k)
-    users = None
-    if last_bad is not None and users_ok is not None and users_ok.t > last_bad.t:
-        # the users' errors tapering off as the runbook worked (a rollback replacing
-        # replicas one by one), as a step of their full share ending here
-        raw = last_bad.detail.get("equivalent_s")
-        end = last_bad.t + (float(raw) if isinstance(raw, int | float) else 0.0)
-        users = production_at(segs, end, k) + k * (users_ok.t - end)
+    # the users' errors tapering off as the runbook worked (a rollback replacing replicas
+    # one by one) count as a step of their full share (``equivalent_s``)
+    users = _users_chain(events, segs, k)
     after = k * max(0.0, mitigated - max(settled, users_ok.t if users_ok else settled))
     total = max(gate, users if users is not None else gate) + after - gate
     if mitigated > settled or total > 0:
@@ -552,8 +564,15 @@ def scrape_factor(
     return min(k, production_scrape_s / slowest)
 
 
-def production_at(segments: Sequence[Segment], t: float, k: float) -> float:
-    """Production-equivalent seconds from the first segment's start to monotonic ``t``."""
+def production_at(
+    segments: Sequence[Segment], t: float, k: float, *, inclusive: bool = True
+) -> float:
+    """Production-equivalent seconds from the first segment's start to monotonic ``t``.
+
+    A stretch of no drill time but its own production time (the users' window clearing
+    that ran beside the runbook) counts at its own instant only when ``inclusive`` (for
+    mitigated and what follows, not for the fault gone at the same instant).
+    """
     if not segments:
         return 0.0
     total = 0.0
@@ -562,15 +581,21 @@ def production_at(segments: Sequence[Segment], t: float, k: float) -> float:
             break
         if s.production is not None:
             whole = s.drill_s
-            total += (
-                s.production if t >= s.end or whole == 0 else s.production * (t - s.start) / whole
-            )
+            if whole == 0:
+                if t > s.end or inclusive:
+                    total += s.production
+                continue
+            total += s.production if t >= s.end else s.production * (t - s.start) / whole
             continue
         part = min(t, s.end) - s.start
         total += part * s.rate(k)
     if t > segments[-1].end:  # past the last segment: on the scaled clock
         total += (t - segments[-1].end) * k
     return total
+
+
+#: events dated by the users' recovery: a same-instant stretch of its own counts for them
+_AFTER_CLEARING = ("t_mitigated", "t_recovered", "t_users_ok")
 
 
 def phase_times(events: Sequence[_Event], segments: Sequence[Segment], k: float) -> list[PhaseTime]:
@@ -592,14 +617,57 @@ def phase_times(events: Sequence[_Event], segments: Sequence[Segment], k: float)
             # the runbook's steps after the fault was gone ran beside the users' window
             # clearing: on the runbook's own chain
             tail = _runbook_segments(events, cleared.t, e.t)
-            prod = production_at(segments, cleared.t, k) + sum(x.production_s(k) for x in tail)
+            prod = production_at(segments, cleared.t, k, inclusive=False) + sum(
+                x.production_s(k) for x in tail
+            )
             clock = PROGRAM
         else:
-            prod = production_at(segments, e.t, k)
+            prod = production_at(segments, e.t, k, inclusive=name in _AFTER_CLEARING)
             seg = next((s for s in segments if s.start < e.t <= s.end), None)
             clock = seg.clock if seg is not None else PROGRAM
         out.append(PhaseTime(name, label, round(drill, 3), round(prod, 3), clock))
     return out
+
+
+def event_times(
+    events: Sequence[_Event], segments: Sequence[Segment], k: float
+) -> list[tuple[str, float, float]]:
+    """Every event from the fault on: its drill and production-equivalent seconds.
+
+    On the segments' clock, except where two chains ran side by side after the fault was
+    gone: a runbook's later steps (and its end) on the runbook's own chain, the users'
+    recovery (``t_users_ok``) on theirs.
+    """
+    inject = _first(events, "t_inject")
+    if inject is None:
+        return []
+    cleared = _first(events, "t_fault_cleared")
+    users = _users_chain(events, segments, k)
+    out = []
+    for e in events:
+        if e.t < inject.t:
+            continue
+        if cleared is not None and e.t > cleared.t and e.name in ("runbook_step", "t_response_end"):
+            tail = _runbook_segments(events, cleared.t, e.t)
+            prod = production_at(segments, cleared.t, k, inclusive=False) + sum(
+                x.production_s(k) for x in tail
+            )
+        elif e.name == "t_users_ok" and users is not None:
+            prod = users
+        else:
+            prod = production_at(segments, e.t, k, inclusive=e.name in _AFTER_CLEARING)
+        out.append((e.name, round(e.t - inject.t, 3), round(prod, 3)))
+    return out
+
+
+def _users_chain(events: Sequence[_Event], segments: Sequence[Segment], k: float) -> float | None:
+    """Production seconds since the fault to the users' recovery, on their own chain."""
+    last_bad, users_ok = _first(events, "t_last_bad_request"), _first(events, "t_users_ok")
+    if last_bad is None or users_ok is None or users_ok.t <= last_bad.t:
+        return None
+    raw = last_bad.detail.get("equivalent_s")
+    end = last_bad.t + (float(raw) if isinstance(raw, int | float) else 0.0)
+    return production_at(segments, end, k, inclusive=False) + k * (users_ok.t - end)
 
 
 @dataclass(frozen=True)
@@ -794,4 +862,5 @@ def compute_timing(
             mttd, floor, prod.scrape_interval_s, prod.evaluation_interval_s
         ),
         slower_jobs=dict(slower_jobs),
+        events=tuple(event_times(events, segments, k)),
     )

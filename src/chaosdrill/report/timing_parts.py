@@ -174,6 +174,10 @@ def timeline_production(result: DrillResult) -> list[float]:
     timing = result.timing
     if timing is None or t0 is None or not timing.segments:
         return [round(r * k, 3) for r in rel]
+    after = [i for i, e in enumerate(result.timeline) if float(e.t) >= t0]
+    if len(timing.events) == len(after):  # each event's own figure, chains and all
+        own = {i: p for i, (_, _, p) in zip(after, timing.events, strict=True)}
+        return [own[i] if i in own else round(r * k, 3) for i, r in enumerate(rel)]
     segments = [Segment(s.from_s, s.to_s, s.clock, s.what, s.factor) for s in _segment_rows(result)]
     marks: dict[int, float] = {}
     for event, _ in PHASES:
