@@ -128,7 +128,7 @@ def test_unknown_run_exits_2(hist: Path, capsys: pytest.CaptureFixture[str]) -> 
 @pytest.fixture
 def mixed(tmp_path: Path) -> Path:
     """Three runs of bad-release timed the old way (MTTD 150, 150, 180 s), then two timed
-    split-v1 (MTTD 74.294 s): the split one looks faster only because of the method."""
+    split-v1 (MTTD 84.952 s): the split one looks faster only because of the method."""
     path = tmp_path / "mixed.sqlite"
     h = History(path)
     for i, mttd in enumerate((150.0, 150.0, 180.0)):
@@ -144,7 +144,7 @@ def test_trend_marks_old_way_runs_and_leaves_them_out_of_the_direction(mixed: Pa
     assert "split-0 " in out and "split-0 †" not in out
     assert "† computed the old way: drill seconds x K" in out
     assert (
-        "MTTD median 74 s -> 74 s (same), MTTR median 78 s -> 78 s (same), score median 99 -> "
+        "MTTD median 85 s -> 85 s (same), MTTR median 88 s -> 88 s (same), score median 99 -> "
         "99 (same): the last run against the one before; 3 runs timed the old way † left out, "
         "not compared with split-v1 times"
     ) in out
@@ -184,8 +184,8 @@ def test_trend_of_split_runs_only_has_no_footnote(mixed: Path) -> None:
 def test_compare_across_methods_shows_both_and_compares_neither(mixed: Path) -> None:
     out = flat(invoke("compare", "old-2", "split-0", "--history", str(mixed)).stdout)
     assert (
-        "bad-release 180.0† -> 74.3 (not compared: different methods) "
-        "221.2† -> 77.6 (not compared: different methods) 95.2 -> 99.4 (+4.2)"
+        "bad-release 180.0† -> 85.0 (not compared: different methods) "
+        "221.2† -> 88.3 (not compared: different methods) 95.2 -> 99.3 (+4.1)"
     ) in out
     assert (
         "better: score; times the old way † -> split-v1: MTTD, MTTR not compared (the score "
@@ -200,14 +200,14 @@ def test_compare_across_methods_shows_both_and_compares_neither(mixed: Path) -> 
     ) in out
 
     same = flat(invoke("compare", "split-0", "split-1", "--history", str(mixed)).stdout)
-    assert "bad-release 74.3 -> 74.3 77.6 -> 77.6 99.4 -> 99.4" in same
+    assert "bad-release 85.0 -> 85.0 88.3 -> 88.3 99.3 -> 99.3" in same
     assert "†" not in same and "not compared" not in same
 
     data = json.loads(
         invoke("compare", "old-2", "split-0", "--history", str(mixed), "--json").stdout
     )
     (d,) = data["drills"]
-    assert d["mttd_s"] == {"before": 180.0, "after": 74.294, "delta": None, "comparable": False}
+    assert d["mttd_s"] == {"before": 180.0, "after": 84.952, "delta": None, "comparable": False}
     assert d["timing_method"] == {"before": "drill x K", "after": "split-v1", "comparable": False}
 
 
@@ -221,8 +221,8 @@ def test_trend_html_draws_each_method_as_its_own_series(mixed: Path, tmp_path: P
     assert chart.count('"name":"MTTD s"') == 1
     # the old way's series has gaps where the split runs are, the split one the reverse
     assert '"y":[150.0,150.0,180.0,null,null]' in chart
-    assert '"y":[null,null,null,74.294,74.294]' in chart
-    assert '"y":[150.0,150.0,180.0,74.294,74.294]' not in chart
+    assert '"y":[null,null,null,84.952,84.952]' in chart
+    assert '"y":[150.0,150.0,180.0,84.952,84.952]' not in chart
 
 
 # -- render -----------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def variant(
 
 
 def split_result() -> dict[str, Any]:
-    """A fresh copy of a real bad-release result timed split-v1 (MTTD 74.294 s)."""
+    """A fresh copy of a real bad-release result timed split-v1 (MTTD 84.952 s)."""
     return dict(json.loads(SPLIT.read_text()))
 
 
@@ -387,7 +387,7 @@ def test_a_version_1_history_migrates_in_place_on_the_next_write(v1_history: His
     assert [r.run_id for r in v1_history.runs()] == ["old-1", "new-1"]
     assert [d.timing_method for d in v1_history.drills("old-1")] == [None, None]
     (new,) = v1_history.drills("new-1")
-    assert (new.timing_method, new.old_timing, new.mttd_s) == ("split-v1", False, 74.294)
+    assert (new.timing_method, new.old_timing, new.mttd_s) == ("split-v1", False, 84.952)
     with closing(sqlite3.connect(v1_history.path)) as conn:
         assert conn.execute(
             "SELECT timing_method FROM drills ORDER BY run_seq, position"
@@ -435,7 +435,7 @@ def test_compare_does_not_set_old_way_times_against_split_ones(history: History)
         assert delta.before is not None and delta.after is not None  # both shown
         assert not delta.comparable and delta.delta is None
         assert delta.direction(lower_is_better=True) == "incomparable"
-    assert (bad.mttd_s.before, bad.mttd_s.after) == (156.6, 74.294)
+    assert (bad.mttd_s.before, bad.mttd_s.after) == (156.6, 84.952)
     assert bad.points.comparable and bad.points.delta is not None  # the score is compared
     # both runs timed primary-crash the old way: compared as before
     assert crash.times_comparable and crash.mttd_s.comparable and crash.mttd_s.delta == 0.0
@@ -443,7 +443,7 @@ def test_compare_does_not_set_old_way_times_against_split_ones(history: History)
     as_json = c.to_dict()
     json.dumps(as_json)
     d = as_json["drills"][0]
-    assert d["mttd_s"] == {"before": 156.6, "after": 74.294, "delta": None, "comparable": False}
+    assert d["mttd_s"] == {"before": 156.6, "after": 84.952, "delta": None, "comparable": False}
     assert d["timing_method"] == {"before": "drill x K", "after": "split-v1", "comparable": False}
     assert as_json["drills"][1]["timing_method"]["comparable"] is True
     assert as_json["overall"]["times_comparable"] is False

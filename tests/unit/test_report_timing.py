@@ -102,14 +102,14 @@ def test_a_split_result_gives_the_report_its_own_production_times(mixed: Report)
         == (4.28, pe["mttd_s"])
         == (
             4.28,
-            74.294,
+            84.952,
         )
     )
     assert d.times.mttd.production_s != round(4.28 * 30, 3)  # not drill x K any more
-    assert d.times.mttr.production_s == pe["mttr_s"] == 77.627
+    assert d.times.mttr.production_s == pe["mttr_s"] == 88.286
     assert d.times.time_to_mitigate.production_s == pe["time_to_mitigate_s"]
     assert d.times.time_to_first_impact.production_s == 1.343  # program time: not x 30
-    assert d.escalation.duration_production_s == 77.627  # fault to mitigation, split
+    assert d.escalation.duration_production_s == 88.286  # fault to mitigation, split
     # targets: the production targets, their drill equivalents production / K
     assert (d.targets.mttd.drill_s, d.targets.mttd.production_s) == (10.0, 300.0)
     assert (d.targets.hold.drill_s, d.targets.hold.production_s) == (2.0, 60.0)
@@ -118,10 +118,10 @@ def test_a_split_result_gives_the_report_its_own_production_times(mixed: Report)
 def test_timeline_events_take_their_phase_or_segment_figure(mixed: Report) -> None:
     events = {(e.name, e.label): e for e in mixed.drills[0].timeline}
     page = events[("t_page", "page received")]
-    assert (page.t_s, page.production_s) == (4.28, 74.294)
+    assert (page.t_s, page.production_s) == (4.28, 84.952)
     rollback = events[("runbook_step", "Roll back to the previous version (ok)")]
     # a runbook step's own work is program time: 3.2 drill s after the response began
-    assert rollback.t_s == 7.537 and rollback.production_s == pytest.approx(77.543, abs=0.002)
+    assert rollback.t_s == 7.537 and rollback.production_s == pytest.approx(88.209, abs=0.002)
     steady = events[("steady_state_verified", "steady state verified")]
     assert steady.production_s == round(steady.t_s * 30, 3) == -1.86  # before the fault: x K
     assert ("t_fault_cleared", "fault gone") in events
@@ -134,7 +134,7 @@ def test_an_old_result_keeps_drill_x_k_and_says_so(mixed: Report, page: str) -> 
     assert d.times.mttd.production_s == round(float(d.times.mttd.drill_s or 0) * 30, 3) == 143.64
     md = render_markdown(mixed)
     assert "| bad-release-2 † | high-error-rate | 144 s / 300 s |" in md
-    assert "| bad-release | high-error-rate | 74 s / 300 s |" in md  # a split drill: no mark
+    assert "| bad-release | high-error-rate | 85 s / 300 s |" in md  # a split drill: no mark
     assert "† Times computed the old way (drill seconds x K): bad-release-2." in md
     section = md.split("## bad-release-2:")[1]
     assert f"> {OLD_NOTE}: this result was written before" in section
@@ -162,11 +162,11 @@ def test_report_md_shows_where_the_time_went(mixed: Report) -> None:
         in section
     )
     assert "| phase | drill s | production s | clock |" in section
-    assert "| page received (MTTD) | 4.28 | 74 | scaled |" in section
-    assert "| response begun | 4.33 | 74 | program |" in section
-    assert "| fault gone | 7.61 | 78 | program |" in section
+    assert "| page received (MTTD) | 4.28 | 85 | scaled |" in section
+    assert "| response begun | 4.33 | 85 | program |" in section
+    assert "| fault gone | 7.61 | 88 | program |" in section
     assert (
-        "| 1.87 | 4.28 | 2.414 | 72.4 | scaled | detection: scrapes, evaluations, the rule's "
+        "| 1.50 | 4.28 | 2.782 | 83.5 | scaled | detection: scrapes, evaluations, the rule's "
         "window and for:, group wait |"
     ) in section
     assert (
@@ -174,8 +174,8 @@ def test_report_md_shows_where_the_time_went(mixed: Report) -> None:
         in section
     )
     assert (
-        "MTTD 74 s (4.28 drill s); detection floor 79 s (4.42 drill s) = effect 1.9 s + "
-        "window 16.7 s + for 30.0 s + group wait 30.0 s; rule HighErrorRate (ratio rule; "
+        "MTTD 85 s (4.28 drill s); detection floor 74 s (3.91 drill s) = effect 1.5 s + "
+        "window 12.4 s + for 30.0 s + group wait 30.0 s; rule HighErrorRate (ratio rule; "
         "error share 26.9%)."
     ) in section
     assert (
@@ -251,22 +251,22 @@ def test_report_json_has_the_phases_floor_and_method(mixed: Report) -> None:
         "event": "t_page",
         "label": "page received (MTTD)",
         "drill_s": 4.28,
-        "production_s": 74.294,
+        "production_s": 84.952,
         "clock": "scaled",
     }
     assert tm["segments"][1] == {
-        "from_s": 1.866,
+        "from_s": 1.498,
         "to_s": 4.28,
-        "drill_s": 2.414,
-        "production_s": 72.42,
+        "drill_s": 2.782,
+        "production_s": 83.46,
         "clock": "scaled",
         "what": "detection: scrapes, evaluations, the rule's window and for:, group wait",
         "factor": None,
     }
-    assert tm["floor"]["production_s"] == 78.582 and tm["floor"]["rule"] == "HighErrorRate"
+    assert tm["floor"]["production_s"] == 73.865 and tm["floor"]["rule"] == "HighErrorRate"
     assert tm["floor"]["parts"] == {
-        "effect": 1.866,
-        "window": 16.716,
+        "effect": 1.498,
+        "window": 12.366,
         "for": 30.0,
         "group_wait": 30.0,
     }
@@ -315,7 +315,7 @@ def test_report_html_shows_the_phases_segments_and_floor(page: str) -> None:
     assert phases is not None
     assert (
         '<tr><td>page received (MTTD)</td><td class="num">4.28 s</td>'
-        '<td class="num">74.3&nbsp;s</td><td>scaled</td></tr>'
+        '<td class="num">85.0&nbsp;s</td><td>scaled</td></tr>'
     ) in phases.group(0)
     segments = re.search(r'<table id="segments-primary-crash">.*?</table>', page)
     assert segments is not None and "<td>scaled (x7.5)</td>" in segments.group(0)
@@ -323,7 +323,7 @@ def test_report_html_shows_the_phases_segments_and_floor(page: str) -> None:
     assert times is not None
     assert (
         "<tr><td>detection floor (HighErrorRate: earliest page)</td>"
-        '<td class="num">4.42 s</td><td class="num">78.6&nbsp;s</td>'
+        '<td class="num">3.91 s</td><td class="num">73.9&nbsp;s</td>'
     ) in times.group(0)
     assert "30x (scaled time: production = drill x 30; program time is not scaled)" in text
     # still self-contained: no reference to the network
@@ -336,15 +336,15 @@ def test_junit_carries_the_method_floor_and_phases(mixed: Report) -> None:
     JUNIT.validate(text)
     case = html.unescape(text.split('<testcase name="bad-release"')[1].split("</testcase>")[0])
     assert '<property name="timing_method" value="split-v1" />' in case
-    assert '<property name="detection_floor_production_s" value="78.582" />' in case
-    assert '<property name="mttd_production_s" value="74.294" />' in case
+    assert '<property name="detection_floor_production_s" value="73.865" />' in case
+    assert '<property name="mttd_production_s" value="84.952" />' in case
     assert (
         "<system-out>Times split-v1: production-equivalent seconds are drill seconds x 30" in case
     )
-    assert "MTTD 74 s (4.28 drill s); detection floor 79 s (4.42 drill s)" in case
-    assert "  page received (MTTD): 4.28 s, 74 s, scaled\n" in case
-    assert "  response begun: 4.33 s, 74 s, program\n" in case
-    assert "+4.3 s (+74 s)  page received\n" in case
+    assert "MTTD 85 s (4.28 drill s); detection floor 74 s (3.91 drill s)" in case
+    assert "  page received (MTTD): 4.28 s, 85 s, scaled\n" in case
+    assert "  response begun: 4.33 s, 85 s, program\n" in case
+    assert "+4.3 s (+85 s)  page received\n" in case
 
 
 @pytest.mark.parametrize(
