@@ -341,3 +341,21 @@ def test_each_event_keeps_the_figure_of_its_own_chain() -> None:
     steps = [prod for name, _, prod in timing.events if name == "runbook_step"]
     assert steps[-1] == pytest.approx(program + 3.0 + 1.0)  # the runbook's chain, not x K
     assert Timing.from_json(JsonObject.of(timing.to_json(), "t")).events == timing.events
+
+
+def test_a_latency_rule_starts_from_the_services_own_slow_share_when_it_lags_the_users() -> None:
+    data = _recorded("missing-index")
+    events = _events(data)
+    impact = next(e for e in events if e.name == "t_first_impact")
+    users_step = impact.t + impact.detail["full_s"]
+    pending = _t(events, "t_alert_pending")
+    later = (users_step + pending) / 2
+    step = TimelineEvent("t_signal_full", later, None, {"full_share": 0.4}, None)
+    with_step = sorted([*events, step], key=lambda e: e.t)
+    assert split_timeline(events, k=30)[0].end == pytest.approx(users_step)
+    assert split_timeline(with_step, k=30)[0].end == pytest.approx(later)
+    # a step before the users' one changes nothing: the later of the two
+    early = TimelineEvent("t_signal_full", impact.t, None, {}, None)
+    assert split_timeline(sorted([*events, early], key=lambda e: e.t), k=30)[0].end == (
+        pytest.approx(users_step)
+    )

@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
+import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from chaosdrill.drill import users
 from chaosdrill.drill.context import DrillContext
@@ -86,6 +90,84 @@ def _full_effect_s(ctx: DrillContext, impact: Impact) -> float | None:
         return None
     equivalent = pending.t - (pending.t - impact.seen) * ramp / full
     return round(equivalent - impact.first, 3)
+
+
+_HISTOGRAM = re.compile(r"rate\(\s*([A-Za-z_:][A-Za-z0-9_:]*)_bucket\s*(\{[^}]*\})?\s*\[")
+
+
+def signal_step(ctx: DrillContext, rules: tuple[tuple[str, str, float], ...]) -> None:
+    """Mark the service's own slow share as a step of its full size (``t_signal_full``).
+
+    A latency-quantile rule reads the service's own histogram, not the users' latency:
+    requests can queue before the service times them (a database saturating behind slow
+    queries), so the histogram's share of slow requests grows in program time after the
+    users already feel it. Prometheus is asked for that share (observations over the
+    rule's threshold, over three scrape intervals) from the fault to the page; the ramp up
+    to the alert pending is replaced by the step of its full share (the mean from pending
+    to the page) that holds as many slow observations. Nothing is marked for other rules,
+    or when Prometheus cannot answer.
+    """
+    from chaosdrill.drill.timing import rule_shape
+
+    inject, pending = ctx.timeline.first("t_inject"), ctx.timeline.first("t_alert_pending")
+    page = ctx.timeline.first("t_page")
+    if inject is None or pending is None or page is None:
+        return
+    if ctx.timeline.first("t_signal_full") is not None:
+        return
+    try:
+        monitoring = ctx.env.monitoring()
+        url = ctx.env.endpoints().prometheus_url
+    except DrillError:
+        return
+    window = 3 * monitoring.scrape_interval_s
+    step = max(0.05, monitoring.evaluation_interval_s)
+    offset = time.time() - time.monotonic()
+    for _, expr, for_s in rules:
+        shape = rule_shape(expr, for_s)
+        found = _HISTOGRAM.search(expr)
+        if shape.kind != "quantile" or shape.threshold is None or found is None:
+            continue
+        metric, selector = found.group(1), (found.group(2) or "{}")[1:-1]
+        le = f'le=~"{shape.threshold:g}|{shape.threshold:g}[.]0+"'
+        sel = f"{selector}, {le}" if selector.strip() else le
+        w = f"{round(window * 1000)}ms"
+        query = (
+            f"1 - sum(rate({metric}_bucket{{{sel}}}[{w}])) / "
+            f"(sum(rate({metric}_count{{{selector}}}[{w}])) > 0)"
+        )
+        try:
+            resp = httpx.get(
+                f"{url}/api/v1/query_range",
+                params={
+                    "query": query,
+                    "start": inject.t + offset,
+                    "end": page.t + offset,
+                    "step": step,
+                },
+                timeout=5.0,
+            )
+            resp.raise_for_status()
+            result = resp.json()["data"]["result"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            continue
+        points = sorted(
+            (float(t) - offset - window / 2, float(v))  # a window's share, at its middle
+            for item in result
+            for t, v in item.get("values", [])
+            if v not in ("NaN", "+Inf", "-Inf")
+        )
+        full = [v for t, v in points if pending.t <= t + window / 2 <= page.t]
+        ramp = [v for t, v in points if inject.t <= t <= pending.t]
+        if not full or not ramp or statistics.fmean(full) <= 0:
+            continue
+        share = statistics.fmean(full)
+        slow = sum(min(v, share) for v in ramp) * step
+        at = max(inject.t, pending.t - slow / share)
+        ctx.timeline.mark(
+            "t_signal_full", t=at, full_share=round(share, 4), window_s=window, query=query
+        )
+        return
 
 
 @functools.lru_cache(maxsize=8)
@@ -206,6 +288,10 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
             share=round(shares.share, 4),
             slow_share=round(shares.slow_share, 4),
         )
+    if ctx.spec.alert:
+        from chaosdrill.paths import PROBES_DIR
+
+        signal_step(ctx, _rules_of(ctx.spec.alert, str(PROBES_DIR)))
     ctx.timing = timing = timing_of(ctx)
     m = dataclasses.replace(ctx.measurements)  # a snapshot: the parts are immutable
     mttd = m.detection.mttd_s if m.detection else None

@@ -81,6 +81,10 @@ SOURCES: dict[str, str] = {
         "the load's own record of every request: when the first request that failed or took "
         "over 1 s was sent"
     ),
+    "t_signal_full": (
+        "Prometheus: the service's own share of requests over a latency rule's threshold, "
+        "from the fault to the page, as a step of its full size"
+    ),
     "t_alert_pending": "Prometheus' activeAt for the alert (the evaluation that found it true)",
     "t_alert_firing": "the first look at Prometheus' alerts API that showed it firing",
     "t_page": (
@@ -415,8 +419,9 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
     page), the users' impact as a step of its full size (``full_s`` of ``t_first_impact``:
     a ramp, such as a deploy rolling replica by replica, replaced by the step of the full
     share that puts the same count of bad requests in the rule's window by the time it
-    pended: the ramp is program time in proportion to the share it lacked; so is a queue
-    building behind slow queries).
+    pended: the ramp is program time in proportion to the share it lacked), or, for a
+    latency rule, the same step found on the service's own histogram (``t_signal_full``: a
+    queue building behind slow queries before the service times requests slow), if later.
     """
     applied = at.get("fault_applied", at.get("t_inject", 0.0))
     impact = _first(events, "t_first_impact")
@@ -430,6 +435,9 @@ def _effect(events: Sequence[_Event], at: Mapping[str, float]) -> float:
     full = impact.detail.get("full_s")
     if isinstance(full, int | float):
         seen = max(seen, impact.t + float(full))
+    step = _first(events, "t_signal_full")  # a latency rule: the service's own histogram
+    if step is not None and signal_end is not None and step.t <= signal_end:
+        seen = max(seen, step.t)
     return seen
 
 
