@@ -13,9 +13,10 @@ within 15 % or one production scrape interval (15 s), whichever is larger, for e
 scenario at K = 30.
 
 The drills' result files are kept under the run folder; ``--from DIR`` recomputes the table
-from a folder of results without running anything, and ``--include DIR`` adds the results
-of an earlier run (for example its K = 1 drills). Long (about 50 minutes here): its own nox
-session, ``bench-timescale``, not part of ``bench``. Writes
+from a folder of results without running anything, ``--include DIR`` adds the results of
+an earlier run (for example its K = 1 drills), and ``--retime`` computes every result's
+times anew from its recorded timeline with the current method. Long (about 50 minutes
+here): its own nox session, ``bench-timescale``, not part of ``bench``. Writes
 benchmarks/results/timescale.json.
 """
 
@@ -78,9 +79,22 @@ def run_one(cause: str, k: float, hold: float | None, name: str, out: Path) -> P
     return Path(drills[0]["result_path"]) if drills else None
 
 
-def figures(path: Path) -> dict[str, Any]:
-    """What the table needs of one result file."""
+def figures(path: Path, retime: bool = False) -> dict[str, Any]:
+    """What the table needs of one result file (``retime``: its timing computed anew)."""
     r = json.loads(path.read_text())
+    if retime:
+        from chaosdrill.drill.model import DrillResult
+        from chaosdrill.drill.result import retime as timing_of
+
+        timing = timing_of(DrillResult.from_json(r, str(path)))
+        if timing is not None:
+            r["timing"] = timing.to_json()
+            r["production_equivalent"] = {
+                "mttd_s": timing.production_s("t_page") if r.get("mttd_s") is not None else None,
+                "mttr_s": timing.production_s("t_recovered")
+                if r.get("mttr_s") is not None
+                else None,
+            }
     pe = r.get("production_equivalent") or {}
     floor = ((r.get("timing") or {}).get("floor")) or {}
     return {
@@ -206,6 +220,11 @@ def main() -> int:
     parser.add_argument("--k1-hold", type=float, default=60.0, help="hold at K = 1 (s)")
     parser.add_argument("--scenarios", default=",".join(DRILLS), help="comma-separated")
     parser.add_argument("--from", dest="source", type=Path, help="recompute from results")
+    parser.add_argument(
+        "--retime",
+        action="store_true",
+        help="compute each result's times anew from its timeline (the current method)",
+    )
     parser.add_argument("--k1-runs", type=int, default=1, help="drills at K = 1 per scenario")
     parser.add_argument(
         "--include", type=Path, action="append", default=[], help="add an earlier run's results"
@@ -242,7 +261,7 @@ def main() -> int:
             )
     for extra in args.include:
         paths += sorted(extra.rglob("drills/*.json"))
-    rows = [figures(p) for p in paths]
+    rows = [figures(p, args.retime) for p in paths]
     tab = table(rows, scales)
     quarterly = max(scales)
     met = all(e[f"k{quarterly:g}"][m]["ok"] for e in tab for m in ("mttd", "mttr"))
