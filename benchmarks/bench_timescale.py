@@ -2,7 +2,7 @@
 
 For each scenario's first cause (bad-release, missing-index, primary-crash, leaky-feature)
 runs ``--repeats`` drills (default 3) at each of the CI and quarterly time scales (20 and
-30) and ``--k1-runs`` drills (default 1) at K = 1 (real production speed; hold shortened,
+30, with their plans' holds: 200 and 1800 production seconds) and ``--k1-runs`` drills (default 1) at K = 1 (real production speed; hold shortened,
 default 60 s), all with ``chaosdrill run`` on one shared local environment, then compares
 each K's production-equivalent MTTD and MTTR (chaosdrill.drill.timing: the timeline split
 into scaled and program time) with the K = 1 runs' (their mean, when there are several: a
@@ -218,6 +218,11 @@ def main() -> int:
     parser.add_argument("--scales", default="20,30", help="time scales to compare with K = 1")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--k1-hold", type=float, default=60.0, help="hold at K = 1 (s)")
+    parser.add_argument(
+        "--holds",
+        default="20=200,30=1800",
+        help="hold (production s) per time scale: the CI plan's at 20, the quarterly's at 30",
+    )
     parser.add_argument("--scenarios", default=",".join(DRILLS), help="comma-separated")
     parser.add_argument("--from", dest="source", type=Path, help="recompute from results")
     parser.add_argument(
@@ -231,6 +236,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     scales = [float(x) for x in args.scales.split(",") if x]
+    holds = {float(a): float(b) for a, b in (x.split("=") for x in args.holds.split(",") if x)}
     wanted = [s for s in args.scenarios.split(",") if s]
     unknown = [s for s in wanted if s not in DRILLS]
     if unknown:
@@ -249,7 +255,7 @@ def main() -> int:
             for k, times in plan:
                 for scenario in wanted:
                     for _ in range(times):
-                        hold = args.k1_hold if k == 1.0 else None
+                        hold = args.k1_hold if k == 1.0 else holds.get(k)
                         got = run_one(DRILLS[scenario], k, hold, name, out_dir)
                         if got is not None:
                             paths.append(got)
