@@ -2,8 +2,9 @@
 
 For each scenario's first cause (bad-release, missing-index, primary-crash, leaky-feature)
 runs ``--repeats`` drills (default 3) at each of the CI and quarterly time scales (20 and
-30, with their plans' holds: 200 and 1800 production seconds) and ``--k1-runs`` drills (default 1) at K = 1 (real production speed; hold shortened,
-default 60 s), all with ``chaosdrill run`` on one shared local environment, then compares
+30, with their plans' holds: 200 and 1800 production seconds) and ``--k1-runs`` drills
+(default 1) at K = 1 (real production speed; hold shortened, default 60 s), each with
+``chaosdrill run`` on a fresh local environment it brings up and takes down, then compares
 each K's production-equivalent MTTD and MTTR (chaosdrill.drill.timing: the timeline split
 into scaled and program time) with the K = 1 runs' (their mean, when there are several: a
 single run at production speed carries its own luck of up to a scrape and an evaluation
