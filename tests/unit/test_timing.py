@@ -359,3 +359,22 @@ def test_a_latency_rule_starts_from_the_services_own_slow_share_when_it_lags_the
     assert split_timeline(sorted([*events, early], key=lambda e: e.t), k=30)[0].end == (
         pytest.approx(users_step)
     )
+
+
+def test_an_alertmanager_group_that_paged_before_counts_no_group_wait_in_the_floor() -> None:
+    data = _recorded("primary-crash")
+    events = _events(data)
+    rules = _rules("DatabaseDown")
+    ts = TimeScale(30)
+    fresh = compute_timing(events, ts, rules, scrape_s=0.5, slower_jobs={})
+    grouped_events = [
+        TimelineEvent(e.name, e.t, e.wall, {**e.detail, "group_existed": True}, e.offset_s)
+        if e.name == "t_page"
+        else e
+        for e in events
+    ]
+    grouped = compute_timing(grouped_events, ts, rules, scrape_s=0.5, slower_jobs={})
+    assert fresh.floor is not None and grouped.floor is not None
+    assert fresh.floor.parts["group_wait"] == 30.0 and grouped.floor.parts["group_wait"] == 0.0
+    assert grouped.floor.production_s == pytest.approx(fresh.floor.production_s - 30.0)
+    assert "group existed" in grouped.floor.note

@@ -239,8 +239,17 @@ def detect(ctx: DrillContext, alert: str) -> bool:
             page = pages[0]
             if seen_firing is None and seen_pending is not None:  # paged before a look saw it
                 _mark_pending(ctx, alert, seen_pending, t_inject.t, seen_pending)
+            # Alertmanager keeps a group once it has one: a group that paged before the
+            # fault sends at its next group_interval tick, not after group_wait
+            before = [
+                p for p in ctx.env.pages(alertname=alert) if p.received_monotonic < t_inject.t
+            ]
             ctx.timeline.mark(
-                "t_page", t=page.received_monotonic, alert=alert, starts_at=page.starts_at
+                "t_page",
+                t=page.received_monotonic,
+                alert=alert,
+                starts_at=page.starts_at,
+                group_existed=bool(before),
             )
             ctx.measurements.detection = Detection(
                 alert=alert,

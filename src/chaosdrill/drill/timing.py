@@ -32,6 +32,7 @@ alert could have paged under its rule and the production settings.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -847,6 +848,8 @@ def compute_timing(
             raw = detail.get("seen_s")
             seen = impact.t + (float(raw) if isinstance(raw, int | float) else 0.0)
             counted = max(0.0, segments[0].end - seen) * k
+        page = _first(events, "t_page")
+        grouped = bool(page is not None and page.detail.get("group_existed"))
         floor = detection_floor(
             rules,
             effect,
@@ -854,9 +857,17 @@ def compute_timing(
             float(slow) if isinstance(slow, int | float) else 0.0,
             k,
             scrape_s=prod.scrape_interval_s,
-            group_wait_s=prod.group_wait_s,
+            # an alert whose Alertmanager group existed before (it paged earlier) is sent
+            # at the group's next tick, which can come at once
+            group_wait_s=0.0 if grouped else prod.group_wait_s,
             counted_s=counted,
         )
+        if floor is not None and grouped:
+            floor = dataclasses.replace(
+                floor,
+                note=floor.note + "; Alertmanager's group existed (it paged before the fault): "
+                "its next tick, not group_wait, counted 0",
+            )
     mttd = next((p.production_s for p in phases if p.event == "t_page"), None)
     return Timing(
         method=METHOD,
