@@ -463,6 +463,8 @@ def split_timeline(
         at["t_response_end"] = last_end.t
     page = at.get("t_page")
     effect = max(t0, _effect(events, at))
+    if (pending_at := at.get("t_alert_pending")) is not None:
+        effect = min(effect, max(t0, pending_at))  # the pipeline ran by then at the latest
     segs: list[Segment] = []
 
     def add(a: float, b: float, clock: str, what: str, factor: float | None = None) -> None:
@@ -746,6 +748,7 @@ def detection_floor(
     group_wait_s: float,
     slo_latency_s: float = 1.0,
     counted_s: float = 0.0,
+    crossed_by_s: float | None = None,
 ) -> Floor | None:
     """The earliest the alert could page, for each of its rules the lowest.
 
@@ -762,12 +765,18 @@ def detection_floor(
             against ``slow_share``).
         counted_s: production seconds of window the users' bad requests already filled
             before the first effect (a deploy still rolling): taken off the crossing.
+        crossed_by_s: production seconds from the effect to the alert pending: the window
+            had crossed by then, so the crossing counts no more (bad requests that come in a
+            burst cross sooner than their share says).
     """
     best: Floor | None = None
     for name, expr, for_s in rules:
         shape = rule_shape(expr, for_s)
         crossing, why = _crossing(shape, share, slow_share, scrape_s, slo_latency_s)
         crossing = max(0.0, crossing - counted_s)
+        if crossed_by_s is not None and crossing > crossed_by_s:
+            crossing = crossed_by_s
+            why += f"; the window had crossed by the alert pending, {crossed_by_s:.0f} s in"
         parts = {
             "effect": round(effect_s, 3),
             "window": round(crossing, 3),
@@ -850,6 +859,10 @@ def compute_timing(
             counted = max(0.0, segments[0].end - seen) * k
         page = _first(events, "t_page")
         grouped = bool(page is not None and page.detail.get("group_existed"))
+        pending = _first(events, "t_alert_pending")
+        cap = None  # the window crossed by the time the alert pended, whatever the share said
+        if pending is not None and segments:
+            cap = max(0.0, production_at(segments, pending.t, k) - effect)
         floor = detection_floor(
             rules,
             effect,
@@ -861,6 +874,7 @@ def compute_timing(
             # at the group's next tick, which can come at once
             group_wait_s=0.0 if grouped else prod.group_wait_s,
             counted_s=counted,
+            crossed_by_s=cap,
         )
         if floor is not None and grouped:
             floor = dataclasses.replace(
