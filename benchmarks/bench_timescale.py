@@ -178,6 +178,17 @@ def table(rows: list[dict[str, Any]], scales: list[float]) -> list[dict[str, Any
                     base and base["mttr_production_s"], [r["mttr_production_s"] for r in runs]
                 ),
                 "floor_s": [r["floor_production_s"] for r in runs],
+                # the method before the split, on the same runs: drill seconds x K
+                "drill_x_k": {
+                    "mttd": _compare(
+                        base and base["mttd_production_s"],
+                        [None if r["mttd_s"] is None else r["mttd_s"] * k for r in runs],
+                    ),
+                    "mttr": _compare(
+                        base and base["mttr_production_s"],
+                        [None if r["mttr_s"] is None else r["mttr_s"] * k for r in runs],
+                    ),
+                },
             }
         out.append(entry)
     return out
@@ -210,6 +221,18 @@ def markdown(tab: list[dict[str, Any]], scales: list[float]) -> str:
                     f" {x['mean']} s ({x['error_s']:+} s, {x['error_pct']:+} %; "
                     f"{x['min']}-{x['max']}) {mark} |"
                 )
+        lines.append(row)
+    lines += ["", "The same runs as drill seconds x K (the method before the split):", ""]
+    lines += [
+        "| scenario | " + " | ".join(f"K = {k:g} MTTD | K = {k:g} MTTR" for k in scales) + " |",
+        "|---|" + "---|---|" * len(scales),
+    ]
+    for e in tab:
+        row = f"| {e['scenario']} |"
+        for k in scales:
+            for key in ("mttd", "mttr"):
+                x = e[f"k{k:g}"]["drill_x_k"][key]
+                row += " - |" if x["mean"] is None else f" {x['mean']} s ({x['error_pct']:+} %) |"
         lines.append(row)
     return "\n".join(lines)
 
