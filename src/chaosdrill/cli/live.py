@@ -259,8 +259,9 @@ def _users(snap: LiveSnapshot) -> RenderableType:
     now = snap.users_now
     e_now = "" if now is None or not now.requests else f"{now.error_share:.1%}"
     l_now = "" if now is None or not now.requests else f"{now.p95_ms:.0f} ms"
-    grid.add_row("errors", sparkline(errors, top_e, users.ERROR_SLO), f"{e_now} (SLO at most 5 %)")
-    grid.add_row("p95", sparkline(p95, top_l, users.LATENCY_SLO_MS), f"{l_now} (SLO at most 1 s)")
+    e_slo, l_slo = f"{users.ERROR_SLO:.0%}", f"{users.LATENCY_SLO_MS / 1000:g} s"
+    grid.add_row("errors", sparkline(errors, top_e, users.ERROR_SLO), f"{e_now} (SLO {e_slo})")
+    grid.add_row("p95", sparkline(p95, top_l, users.LATENCY_SLO_MS), f"{l_now} (SLO {l_slo})")
     if now is None:
         verdict = Text("no load samples yet", style="yellow")
     elif now.meets is None:
