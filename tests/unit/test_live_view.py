@@ -44,9 +44,9 @@ from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import load_spec
 
 
-def shown(snap: LiveSnapshot | LiveView) -> str:
+def shown(snap: LiveSnapshot | LiveView, width: int = 120) -> str:
     """What the view prints, as plain text with single spaces."""
-    console = Console(file=io.StringIO(), width=120, color_system=None, highlight=False)
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     console.print(render(snap) if isinstance(snap, LiveSnapshot) else snap)
     out = console.file.getvalue()  # type: ignore[attr-defined]
     return re.sub(r"[ \t]+", " ", re.sub(r"[│┃┏┓┗┛┡┩└┘┳┻╇╈┼┬┴┌┐├┤]", " ", out))
@@ -75,16 +75,28 @@ def test_the_phases_reached_with_drill_and_production_seconds_and_their_clock() 
         )
     )
     out = shown(snap)
-    assert "scaled x30, program time as it ran" in out
-    assert " fault applied 06:55:02 0.5 s 0.5 s program " in out
-    assert " alert pending 06:55:08 6.0 s 160 s scaled x30 " in out
-    assert " page received (MTTD) 06:55:10 8.3 s 229 s scaled x30 " in out
+    assert "phase at (UTC) drill production clock" in out
+    assert "\nfault applied 06:55:02 0.5 s 0.5 s program \n" in out
+    assert "\nalert pending 06:55:08 6.0 s 160 s scaled x30\n" in out
+    assert "\npage received (MTTD) 06:55:10 8.3 s 229 s scaled x30\n" in out
     assert "response begun" not in out and "before the fault" not in out
-    assert "9.4 s since the fault" in out
+    assert "bad-release (high-error-rate) x30 | detect | fault +9.4 s" in out
+
+
+def test_the_phases_in_the_order_they_were_reached() -> None:
+    snap = snapshot(
+        phases=(
+            PhaseLine("fault applied", "06:55:05", 3.3, 3.3, "program"),
+            PhaseLine("first impact on users", "06:55:04", 2.2, 2.2, "program"),
+        )
+    )
+    out = shown(snap)
+    assert out.index("first impact on users") < out.index("fault applied")
 
 
 def test_no_phase_before_the_fault() -> None:
-    assert " before the fault " in shown(snapshot(since_fault_s=None, phase="steady state"))
+    out = shown(snapshot(since_fault_s=None, phase="steady state"))
+    assert "\nbefore the fault " in out and "fault +" not in out
 
 
 @pytest.mark.parametrize(
@@ -93,20 +105,18 @@ def test_no_phase_before_the_fault() -> None:
         (
             Mttd("HighErrorRate", True, 8.3, 229.3, 300.0, 95.0, "HighErrorRate"),
             "MTTD HighErrorRate: 8.3 s drill = 229 s production, within the 300 s target\n"
-            " detection floor 95 s production: the earliest HighErrorRate could have paged "
-            "(MTTD +134 s above it)\n",
+            " detection floor 95 s production (HighErrorRate); MTTD 134 s above it\n",
         ),
         (
             Mttd("HighErrorRate", True, 12.0, 340.0, 300.0, 95.0, "HighErrorRate", "MTTD slow"),
             "MTTD HighErrorRate: 12.0 s drill = 340 s production, over the 300 s target\n"
-            " detection floor 95 s production: the earliest HighErrorRate could have paged "
-            "(MTTD +245 s above it)\n MTTD slow\n",
+            " detection floor 95 s production (HighErrorRate); MTTD 245 s above it\n"
+            " MTTD slow\n",
         ),
         (
             Mttd("HighErrorRate", False, 5.0, 150.2, 300.0, 95.0, "HighErrorRate"),
-            "MTTD HighErrorRate: waiting for the page, 5.0 s so far (~150 s production) of "
-            "the 300 s target\n detection floor 95 s production: the earliest HighErrorRate "
-            "could have paged\n",
+            "MTTD HighErrorRate: no page yet, 5.0 s (~150 s production) so far; target 300 s\n"
+            " detection floor 95 s production (HighErrorRate)\n",
         ),
         (
             Mttd("HighErrorRate", False, 30.0, 899.6, 300.0, gave_up=True),
@@ -115,8 +125,7 @@ def test_no_phase_before_the_fault() -> None:
         ),
         (
             Mttd("DatabaseDown", False, 5.0, 150.2, 300.0),
-            "MTTD DatabaseDown: waiting for the page, 5.0 s so far (~150 s production) of "
-            "the 300 s target\n",
+            "MTTD DatabaseDown: no page yet, 5.0 s (~150 s production) so far; target 300 s\n",
         ),
     ],
 )
@@ -131,10 +140,9 @@ def test_the_users_history_as_sparklines_with_the_last_window() -> None:
     empty = UsersPoint(0, 0.0, 0.0, None)
     snap = snapshot(users=(empty, *[ok] * 4, *[bad] * 5), users_now=bad)
     out = shown(snap)
-    assert "users (SLO window 2 s, one point a second, the last 10 s)" in out
+    assert "users (SLO window 2 s, a point a second): 40 requests, SLOs broken" in out
     assert "errors ▁▁▁▁█████ 50.0% (SLO 5%)" in out  # no request in the first second
     assert "p95 ▁▁▁▁█████ 3000 ms (SLO 1 s)" in out
-    assert "40 requests in the last window: SLOs broken" in out
     recovered = shown(snapshot(users=(bad, ok), users_now=ok))
     assert "0.0% (SLO 5%)" in recovered and "SLOs met" in recovered
 
@@ -160,9 +168,12 @@ def test_alerts_pending_firing_and_paged() -> None:
         )
     )
     out = shown(snap)
-    assert " HighErrorRate (expected) firing paged at 8.3 s; resolved at 80.1 s " in out
-    assert " HighLatency pending - " in out
-    assert " ServiceDown - paged at 9.0 s " in out
+    assert (
+        "alerts HighErrorRate (expected) Prometheus: firing pager: paged at 8.3 s; resolved "
+        "at 80.1 s\n"
+    ) in out
+    assert " HighLatency Prometheus: pending pager: no page \n" in out
+    assert " ServiceDown Prometheus: inactive pager: paged at 9.0 s \n" in out
 
 
 def test_the_runbook_step_in_progress_and_the_last_one_run() -> None:
@@ -171,11 +182,11 @@ def test_the_runbook_step_in_progress_and_the_last_one_run() -> None:
     )
     out = shown(snapshot(runbook=running))
     assert (
-        "runbook rollback-deployment: step 3/5 running: Monitor the rollback; "
+        "runbook rollback-deployment step 3/5 running: Monitor the rollback; "
         "last: Roll back ok in 4.2 s"
     ) in out
     failed = RunbookProgress("add-index", 1, None, False, None, "Create the index", False, 0.3)
-    assert "runbook add-index: 1/? steps run; last: Create the index FAILED in 0.3 s" in shown(
+    assert "runbook add-index 1/? steps run; last: Create the index FAILED in 0.3 s" in shown(
         snapshot(runbook=failed)
     )
     assert "runbook" not in shown(snapshot())
@@ -184,14 +195,35 @@ def test_the_runbook_step_in_progress_and_the_last_one_run() -> None:
 def test_the_hold_progress_bar() -> None:
     out = shown(snapshot(hold=HoldProgress("holding", 12.0, 20.0, 600.0)))
     line = next(x for x in out.splitlines() if x.startswith("hold"))
-    assert line.endswith("12.0 / 20.0 s (60%; 600 s production) holding")
-    assert line.split()[1] == "━" * 24  # 60 % of 40 columns filled (no colour: no rest)
+    assert line.endswith("12.0 / 20.0 s (60%, 600 s production) holding")
+    assert line.split()[1] == "━" * 14  # 60 % of 24 columns filled (no colour: no rest)
     done = shown(snapshot(hold=HoldProgress("held", 20.0, 20.0, 600.0)))
-    assert "20.0 / 20.0 s (100%; 600 s production) held" in done
+    assert "20.0 / 20.0 s (100%, 600 s production) held" in done
     waiting = shown(
         snapshot(hold=HoldProgress("waiting", 0.0, 20.0, 600.0, "the fault is still in effect"))
     )
-    assert "0.0 / 20.0 s (0%; 600 s production) waiting: the fault is still in effect" in waiting
+    assert "0.0 / 20.0 s (0%, 600 s production) waiting: the fault is still in effect" in waiting
+
+
+def test_a_whole_drill_fits_an_80_by_24_terminal() -> None:
+    from chaosdrill.drill.timing import PHASES
+
+    snap = snapshot(
+        phase="respond: rollback-deployment",
+        phases=tuple(PhaseLine(label, "06:55:02", 9.9, 999.0, "scaled") for _, label in PHASES),
+        mttd=Mttd("HighErrorRate", True, 8.3, 229.3, 300.0, 95.0, "HighErrorRate"),
+        users=(UsersPoint(40, 0.0, 120.0, True),) * 30,
+        users_now=UsersPoint(40, 0.0, 120.0, True),
+        alerts=(
+            AlertLine("HighErrorRate", "firing", "paged at 8.3 s", True),
+            AlertLine("HighLatency", "pending", ""),
+        ),
+        runbook=RunbookProgress("rollback-deployment", 2, 5, True, "Monitor the rollback"),
+        hold=HoldProgress("holding", 12.0, 20.0, 600.0),
+    )
+    lines = shown(snap, width=80).splitlines()
+    assert len(lines) <= 24, "\n".join(lines)
+    assert lines[-1].startswith("hold ")
 
 
 def test_failures_and_failed_lookups_are_shown() -> None:
@@ -353,6 +385,17 @@ def test_the_timeline_forms_with_the_first_impact_mttd_and_floor_without_marking
     assert "first impact on users" in out and "within the 300 s target" in out
 
 
+def test_before_the_fault_is_applied_the_time_so_far_is_a_programs(
+    tmp_path: Path, drill: tuple[DrillContext, FakeEnv, Clock], alerts: dict[str, Any]
+) -> None:
+    ctx, _, clock = drill
+    ctx.timeline = type(ctx.timeline)()  # the fault injected, its injection not returned yet
+    ctx.timeline.mark("t_inject", t=INJECT)
+    clock.t = 1011.6
+    mttd = Collector(ctx, clock=clock).collect().mttd
+    assert mttd is not None and mttd.production_s == mttd.drill_s == pytest.approx(1.6)
+
+
 def test_a_detection_that_gave_up_stops_counting(
     tmp_path: Path, drill: tuple[DrillContext, FakeEnv, Clock], alerts: dict[str, Any]
 ) -> None:
@@ -394,15 +437,17 @@ def test_lookups_at_most_once_a_second_and_failures_as_short_text(
         snap = collector.collect()
     assert alerts["calls"] == 1 and env.calls["pages"] == 1
     assert snap.notes == (
-        "Prometheus: Prometheus alerts API: connection refused",
-        "pager: pager store: database is locked",
+        "Prometheus alerts API: connection refused",
+        "pager store: database is locked",  # names its source: not said twice
     )
-    assert snap.alerts == (AlertLine("HighErrorRate", "", "", True),)
+    assert snap.alerts == (AlertLine("HighErrorRate", "?", "", True),)  # not known
     clock.t = 1018.0
     collector.collect()
     assert alerts["calls"] == 2 and env.calls["pages"] == 2
     assert env.calls["monitoring"] == 1  # read once, on the drill's thread
-    assert "Prometheus: Prometheus alerts API: connection refused" in shown(snap)
+    out = shown(snap)
+    assert "Prometheus alerts API: connection refused" in out
+    assert "HighErrorRate (expected) Prometheus: ? pager: no page" in out
 
 
 def test_a_failing_part_does_not_stop_the_others(

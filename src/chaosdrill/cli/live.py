@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -68,6 +69,8 @@ TRIM_EVERY_S = 10.0
 #: grid windows judged per snapshot at most while looking for the first impact
 SCAN_BUDGET = 5000
 BARS = "▁▂▃▄▅▆▇█"
+#: columns of the hold's progress bar
+HOLD_BAR = 24
 
 T = TypeVar("T")
 
@@ -121,7 +124,7 @@ class AlertLine:
     """One alert: its state in Prometheus and at the pager since the fault."""
 
     name: str
-    prometheus: str  # "pending", "firing" or "" (neither)
+    prometheus: str  # "pending", "firing", "" (neither) or "?" (Prometheus not answering)
     pager: str  # e.g. "paged at 8.3 s", "resolved at 80.1 s", or ""
     expected: bool = False
 
@@ -193,17 +196,13 @@ def _seconds(s: float) -> str:
 
 def _phases(snap: LiveSnapshot) -> RenderableType:
     k = f"{snap.time_scale:g}"
-    table = Table(
-        title=f"timeline (production-equivalent: scaled x{k}, program time as it ran)",
-        title_justify="left",
-        expand=False,
-    )
-    table.add_column("phase")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("phase", style="bold")
     table.add_column("at (UTC)")
     table.add_column("drill", justify="right")
     table.add_column("production", justify="right")
     table.add_column("clock")
-    for p in snap.phases:
+    for p in sorted(snap.phases, key=lambda p: p.drill_s):  # stable: ties in PHASES order
         clock = f"scaled x{k}" if p.clock == "scaled" else p.clock
         table.add_row(p.label, p.at, _seconds(p.drill_s), _seconds(p.production_s), clock)
     if not snap.phases:
@@ -231,17 +230,14 @@ def _mttd(m: Mttd) -> Text:
     else:
         text.append(f"MTTD {m.alert}: ", style="bold")
         text.append(
-            f"waiting for the page, {_seconds(m.drill_s)} so far "
-            f"(~{m.production_s:.0f} s production) of the {m.target_s:.0f} s target",
+            f"no page yet, {_seconds(m.drill_s)} (~{m.production_s:.0f} s production) so far; "
+            f"target {m.target_s:.0f} s",
             style="yellow" if within else "red",
         )
     if m.floor_s is not None:
-        text.append(
-            f"\n  detection floor {m.floor_s:.0f} s production: the earliest "
-            f"{m.floor_rule or m.alert} could have paged"
-        )
+        text.append(f"\n  detection floor {m.floor_s:.0f} s production ({m.floor_rule or m.alert})")
         if m.paged:
-            text.append(f" (MTTD {m.production_s - m.floor_s:+.0f} s above it)")
+            text.append(f"; MTTD {m.production_s - m.floor_s:.0f} s above it")
     if m.slow:
         text.append(f"\n  {m.slow}", style="yellow")
     return text
@@ -262,47 +258,43 @@ def _users(snap: LiveSnapshot) -> RenderableType:
     e_slo, l_slo = f"{users.ERROR_SLO:.0%}", f"{users.LATENCY_SLO_MS / 1000:g} s"
     grid.add_row("errors", sparkline(errors, top_e, users.ERROR_SLO), f"{e_now} (SLO {e_slo})")
     grid.add_row("p95", sparkline(p95, top_l, users.LATENCY_SLO_MS), f"{l_now} (SLO {l_slo})")
+    title = Text(f"users (SLO window {snap.window_s:g} s, a point a second): ", style="bold")
     if now is None:
-        verdict = Text("no load samples yet", style="yellow")
+        title.append("no load samples yet", style="yellow")
     elif now.meets is None:
-        verdict = Text("no request completed in the last window", style="yellow")
+        title.append("no request completed in the last window", style="yellow")
     else:
-        verdict = Text(
-            f"{now.requests} requests in the last window: "
-            f"{'SLOs met' if now.meets else 'SLOs broken'}",
+        title.append(
+            f"{now.requests} requests, {'SLOs met' if now.meets else 'SLOs broken'}",
             style="green" if now.meets else "red",
         )
-    title = Text(
-        f"users (SLO window {snap.window_s:g} s, one point a second, "
-        f"the last {len(snap.users)} s)",
-        style="bold",
-    )
-    return Group(title, grid, verdict)
+    return Group(title, grid)
 
 
 def _alerts(snap: LiveSnapshot) -> RenderableType:
-    table = Table(title="alerts", title_justify="left")
-    table.add_column("alert")
-    table.add_column("Prometheus")
-    table.add_column("pager")
-    style = {"pending": "yellow", "firing": "red"}
-    for a in snap.alerts:
+    grid = Table.grid(padding=(0, 1))
+    for _ in range(4):
+        grid.add_column()
+    style = {"pending": "yellow", "firing": "red", "?": "yellow"}
+    for i, a in enumerate(snap.alerts):
         name = f"{a.name} (expected)" if a.expected else a.name
-        table.add_row(
+        grid.add_row(
+            Text("alerts" if i == 0 else "", style="bold"),
             Text(name, style="bold" if a.expected else ""),
-            Text(a.prometheus or "-", style=style.get(a.prometheus, "")),
-            Text(a.pager or "-", style="red" if a.pager.startswith("paged") else ""),
+            Text(f"Prometheus: {a.prometheus or 'inactive'}", style=style.get(a.prometheus, "")),
+            Text(
+                f"pager: {a.pager or 'no page'}", style="red" if a.pager.startswith("paged") else ""
+            ),
         )
-    return table
+    return grid
 
 
 def _runbook(r: RunbookProgress) -> Text:
     text = Text()
-    text.append(f"runbook {r.name}: ", style="bold")
+    text.append(f"runbook {r.name} ", style="bold")
     total = "?" if r.total is None else str(r.total)
     if r.running:
-        step = r.done + 1
-        text.append(f"step {step}/{total} running")
+        text.append(f"step {r.done + 1}/{total} running", style="cyan")
         if r.current:
             text.append(f": {r.current}")
     else:
@@ -320,18 +312,20 @@ def _runbook(r: RunbookProgress) -> Text:
 def _hold(h: HoldProgress) -> RenderableType:
     grid = Table.grid(padding=(0, 1))
     grid.add_column()
-    grid.add_column(width=40)
+    grid.add_column(width=HOLD_BAR)
     grid.add_column()
     share = 0.0 if h.hold_s <= 0 else min(1.0, h.elapsed_s / h.hold_s)
     figures = (
-        f"{h.elapsed_s:.1f} / {h.hold_s:.1f} s ({share:.0%}; "
+        f"{h.elapsed_s:.1f} / {h.hold_s:.1f} s ({share:.0%}, "
         f"{h.production_hold_s:.0f} s production) {h.state}"
     )
     if h.note:
         figures += f": {h.note}"
     grid.add_row(
         Text("hold", style="bold"),
-        ProgressBar(total=max(h.hold_s, 1e-9), completed=min(h.elapsed_s, h.hold_s), width=40),
+        ProgressBar(
+            total=max(h.hold_s, 1e-9), completed=min(h.elapsed_s, h.hold_s), width=HOLD_BAR
+        ),
         Text(figures, style={"held": "green", "broken": "red", "not held": "red"}.get(h.state, "")),
     )
     return grid
@@ -341,10 +335,10 @@ def render(snap: LiveSnapshot) -> RenderableType:
     """The live view of one snapshot (a pure function of it)."""
     head = Text()
     head.append(snap.title, style="bold")
-    head.append(f"  x{snap.time_scale:g}  phase: ")
+    head.append(f" x{snap.time_scale:g} | ")
     head.append(snap.phase, style="cyan")
     if snap.since_fault_s is not None:
-        head.append(f"  {snap.since_fault_s:.1f} s since the fault")
+        head.append(f" | fault +{snap.since_fault_s:.1f} s")
     parts: list[RenderableType] = [head, _phases(snap)]
     if snap.mttd is not None:
         parts.append(_mttd(snap.mttd))
@@ -387,7 +381,11 @@ class _Every(Generic[T]):
             try:
                 self.value, self.error = self.fn(), None
             except Exception as exc:  # a failing lookup shows a short text, never raises
-                self.value, self.error = None, f"{self.what}: {_short(exc)}"
+                why = _short(exc)
+                self.value, self.error = (
+                    None,
+                    why if why.startswith(self.what) else f"{self.what}: {why}",
+                )
         return self.value
 
 
@@ -578,6 +576,7 @@ class Collector:
         for a in self.alerts.get(now) or []:
             if states.get(a.name) != "firing":
                 states[a.name] = a.state
+        unknown = self.alerts.error is not None  # shown as "?", not as inactive
         if self.alerts.error:
             notes.append(self.alerts.error)
         pager: dict[str, str] = {}
@@ -593,8 +592,9 @@ class Collector:
             if self.pages.error:
                 notes.append(self.pages.error)
         names = sorted({*states, *pager} - {expected})
-        lines = [AlertLine(expected, states.get(expected, ""), pager.get(expected, ""), True)]
-        lines += [AlertLine(n, states.get(n, ""), pager.get(n, "")) for n in names]
+        state = "?" if unknown else ""
+        lines = [AlertLine(expected, states.get(expected, state), pager.get(expected, ""), True)]
+        lines += [AlertLine(n, states.get(n, state), pager.get(n, "")) for n in names]
         return lines
 
     def _runbook(self, events: list[Event]) -> RunbookProgress | None:
@@ -745,7 +745,10 @@ class Collector:
         else:
             until = now if failed is None else failed.t
             drill = until - t_inject
-            prod = production_at(timing.segments, until, timing.time_scale)
+            if any(e.name == "fault_applied" for e in events):
+                prod = production_at(timing.segments, until, timing.time_scale)
+            else:  # the fault still being applied: a program's time
+                prod = drill
             paged = False
         return Mttd(
             alert=spec.alert,
