@@ -11,23 +11,17 @@ import contextlib
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from chaosdrill.cli.application import app, env_option
+from chaosdrill.cli.live import LiveView
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
-from chaosdrill.drill.phases import SAMPLE_LAG_S
-from chaosdrill.errors import DrillError, Exit, InvalidInputError
+from chaosdrill.errors import Exit, InvalidInputError
 from chaosdrill.paths import EXPERIMENTS_DIR
-from chaosdrill.probes.alerts import firing_alerts
 from chaosdrill.report.rundir import RunDir
 from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import DrillSpec
@@ -38,63 +32,20 @@ __all__ = ["run"]
 REPORT_PREFIX = "chaosdrill-report: "
 
 
-class _LiveView:
-    """What the live view shows: phase, elapsed time, SLIs, alerts and pages."""
-
-    def __init__(self) -> None:
-        self.ctx: DrillContext | None = None
-        self._alerts = ""
-        self._alerts_at = 0.0
-
-    def _firing(self, ctx: DrillContext) -> str:
-        """Alerts pending or firing in Prometheus (asked at most once a second)."""
-        if time.monotonic() - self._alerts_at > 1.0:
-            self._alerts_at = time.monotonic()
-            try:
-                alerts = firing_alerts(ctx.env.endpoints())
-                self._alerts = ", ".join(sorted(f"{a.name} ({a.state})" for a in alerts))
-            except DrillError:
-                self._alerts = "Prometheus not answering"
-        return self._alerts
-
-    def __rich__(self) -> Any:
-        ctx = self.ctx
-        if ctx is None:
-            return Text("setting the drill up ...")
-        t_inject = ctx.timeline.first("t_inject")
-        elapsed = f"{time.monotonic() - t_inject.t:6.1f} s since the fault" if t_inject else ""
-        table = Table(title=f"{ctx.spec.cause} ({ctx.spec.scenario}) x{ctx.spec.time_scale.k:g}")
-        table.add_column("phase")
-        table.add_column("elapsed")
-        table.add_column("users' view (last window)")
-        table.add_column("alerts")
-        table.add_column("events")
-        sli = ""
-        if ctx.sli is not None:
-            now = time.monotonic() - SAMPLE_LAG_S  # the samples of a second arrive after it
-            n, failed, p95 = ctx.sli.window(now - ctx.spec.slo_window_s, now)
-            sli = f"{n} req, {failed} failed, p95 {p95:.0f} ms"
-        marks = [e.name for e in ctx.timeline.events if e.name.startswith("t_")]
-        table.add_row(ctx.phase, elapsed, sli, self._firing(ctx), ", ".join(marks[-4:]))
-        return Group(table, Text("; ".join(ctx.failures[-2:]), style="red"))
-
-
 def _run_one(
     path: Path, overrides: SpecOverrides, spec: DrillSpec, run: RunDir, quiet: bool
 ) -> DrillOutcome:
-    """One drill in this process, its result written to the run's drills/01-<name>.json."""
-    view = _LiveView()
+    """One drill in this process, its result written to the run's drills/01-<name>.json.
+
+    On a terminal (and without --quiet) the drill is shown as it runs (chaosdrill.cli.live).
+    """
+    view = None if quiet or not app.console.is_terminal else LiveView()
 
     def attach(ctx: DrillContext) -> None:
-        view.ctx = ctx
+        if view is not None:
+            view.attach(ctx)
 
-    plain = quiet or not app.console.is_terminal
-    shown = (
-        contextlib.nullcontext()
-        if plain
-        else Live(view, console=app.console, refresh_per_second=4, transient=True)
-    )
-    with shown:
+    with contextlib.nullcontext() if view is None else view.shown(app.console):
         return run_drill(
             path,
             overrides,
