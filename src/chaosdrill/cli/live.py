@@ -40,7 +40,7 @@ from rich.text import Text
 from chaosdrill.drill import users
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.phases import SAMPLE_LAG_S
-from chaosdrill.drill.result import _rules_of
+from chaosdrill.drill.result import rules_of
 from chaosdrill.drill.timing import Timing, compute_timing, production_at
 from chaosdrill.load.sli import SliTail
 from chaosdrill.timeline import Event
@@ -471,7 +471,7 @@ class Collector:
             self._scrape_s, self._slower = ts.scrape_interval_s, {}
         alert = ctx.spec.alert
         try:
-            self._rules = _rules_of(alert, str(PROBES_DIR)) if alert else ()
+            self._rules = rules_of(alert, str(PROBES_DIR)) if alert else ()
         except Exception:
             self._rules = ()
         self._tail = _Tail(ctx.sli.run_dir) if ctx.sli is not None else None

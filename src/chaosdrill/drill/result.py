@@ -47,6 +47,9 @@ __all__ = [
     "build_result",
     "first_impact",
     "retime",
+    "rules_of",
+    "signal_step",
+    "timing_of",
     "write_result",
 ]
 
@@ -171,7 +174,7 @@ def signal_step(ctx: DrillContext, rules: tuple[tuple[str, str, float], ...]) ->
 
 
 @functools.lru_cache(maxsize=8)
-def _rules_of(alert: str, probes_dir: str) -> tuple[tuple[str, str, float], ...]:
+def rules_of(alert: str, probes_dir: str) -> tuple[tuple[str, str, float], ...]:
     """The alert's rules as written (production time): (name, expr, for in seconds)."""
     from chaosdrill.monitoring.promql import parse_duration
     from chaosdrill.monitoring.rules import load_rule_files
@@ -201,7 +204,7 @@ def timing_of(ctx: DrillContext) -> Timing:
     return compute_timing(
         ctx.timeline.events,
         ts,
-        _rules_of(ctx.spec.alert, str(PROBES_DIR)) if ctx.spec.alert else (),
+        rules_of(ctx.spec.alert, str(PROBES_DIR)) if ctx.spec.alert else (),
         scrape_s=scrape,
         slower_jobs=slower,
     )
@@ -223,7 +226,7 @@ def retime(result: DrillResult) -> Timing | None:
     return compute_timing(
         result.timeline,
         ts,
-        _rules_of(alert, str(PROBES_DIR)) if alert else (),
+        rules_of(alert, str(PROBES_DIR)) if alert else (),
         scrape_s=old.scrape_interval_s if old and old.scrape_interval_s else ts.scrape_interval_s,
         slower_jobs=dict(old.slower_jobs) if old else {},
     )
@@ -291,7 +294,7 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
     if ctx.spec.alert:
         from chaosdrill.paths import PROBES_DIR
 
-        signal_step(ctx, _rules_of(ctx.spec.alert, str(PROBES_DIR)))
+        signal_step(ctx, rules_of(ctx.spec.alert, str(PROBES_DIR)))
     ctx.timing = timing = timing_of(ctx)
     m = dataclasses.replace(ctx.measurements)  # a snapshot: the parts are immutable
     mttd = m.detection.mttd_s if m.detection else None
