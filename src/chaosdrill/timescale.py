@@ -52,10 +52,6 @@ class TimeScale:
         """Production seconds -> drill seconds."""
         return production_s / self.k
 
-    def production_equivalent(self, drill_s: float | None) -> float | None:
-        """Drill seconds -> production-equivalent seconds."""
-        return None if drill_s is None else round(drill_s * self.k, 3)
-
     @property
     def scrape_interval_s(self) -> float:
         """Prometheus scrape interval in drill seconds."""

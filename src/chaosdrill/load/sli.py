@@ -260,9 +260,3 @@ class SliTail:
         """Requests, failures and p95 (ms) of the requests that completed in (start, end]."""
         w = self.sli(start, end)
         return w.requests, w.failures, w.p95_ms
-
-    @property
-    def last_end(self) -> float | None:
-        """Completion time of the newest request read (None: none yet)."""
-        self._order()
-        return self._ends[-1] if self._ends else None
