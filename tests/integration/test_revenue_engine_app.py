@@ -30,9 +30,9 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from revenue_engine.api import COURSES_CACHE_KEY
-from revenue_engine.schema import COURSE_STATS_INDEX
-from revenue_engine.store import COURSE_STATS_SQL
+from chaosdrill.targets.revenue_engine.api import COURSES_CACHE_KEY
+from chaosdrill.targets.revenue_engine.schema import COURSE_STATS_INDEX
+from chaosdrill.targets.revenue_engine.store import COURSE_STATS_SQL
 
 pytestmark = pytest.mark.integration
 
@@ -207,8 +207,8 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def seeded(postgres: Postgres) -> str:
-    command = [sys.executable, "-m", "revenue_engine", "seed", "--dsn", postgres.dsn,
-               "--courses", "500", "--enrollments", "200000"]  # fmt: skip
+    command = [sys.executable, "-m", "chaosdrill.targets.revenue_engine", "seed",
+               "--dsn", postgres.dsn, "--courses", "500", "--enrollments", "200000"]  # fmt: skip
     result = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
     assert "seeded 500 courses and 200000 enrollments in" in result.stdout
     again = subprocess.run(command, check=True, capture_output=True, text=True, timeout=60)
@@ -251,8 +251,8 @@ def base_url(
     log_path = workdir / "app.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "revenue_engine", "serve", "--port", str(port),
-             "--replica", "it-1"],
+            [sys.executable, "-m", "chaosdrill.targets.revenue_engine", "serve",
+             "--port", str(port), "--replica", "it-1"],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

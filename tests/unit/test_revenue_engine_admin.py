@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from revenue_engine import Revision, create_app
-from revenue_engine.admin import bearer_token_matches
-from revenue_engine.config import Settings
+from chaosdrill.targets.revenue_engine import Revision, create_app
+from chaosdrill.targets.revenue_engine.admin import bearer_token_matches
+from chaosdrill.targets.revenue_engine.config import Settings
 
 TOKEN = "Zm9vYmFy-admin"
 

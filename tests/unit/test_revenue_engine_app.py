@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from revenue_engine import Revision, create_app
-from revenue_engine.config import Settings
-from revenue_engine.service import Service
+from chaosdrill.targets.revenue_engine import Revision, create_app
+from chaosdrill.targets.revenue_engine.config import Settings
+from chaosdrill.targets.revenue_engine.service import Service
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from revenue_engine.__main__ import main
-from revenue_engine.config import (
+from chaosdrill.targets.revenue_engine.__main__ import main
+from chaosdrill.targets.revenue_engine.config import (
     DEFAULT_REDIS_URL,
     ConfigError,
     Settings,
@@ -14,7 +14,7 @@ from revenue_engine.config import (
     read_admin_token,
     read_secret,
 )
-from revenue_engine.db import build_conninfo
+from chaosdrill.targets.revenue_engine.db import build_conninfo
 
 BASE_ENV = {"RE_DSN": "host=127.0.0.1 dbname=revenue", "RE_REVISION_FILE": "/etc/rev.json"}
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from revenue_engine import Revision
-from revenue_engine.revision import KNOWN_FLAGS, RevisionSettings
+from chaosdrill.targets.revenue_engine import Revision
+from chaosdrill.targets.revenue_engine.revision import KNOWN_FLAGS, RevisionSettings
 
 
 def _doc(**overrides: Any) -> dict[str, Any]:

@@ -7,14 +7,14 @@ import pytest
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
-from revenue_engine import Revision, create_app
-from revenue_engine.api import parse_id
-from revenue_engine.cache import Cache, CacheOutcome
-from revenue_engine.config import Settings
-from revenue_engine.enrollment import EnrollmentRequest, RequestValidationError
-from revenue_engine.errors import error_response, short_reason
-from revenue_engine.health import HealthChecker
-from revenue_engine.middleware import UNMATCHED_ROUTE, route_template
+from chaosdrill.targets.revenue_engine import Revision, create_app
+from chaosdrill.targets.revenue_engine.api import parse_id
+from chaosdrill.targets.revenue_engine.cache import Cache, CacheOutcome
+from chaosdrill.targets.revenue_engine.config import Settings
+from chaosdrill.targets.revenue_engine.enrollment import EnrollmentRequest, RequestValidationError
+from chaosdrill.targets.revenue_engine.errors import error_response, short_reason
+from chaosdrill.targets.revenue_engine.health import HealthChecker
+from chaosdrill.targets.revenue_engine.middleware import UNMATCHED_ROUTE, route_template
 
 
 def _routes() -> list[BaseRoute]:

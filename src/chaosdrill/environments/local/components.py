@@ -132,7 +132,7 @@ def app_program(ctx: LocalContext, replica: Replica) -> Program:
         [
             sys.executable,
             "-m",
-            "revenue_engine",
+            "chaosdrill.targets.revenue_engine",
             "serve",
             "--host",
             "127.0.0.1",

@@ -494,7 +494,7 @@ class DeploymentOps:
 
 
 def _validate_revision(rev: dict[str, Any]) -> None:
-    from revenue_engine.revision import Revision
+    from chaosdrill.targets.revenue_engine.revision import Revision
 
     try:
         Revision.from_dict(rev)

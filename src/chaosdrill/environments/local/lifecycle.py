@@ -319,7 +319,7 @@ def _make_standby(ctx: LocalContext, node: str, source_port: int) -> None:
 
 
 def _seed(ctx: LocalContext) -> None:
-    from revenue_engine.schema import seed
+    from chaosdrill.targets.revenue_engine.schema import seed
 
     dsn = ctx.pg_dsn(ctx.state.ports["postgres-1"], user=postgres.DB_USER, dbname=postgres.DB_NAME)
     try:

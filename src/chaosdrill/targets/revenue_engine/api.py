@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from revenue_engine.enrollment import EnrollmentRequest, RequestValidationError
-from revenue_engine.errors import CheckoutFailureError, json_error
-from revenue_engine.health import HealthChecker
-from revenue_engine.service import Service
+from .enrollment import EnrollmentRequest, RequestValidationError
+from .errors import CheckoutFailureError, json_error
+from .health import HealthChecker
+from .service import Service
 
 __all__ = ["COURSES_CACHE_KEY", "HEALTH_CHECK_TIMEOUT_S", "PublicApi", "parse_id"]
 

@@ -5,8 +5,8 @@ enrollments, revenue) on PostgreSQL and Redis, whose behaviour is set by a revis
 drills can ship a faulty release, watch it page, and roll it back.
 """
 
-from revenue_engine.app import create_app
-from revenue_engine.revision import Revision
+from .app import create_app
+from .revision import Revision
 
 __all__ = ["Revision", "__version__", "create_app"]
 

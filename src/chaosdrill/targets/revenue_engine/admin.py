@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from revenue_engine.errors import json_error
-from revenue_engine.service import Service
+from .errors import json_error
+from .service import Service
 
 __all__ = ["AdminApi", "bearer_token_matches"]
 

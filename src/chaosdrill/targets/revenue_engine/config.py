@@ -2,7 +2,7 @@
 
 Environment variables (not files or flags) carry per-process wiring because the drill's
 process supervisor sets them per replica; behaviour that a release may change lives in
-the revision instead (see :mod:`revenue_engine.revision`).
+the revision instead (see :mod:`chaosdrill.targets.revenue_engine.revision`).
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from revenue_engine.errors import CheckoutFailureError, error_response, short_reason
-from revenue_engine.metrics import Metrics
+from .errors import CheckoutFailureError, error_response, short_reason
+from .metrics import Metrics
 
 __all__ = ["UNMATCHED_ROUTE", "ObservabilityMiddleware", "route_template"]
 

@@ -1,7 +1,7 @@
 """The ASGI application factory.
 
 ``create_app`` reads the revision and the admin token once, builds the
-:class:`~revenue_engine.service.Service` and wires routes, middleware and lifespan. The
+:class:`~.service.Service` and wires routes, middleware and lifespan. The
 database and the cache are only opened by the lifespan, so creating an app is cheap and
 needs no network.
 """
@@ -17,13 +17,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from revenue_engine.admin import AdminApi
-from revenue_engine.api import PublicApi
-from revenue_engine.config import Settings, read_admin_token, read_secret
-from revenue_engine.errors import json_error
-from revenue_engine.middleware import ObservabilityMiddleware
-from revenue_engine.revision import Revision
-from revenue_engine.service import Service
+from .admin import AdminApi
+from .api import PublicApi
+from .config import Settings, read_admin_token, read_secret
+from .errors import json_error
+from .middleware import ObservabilityMiddleware
+from .revision import Revision
+from .service import Service
 
 __all__ = ["create_app"]
 

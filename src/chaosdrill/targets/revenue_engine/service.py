@@ -1,6 +1,6 @@
 """The service: every long-lived part of one running process, wired together.
 
-Built once by :func:`revenue_engine.app.create_app` and shared by the route handlers.
+Built once by :func:`.app.create_app` and shared by the route handlers.
 Building it opens nothing; :meth:`Service.start` and :meth:`Service.stop` (run by the
 app's lifespan) open and close the database pool and the cache client, so an app can be
 created, inspected and tested without any network.
@@ -12,14 +12,14 @@ import logging
 import random
 from dataclasses import dataclass, field
 
-from revenue_engine.cache import Cache
-from revenue_engine.config import Settings
-from revenue_engine.db import Database, build_conninfo
-from revenue_engine.flags import FeatureFlags
-from revenue_engine.metrics import Metrics, StateSources
-from revenue_engine.recommendations import RecommendationsCache
-from revenue_engine.revision import Revision
-from revenue_engine.store import Store
+from .cache import Cache
+from .config import Settings
+from .db import Database, build_conninfo
+from .flags import FeatureFlags
+from .metrics import Metrics, StateSources
+from .recommendations import RecommendationsCache
+from .revision import Revision
+from .store import Store
 
 __all__ = ["Service"]
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m revenue_engine {serve,seed,check-revision}``.
+"""Command line: ``python -m chaosdrill.targets.revenue_engine {serve,seed,check-revision}``.
 
 ``serve`` runs the service under uvicorn (settings from ``RE_*`` variables), ``seed``
 creates and fills the schema, ``check-revision`` validates a revision file before it is
@@ -22,7 +22,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def _parser() -> argparse.ArgumentParser:
     """Build the argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m revenue_engine", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m chaosdrill.targets.revenue_engine", description=__doc__
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the service under uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
@@ -44,8 +46,8 @@ def _serve(args: argparse.Namespace) -> int:
     """Run uvicorn until interrupted."""
     import uvicorn
 
-    from revenue_engine.app import create_app
-    from revenue_engine.config import Settings
+    from chaosdrill.targets.revenue_engine.app import create_app
+    from chaosdrill.targets.revenue_engine.config import Settings
 
     settings = Settings.from_env(port=args.port)
     if args.replica:
@@ -70,7 +72,7 @@ def _seed(args: argparse.Namespace) -> int:
     """Seed the database and print what was done and how long it took."""
     import psycopg
 
-    from revenue_engine.schema import seed
+    from chaosdrill.targets.revenue_engine.schema import seed
 
     if not args.dsn:
         print("error: --dsn or RE_DSN is required", file=sys.stderr)
@@ -94,7 +96,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _check_revision(args: argparse.Namespace) -> int:
     """Validate a revision file and print it normalised (defaults filled in)."""
-    from revenue_engine.revision import Revision
+    from chaosdrill.targets.revenue_engine.revision import Revision
 
     revision = Revision.from_file(args.path)
     print(json.dumps(revision.to_dict(), indent=2, sort_keys=True))

@@ -12,7 +12,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 from starlette.responses import JSONResponse
 
-from revenue_engine.db import DatabaseNotReadyError, PoolExhaustedError
+from .db import DatabaseNotReadyError, PoolExhaustedError
 
 __all__ = ["CheckoutFailureError", "error_response", "json_error", "short_reason"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
-from revenue_engine.errors import short_reason
+from .errors import short_reason
 
 __all__ = ["HealthChecker"]
 

@@ -24,8 +24,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from revenue_engine.cache import CacheStats
-from revenue_engine.db import PoolStats
+from .cache import CacheStats
+from .db import PoolStats
 
 __all__ = ["HTTP_DURATION_BUCKETS", "Metrics", "StateSources"]
 

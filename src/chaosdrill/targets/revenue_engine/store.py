@@ -11,8 +11,8 @@ from typing import TypedDict
 
 from psycopg.rows import TupleRow
 
-from revenue_engine.db import Database
-from revenue_engine.enrollment import EnrollmentRequest
+from .db import Database
+from .enrollment import EnrollmentRequest
 
 __all__ = [
     "COURSE_STATS_SQL",
@@ -98,7 +98,7 @@ def _enrollment(row: TupleRow) -> Enrollment:
 
 
 class Store:
-    """Typed queries over a :class:`~revenue_engine.db.Database`."""
+    """Typed queries over a :class:`~chaosdrill.targets.revenue_engine.db.Database`."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

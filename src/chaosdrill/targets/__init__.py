@@ -1,0 +1,1 @@
+"""Targets: the services chaosdrill drills. ``revenue_engine`` is the reference one."""
