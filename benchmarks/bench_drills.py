@@ -22,10 +22,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.repo import EXPERIMENTS_DIR, PROBES_DIR
+
 from chaosdrill.drill.context import DrillConfig
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.monitoring.rules import load_rule_files, parse_duration
-from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR
 from chaosdrill.timescale import TimeScale
 
 RESULTS = Path(__file__).parent / "results"

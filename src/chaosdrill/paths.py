@@ -1,6 +1,7 @@
-"""Where the project's data lives, and the one way a file is written there for good.
+"""Where results go, and the one way a file is written for good.
 
-Where: probes/, runbooks/, scenarios/, experiments/, reports/. How: :func:`write_atomic`,
+Where: :func:`reports_dir` (the workspace's, see :mod:`chaosdrill.workspace`, which also
+resolves every catalogue file). How: :func:`write_atomic`,
 used by every writer of a whole file (env.json, drill results, reports, the gate's outputs,
 the drill worker's request and outcome files, rule files): a reader, or the file after a
 power cut, sees the old content or the new one, never an empty or half-written file.
@@ -15,27 +16,17 @@ import tempfile
 from pathlib import Path
 
 __all__ = [
-    "EXPERIMENTS_DIR",
-    "PROBES_DIR",
-    "PROJECT_ROOT",
-    "RUNBOOKS_DIR",
-    "SCENARIOS_DIR",
     "fsync_dir",
     "reports_dir",
     "write_atomic",
 ]
 
-# src/chaosdrill/paths.py -> the repository root (chaosdrill is installed in editable mode)
-PROJECT_ROOT = Path(os.environ.get("CHAOSDRILL_ROOT") or Path(__file__).resolve().parents[2])
-PROBES_DIR = Path(os.environ.get("CHAOSDRILL_PROBES_DIR") or PROJECT_ROOT / "probes")
-RUNBOOKS_DIR = PROJECT_ROOT / "runbooks"
-SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
-EXPERIMENTS_DIR = PROJECT_ROOT / "experiments"
-
 
 def reports_dir() -> Path:
-    """Where drill results go: ``$CHAOSDRILL_REPORTS`` or ``reports/`` in the project."""
-    return Path(os.environ.get("CHAOSDRILL_REPORTS") or PROJECT_ROOT / "reports")
+    """Where drill results go: the workspace's (``$CHAOSDRILL_REPORTS`` first)."""
+    from chaosdrill.workspace import current
+
+    return current().reports_dir()
 
 
 def fsync_dir(directory: Path | str) -> None:

@@ -382,18 +382,20 @@ def _pick(*values: Any) -> Any:
 
 
 def resolve_experiment(experiment: str | Path) -> Path:
-    """A path as given; a bare name ("bad-release") is chaosdrill's experiments/NAME.json."""
-    from chaosdrill.paths import EXPERIMENTS_DIR
+    """A path as given; a bare name ("bad-release") is the experiment of that name.
 
+    The name resolves in the workspace's experiments/, then in the built-in catalogue's.
+    """
+    from chaosdrill.workspace import current
+
+    entries = current().entries("experiments")
     if isinstance(experiment, str) and os.sep not in experiment and "/" not in experiment:
-        named = EXPERIMENTS_DIR / (
-            experiment if experiment.endswith(".json") else f"{experiment}.json"
-        )
-        if named.is_file() or not Path(experiment).is_file():
-            experiment = named
+        entry = entries.get(experiment.removesuffix(".json"))
+        if entry is not None or not Path(experiment).is_file():
+            experiment = entry.path if entry else Path(experiment)
     path = Path(experiment).resolve()
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.json")))
+        known = ", ".join(entries)
         raise FileNotFoundError(f"no experiment file {path} (experiments by name: {known})")
     return path
 

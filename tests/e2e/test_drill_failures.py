@@ -19,7 +19,8 @@ from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import active_run
-from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR, PROJECT_ROOT
+from tests.repo import EXPERIMENTS_DIR, PROBES_DIR
+from tests.repo import ROOT as PROJECT_ROOT
 
 from ..conftest import start_env, stop_env
 

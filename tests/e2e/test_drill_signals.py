@@ -28,7 +28,7 @@ from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.faults.signals import SAME_PRESS_S
 from chaosdrill.load import active_run
-from chaosdrill.paths import EXPERIMENTS_DIR
+from tests.repo import EXPERIMENTS_DIR
 
 from ..conftest import start_env, stop_env, unique_name, wait_for
 from .test_drill_failures import experiment_copy

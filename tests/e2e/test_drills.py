@@ -19,7 +19,8 @@ import xmlschema
 from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
-from chaosdrill.paths import EXPERIMENTS_DIR, PROJECT_ROOT
+from tests.repo import EXPERIMENTS_DIR
+from tests.repo import ROOT as PROJECT_ROOT
 
 from ..conftest import start_env, stop_env
 

@@ -35,7 +35,8 @@ from chaosdrill.faults import make_fault
 from chaosdrill.faults.holder import find_holders
 from chaosdrill.faults.ledger import FaultLedger, LedgerEntry
 from chaosdrill.load import active_run
-from chaosdrill.paths import EXPERIMENTS_DIR, PROJECT_ROOT
+from tests.repo import EXPERIMENTS_DIR
+from tests.repo import ROOT as PROJECT_ROOT
 
 from ..conftest import start_env, stop_env, wait_for
 

@@ -14,8 +14,9 @@ import pytest
 import chaosdrill.pytest_plugin as plugin
 from chaosdrill.environments.local import LocalEnvironment, list_environments
 from chaosdrill.environments.local.state import state_root
-from chaosdrill.paths import EXPERIMENTS_DIR, PROJECT_ROOT
 from chaosdrill.pytest_plugin import DrillReport, DrillRunError, DrillRunner
+from tests.repo import EXPERIMENTS_DIR
+from tests.repo import ROOT as PROJECT_ROOT
 
 from ..conftest import unique_name
 

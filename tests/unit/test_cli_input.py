@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from chaosdrill.cli.main import cli, main
 from chaosdrill.environments.base import LogQuery
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.paths import EXPERIMENTS_DIR
+from tests.repo import EXPERIMENTS_DIR
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ import pytest
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults import REGISTRY, make_fault
 from chaosdrill.monitoring.rules import alert_names
-from chaosdrill.paths import EXPERIMENTS_DIR, PROBES_DIR, RUNBOOKS_DIR, SCENARIOS_DIR
 from chaosdrill.scenarios.experiment import load_experiment
 from chaosdrill.scenarios.spec import resolve_spec
+from tests.repo import EXPERIMENTS_DIR, PROBES_DIR, RUNBOOKS_DIR, SCENARIOS_DIR
 
 EXPERIMENTS = sorted(EXPERIMENTS_DIR.glob("*.json"))
 

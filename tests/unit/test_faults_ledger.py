@@ -295,8 +295,8 @@ def test_recover_only_touches_the_entries_named(ledger: FaultLedger) -> None:
 def test_a_drills_revert_verdict_ignores_another_drills_open_entry(ledger: FaultLedger) -> None:
     from chaosdrill.drill import phases
     from chaosdrill.drill.context import DrillContext
-    from chaosdrill.paths import EXPERIMENTS_DIR
     from chaosdrill.scenarios.spec import load_spec
+    from tests.repo import EXPERIMENTS_DIR
 
     spec = load_spec(EXPERIMENTS_DIR / "cache-outage.json")
     ctx = DrillContext(spec=spec, env=ENV, owns_env=False, ledger=ledger)
@@ -323,9 +323,9 @@ def test_a_drill_reverts_nothing_while_a_runbook_operation_still_runs(
     from chaosdrill.drill import phases
     from chaosdrill.drill.context import DrillContext
     from chaosdrill.drill.setup import cleanup_drill
-    from chaosdrill.paths import EXPERIMENTS_DIR
     from chaosdrill.runbooks.operation import Operation
     from chaosdrill.scenarios.spec import load_spec
+    from tests.repo import EXPERIMENTS_DIR
 
     spec = load_spec(EXPERIMENTS_DIR / "cache-outage.json")
     ctx = DrillContext(spec=spec, env=ENV, owns_env=True, ledger=ledger)
@@ -358,8 +358,8 @@ def test_set_up_reports_a_leftover_it_cannot_revert_and_does_not_fail_the_drill(
     from chaosdrill.drill import phases
     from chaosdrill.drill.context import DrillContext
     from chaosdrill.drill.setup import recover_leftovers
-    from chaosdrill.paths import EXPERIMENTS_DIR
     from chaosdrill.scenarios.spec import load_spec
+    from tests.repo import EXPERIMENTS_DIR
 
     bad = poison(ledger)
     ledger.open(fake("left"))  # a leftover that does revert

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from chaosdrill.cli.main import cli
 from chaosdrill.drill.model import DrillResult
-from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.plans.gate import evaluate, find_baseline, render_summary, write_outputs
 from chaosdrill.plans.model import Baseline, Gates, load_plan
 from chaosdrill.report import Report, build_report
+from tests.repo import ROOT as PROJECT_ROOT
 
 DATA = Path(__file__).parent.parent / "data" / "drills"
 XSD = PROJECT_ROOT / "src" / "chaosdrill" / "schemas" / "junit.xsd"

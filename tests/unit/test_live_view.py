@@ -38,10 +38,10 @@ from chaosdrill.errors import OperationError
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load.sli import SliTail
 from chaosdrill.pager import Page
-from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.probes.alerts import FiringAlert
 from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import load_spec
+from tests.repo import EXPERIMENTS_DIR
 
 
 def shown(snap: LiveSnapshot | LiveView, width: int = 120) -> str:

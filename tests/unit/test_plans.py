@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.plans.model import (
     Baseline,
@@ -218,20 +217,32 @@ def test_random_expansion_is_repeatable_with_a_seed_and_never_repeats(tmp_path: 
     assert len(seen) > 10  # the seed really changes the draw
 
 
-def test_the_default_pool_follows_the_experiments_dir(
+def test_the_default_pool_is_every_experiment_of_the_workspace_and_the_catalogue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    experiments = tmp_path / "exps"
-    experiments.mkdir()
-    for name in ("a", "b"):  # real experiments: a plan resolves every drill's spec
-        (experiments / f"{name}.json").write_text((EXPERIMENTS / "bad-release.json").read_text())
-    monkeypatch.setattr(paths, "EXPERIMENTS_DIR", experiments)
+    from tests.repo import make_workspace
+
+    bad_release = (EXPERIMENTS / "bad-release.json").read_text()
+    # real experiments: a plan resolves every drill's spec; "bad-release" overrides the
+    # built-in file of that name
+    ws = make_workspace(
+        tmp_path / "ws",
+        {f"experiments/{n}.json": bad_release for n in ("a", "b", "bad-release")},
+    )
+    monkeypatch.setenv("CHAOSDRILL_WORKSPACE", str(ws))
+    builtin = sorted(p.stem for p in EXPERIMENTS.glob("*.json"))
     path = _write(tmp_path, "version: 1\nname: p\ndrills:\n  - random: {count: 2}\n")
     (pick,) = load_plan(path).drills
     assert isinstance(pick, RandomPick)
-    assert pick.pool == (experiments / "a.json", experiments / "b.json")
-    with pytest.raises(InvalidInputError, match=r"expected at most 2 .*got 3"):
-        load_plan(_write(tmp_path, "version: 1\nname: p\ndrills:\n  - random: {count: 3}\n"))
+    names = {p.stem: p for p in pick.pool}
+    assert sorted(names) == sorted({"a", "b", *builtin})
+    assert names["bad-release"] == ws / "experiments" / "bad-release.json"
+    assert names["cache-outage"].parent.parent.name == "catalogue"  # built in
+    n = len(names)
+    with pytest.raises(InvalidInputError, match=rf"expected at most {n} .*got {n + 1}"):
+        load_plan(
+            _write(tmp_path, f"version: 1\nname: p\ndrills:\n  - random: {{count: {n + 1}}}\n")
+        )
 
 
 # --- broken plans -------------------------------------------------------------------------

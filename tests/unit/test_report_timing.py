@@ -26,7 +26,6 @@ from rich.console import Console
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.report import Report, build_report
 from chaosdrill.report.comms import render_comms
 from chaosdrill.report.history import History
@@ -35,6 +34,7 @@ from chaosdrill.report.junit import render_junit
 from chaosdrill.report.markdown import render_markdown
 from chaosdrill.report.postmortem import render_postmortem
 from chaosdrill.report.terminal import summary_table
+from tests.repo import ROOT as PROJECT_ROOT
 
 DATA = Path(__file__).parent.parent / "data"
 SCHEMAS = PROJECT_ROOT / "src" / "chaosdrill" / "schemas"

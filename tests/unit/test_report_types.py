@@ -13,9 +13,9 @@ import pytest
 
 from chaosdrill.drill.model import DrillResult
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.paths import PROJECT_ROOT
 from chaosdrill.report import Report, ReportSettings, build_report
 from chaosdrill.report.types import read_report
+from tests.repo import ROOT as PROJECT_ROOT
 
 DATA = Path(__file__).parent.parent / "data"
 SCHEMA = json.loads((PROJECT_ROOT / "src/chaosdrill/schemas/report.schema.json").read_text())

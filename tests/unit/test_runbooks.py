@@ -808,18 +808,17 @@ def test_only_http_steps_under_alertmanager_url_send_its_credentials(tmp_path: P
 def test_a_drill_records_the_wait_and_is_aborted_when_the_grace_runs_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grace_runs_out: bool
 ) -> None:
-    from chaosdrill import paths
     from chaosdrill.drill import phases
     from chaosdrill.drill.context import DrillContext
     from chaosdrill.faults.ledger import FaultLedger
     from chaosdrill.runbooks import executor
     from chaosdrill.scenarios.spec import load_spec
+    from tests.repo import EXPERIMENTS_DIR, make_workspace
 
-    (tmp_path / "slow-rollback.yaml").write_text(
-        f"name: slow-rollback\ntitle: T\ndescription: d\nsteps:\n{ROLL_BACK_THEN_CHECK}"
-    )
-    spec = load_spec(paths.EXPERIMENTS_DIR / "bad-release.json")
-    monkeypatch.setattr(paths, "RUNBOOKS_DIR", tmp_path)
+    book = f"name: slow-rollback\ntitle: T\ndescription: d\nsteps:\n{ROLL_BACK_THEN_CHECK}"
+    make_workspace(tmp_path / "ws", {"runbooks/slow-rollback.yaml": book})
+    monkeypatch.setenv("CHAOSDRILL_WORKSPACE", str(tmp_path / "ws"))
+    spec = load_spec(EXPERIMENTS_DIR / "bad-release.json")
     monkeypatch.setattr(executor, "OPERATION_GRACE_S", 0.5)
     env = FakeEnvironment()
     ctx = DrillContext(spec, env, False, FaultLedger(tmp_path / "ledger.jsonl"))  # type: ignore[arg-type]

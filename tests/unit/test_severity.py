@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from chaosdrill.drill.model import DrillResult
-from chaosdrill.paths import SCENARIOS_DIR
 from chaosdrill.scenarios.loader import load_scenario
 from chaosdrill.scoring.score import DrillImpact, drill_impact
 from chaosdrill.scoring.severity import LEVELS, Revenue, classify, escalation, revenue_per_hour
+from tests.repo import SCENARIOS_DIR
 
 DATA = Path(__file__).parent.parent / "data" / "drills"
 

@@ -20,10 +20,10 @@ import pytest
 
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults import REGISTRY
-from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.scenarios.experiment import load_experiment
 from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import load_spec, resolve_spec, spec_problems
+from tests.repo import EXPERIMENTS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -272,9 +272,12 @@ def test_a_check_that_needs_a_failed_value_adds_no_problem() -> None:
     assert [(p.field, p.detail.split(";")[0]) for p in problems] == [
         (
             "extensions[chaosdrill].scenario",
-            "no scenario named 'no-such-scenario' in " f"{ROOT / 'scenarios'}",
+            "no scenario named 'no-such-scenario' in " f"{ROOT / 'scenarios' / '*.yaml'}",
         ),
-        ("method[2].provider.arguments.name", f"no runbook named 'pray' in {ROOT / 'runbooks'}"),
+        (
+            "method[2].provider.arguments.name",
+            f"no runbook named 'pray' in {ROOT / 'runbooks' / '*.yaml'}",
+        ),
     ]
 
 

@@ -30,8 +30,8 @@ from chaosdrill.drill.timing import (
 )
 from chaosdrill.monitoring.promql import parse_duration
 from chaosdrill.monitoring.rules import load_rule_files
-from chaosdrill.paths import PROBES_DIR
 from chaosdrill.timescale import TimeScale
+from tests.repo import PROBES_DIR
 
 DATA = Path(__file__).parent.parent / "data" / "timing"
 

@@ -17,7 +17,7 @@ from chaosdrill.drill.worker import (
     write_request,
 )
 from chaosdrill.errors import InvalidInputError
-from chaosdrill.paths import EXPERIMENTS_DIR
+from tests.repo import EXPERIMENTS_DIR
 
 
 def test_a_request_survives_its_file(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from rich import box
@@ -40,7 +39,7 @@ from rich.text import Text
 from chaosdrill.drill import users
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.phases import SAMPLE_LAG_S
-from chaosdrill.drill.result import rules_of
+from chaosdrill.drill.result import rule_files, rules_of
 from chaosdrill.drill.timing import Timing, compute_timing, production_at
 from chaosdrill.load.sli import SliTail
 from chaosdrill.timeline import Event
@@ -409,12 +408,12 @@ class _Tail(SliTail):
 
 
 @functools.lru_cache(maxsize=16)
-def _runbook_steps(name: str, runbooks_dir: str) -> tuple[str, ...] | None:
-    """A runbook's step names (None: it cannot be read)."""
+def _runbook_steps(path: str | None) -> tuple[str, ...] | None:
+    """A runbook file's step names (None: there is none, or it cannot be read)."""
     from chaosdrill.runbooks.loader import load_runbook
 
     try:
-        return tuple(s.name for s in load_runbook(Path(runbooks_dir) / f"{name}.yaml").steps)
+        return tuple(s.name for s in load_runbook(path).steps) if path else None
     except Exception:
         return None
 
@@ -458,7 +457,6 @@ class Collector:
     """
 
     def __init__(self, ctx: DrillContext, clock: Callable[[], float] = time.monotonic) -> None:
-        from chaosdrill.paths import PROBES_DIR
         from chaosdrill.probes.alerts import firing_alerts
 
         self.ctx = ctx
@@ -471,7 +469,7 @@ class Collector:
             self._scrape_s, self._slower = ts.scrape_interval_s, {}
         alert = ctx.spec.alert
         try:
-            self._rules = rules_of(alert, str(PROBES_DIR)) if alert else ()
+            self._rules = rules_of(alert, rule_files()) if alert else ()
         except Exception:
             self._rules = ()
         self._tail = _Tail(ctx.sli.run_dir) if ctx.sli is not None else None
@@ -598,7 +596,7 @@ class Collector:
         return lines
 
     def _runbook(self, events: list[Event]) -> RunbookProgress | None:
-        from chaosdrill.paths import RUNBOOKS_DIR
+        from chaosdrill.workspace import current
 
         phase = self.ctx.phase
         steps = [e for e in events if e.name == "runbook_step"]
@@ -609,7 +607,8 @@ class Collector:
         else:
             return None
         mine = [e for e in steps if e.detail.get("runbook") == name]
-        names = _runbook_steps(name, str(RUNBOOKS_DIR))
+        entry = current().find("runbooks", name)
+        names = _runbook_steps(str(entry.path) if entry else None)
         done = len(mine)
         last = mine[-1] if mine else None
         duration = last.detail.get("duration_s") if last is not None else None

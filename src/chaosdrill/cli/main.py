@@ -7,6 +7,8 @@ codes are documented there).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,17 +24,27 @@ from chaosdrill.cli.run import run
 from chaosdrill.cli.runbook import runbook
 from chaosdrill.cli.validate import validate
 from chaosdrill.errors import DrillError, Exit
+from chaosdrill.workspace import WORKSPACE_ENV, WORKSPACE_FILE
 
 __all__ = ["cli", "main"]
 
 
 @click.group()
 @click.version_option(__version__, prog_name="chaosdrill")
-def cli() -> None:
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"The workspace (a directory with a {WORKSPACE_FILE}) [default: ${WORKSPACE_ENV}, "
+    f"else the nearest {WORKSPACE_FILE} here or above, else the built-in catalogue alone].",
+)
+def cli(workspace: Path | None) -> None:
     """Chaos drills for incident response.
 
     Break a real system, prove the alert pages and the runbook restores it, score the drill.
     """
+    if workspace is not None:  # the processes a drill starts see the same workspace
+        os.environ[WORKSPACE_ENV] = str(workspace.absolute())
 
 
 for _group in (env, gate, ops, load, report, run, runbook, validate):

@@ -21,10 +21,10 @@ from chaosdrill.cli.live import LiveView
 from chaosdrill.drill.context import DrillContext
 from chaosdrill.drill.engine import DrillOutcome, run_drill
 from chaosdrill.errors import Exit, InvalidInputError
-from chaosdrill.paths import EXPERIMENTS_DIR
 from chaosdrill.report.rundir import RunDir
 from chaosdrill.scenarios.settings import SpecOverrides
 from chaosdrill.scenarios.spec import DrillSpec
+from chaosdrill.workspace import current
 
 __all__ = ["run"]
 
@@ -55,15 +55,32 @@ def _run_one(
         )
 
 
+def _named(path: Path, kind: str) -> Path:
+    """``path`` as given, or the workspace's file of that name (then the built-in one).
+
+    A bare name (no directory) that is not a file here is looked up by name.
+    """
+    if path.exists() or len(path.parts) != 1:
+        return path
+    entry = current().find(kind, path.name.removesuffix(".json").removesuffix(".yaml"))
+    return entry.path if entry is not None else path
+
+
 @click.command("run")
 @click.argument("experiments", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--all", "run_all", is_flag=True, help="Every experiment in experiments/.")
+@click.option(
+    "--all",
+    "run_all",
+    is_flag=True,
+    help="Every experiment of the workspace and the built-in catalogue.",
+)
 @click.option(
     "--plan",
     "plan_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Run a plan (drills/*.yaml): its drills, environment, time scale, scoring.",
+    help="Run a plan (a file, or the name of one in the workspace's or the built-in "
+    "drills/, such as 'quarterly'): its drills, environment, time scale, scoring.",
 )
 @env_option
 @click.option(
@@ -141,11 +158,11 @@ def run(
             raise InvalidInputError("give either a --plan or experiments, not both", field="plan")
         from chaosdrill.plans.model import load_plan
 
-        plan = load_plan(plan_path)
+        plan = load_plan(_named(plan_path, "plans"))
         app.exit(_run_plan(plan, env_name, reports, quiet, seed))
-    paths = list(experiments)
+    paths = [_named(p, "experiments") for p in experiments]
     if run_all:
-        paths += sorted(EXPERIMENTS_DIR.glob("*.json"))
+        paths += current().paths("experiments")
     if not paths:
         raise InvalidInputError("expected experiment files, --all or --plan", field="experiments")
     overrides = SpecOverrides(

@@ -12,34 +12,30 @@ from chaosdrill.cli.application import app, env_option
 from chaosdrill.errors import Exit, InvalidInputError
 from chaosdrill.monitoring.rules import alert_names
 from chaosdrill.runbooks.executor import OPERATION_GRACE_S, run_runbook
-from chaosdrill.runbooks.loader import load_runbooks
+from chaosdrill.runbooks.loader import load_runbook, load_runbooks
 from chaosdrill.runbooks.model import Runbook
 from chaosdrill.runbooks.renderer import render_markdown, render_scenarios_markdown
 from chaosdrill.runbooks.result import RunbookResult, StepResult
-from chaosdrill.scenarios.loader import check_references, load_scenarios
+from chaosdrill.scenarios.loader import check_references, load_scenario, load_scenarios
+from chaosdrill.workspace import current
 
 __all__ = ["runbook"]
-
-_REPO = Path(__file__).resolve().parents[2]
-
-
-def _default_dir(name: str) -> Path:
-    """``./NAME`` if it exists, else the one next to the installed sources (a checkout)."""
-    here = Path(name)
-    return here if here.is_dir() else _REPO / name
-
 
 DIR = click.option(
     "--dir",
     "directory",
     type=click.Path(path_type=Path),
     default=None,
-    help="Directory of runbook files [default: ./runbooks].",
+    help="Directory of runbook files [default: the workspace's runbooks over the built-in "
+    "ones].",
 )
 
 
 def _runbooks(directory: Path | None) -> dict[str, Runbook]:
-    return load_runbooks(directory or _default_dir("runbooks"))
+    """The runbooks of ``directory``, or those the workspace resolves (see chaosdrill.workspace)."""
+    if directory is not None:
+        return load_runbooks(directory)
+    return {name: load_runbook(e.path) for name, e in current().entries("runbooks").items()}
 
 
 @click.group()
@@ -73,7 +69,7 @@ def list_runbooks(directory: Path | None) -> None:
     "scenarios_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Directory of scenario files [default: ./scenarios].",
+    help="Directory of scenario files [default: the workspace's over the built-in ones].",
 )
 @click.option(
     "--scenarios-out",
@@ -93,11 +89,14 @@ def render(
 
     The scenarios must name only runbooks that exist and alerts of probes/*.rules.yml.
     """
+    ws = current()
     runbooks = _runbooks(directory)
-    scenarios = load_scenarios(scenarios_dir or _default_dir("scenarios"))
-    probes = _default_dir("probes")
-    check_references(scenarios, set(runbooks), alert_names([probes]) if probes.is_dir() else None)
-    out = out or _default_dir("docs") / "runbooks"
+    if scenarios_dir is not None:
+        scenarios = load_scenarios(scenarios_dir)
+    else:
+        scenarios = {n: load_scenario(e.path) for n, e in ws.entries("scenarios").items()}
+    check_references(scenarios, set(runbooks), alert_names(ws.paths("rules")))
+    out = out or (ws.root or Path.cwd()) / "docs" / "runbooks"
     pages = {out / f"{name}.md": render_markdown(rb) for name, rb in runbooks.items()}
     pages[scenarios_out or out.parent / "scenarios.md"] = render_scenarios_markdown(
         scenarios, runbooks

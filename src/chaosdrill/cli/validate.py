@@ -21,8 +21,10 @@ __all__ = ["validate"]
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check scenarios, runbooks, experiments, plans, rules and Alertmanager configs.
 
-    PATHS are files or directories (default: the whole project). Nothing is started and
-    nothing is changed. Every problem is printed as FILE:LINE: FIELD: MESSAGE. Exit code 0
+    PATHS are files or directories (default: the whole workspace, or the built-in catalogue
+    when there is none). Nothing is started and nothing is changed. Every problem is printed
+    as FILE:LINE: FIELD: MESSAGE, then each name the files use (runbook, scenario, alert,
+    experiment) with the file it resolved to, in the workspace or built in. Exit code 0
     when there is no problem, 2 when there is any.
     """
     report = run_validation(list(paths))
@@ -38,6 +40,11 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     else:
         for problem in report.problems:
             click.echo(str(problem))
+        if report.resolved:
+            click.echo("names used, and the file each resolved to:")
+            width = max(len(f"{kind} {name}") for kind, name, _, _ in report.resolved)
+            for kind, name, file, source in report.resolved:
+                click.echo(f"  {f'{kind} {name}':<{width}}  {source:<9} {file}")
         click.echo(summary)
     if not report.ok:
         app.exit(Exit.USAGE)

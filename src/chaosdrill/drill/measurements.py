@@ -167,13 +167,16 @@ class RunbookRun:
     """One runbook run: ok when every step that had to run ran and succeeded.
 
     ``operation_wait``: the wait for an operation that outlived its step (None: none did;
-    results written before it existed have none).
+    results written before it existed have none). ``file`` and ``source``: the runbook file
+    the name resolved to, ``workspace`` or ``built-in`` (None in older results).
     """
 
     name: str
     ok: bool
     steps: tuple[RunbookStepRun, ...]
     operation_wait: OperationWaitRun | None = None
+    file: str | None = None
+    source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (an item of ``measurements.runbooks``)."""
@@ -184,6 +187,8 @@ class RunbookRun:
         }
         if self.operation_wait is not None:
             out["operation_wait"] = self.operation_wait.to_json()
+        if self.file is not None:
+            out["file"], out["source"] = self.file, self.source
         return out
 
     @classmethod
@@ -195,6 +200,8 @@ class RunbookRun:
             ok=o.flag("ok"),
             steps=tuple(RunbookStepRun.from_json(s) for s in o.children("steps", [])),
             operation_wait=OperationWaitRun.from_json(wait) if wait is not None else None,
+            file=o.opt_text("file"),
+            source=o.opt_text("source"),
         )
 
 

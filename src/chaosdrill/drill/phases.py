@@ -36,7 +36,7 @@ from chaosdrill.drill.users import (
     last_breach,
     meets,
 )
-from chaosdrill.errors import DrillError, OperationError
+from chaosdrill.errors import DrillError, InvalidInputError, OperationError
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.signals import held, revert_abandoned, stop_reason
 from chaosdrill.load.sli import WindowSli
@@ -300,14 +300,24 @@ def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = Non
     aborted (no recovery, verification or later runbook acts beside it) and the revert is
     left to ``chaosdrill env recover`` once the operation ended.
     """
-    from chaosdrill.paths import RUNBOOKS_DIR
     from chaosdrill.runbooks.executor import run_runbook
     from chaosdrill.runbooks.loader import load_runbook
+    from chaosdrill.workspace import current
 
     ctx.phase = f"respond: {runbook}"
     if ctx.timeline.first("t_response_start") is None:
         ctx.timeline.mark("t_response_start", runbook=runbook)
-    book = load_runbook(RUNBOOKS_DIR / f"{runbook}.yaml")
+    entry = current().find("runbooks", runbook)
+    if entry is None:
+        raise InvalidInputError(
+            f"no runbook named {runbook!r} in the workspace or the built-in catalogue",
+            source="runbook",
+            field="runbook",
+        )
+    book = load_runbook(entry.path)
+    ctx.timeline.mark(
+        "runbook_resolved", runbook=runbook, file=str(entry.path), source=entry.source
+    )
 
     def on_step(step: Any) -> None:
         wait = step.window_wait
@@ -347,7 +357,14 @@ def respond(ctx: DrillContext, runbook: str, params: dict[str, Any] | None = Non
         1 for st in book.steps if getattr(st, "when", None) is None
     )
     ctx.measurements.add_runbook(
-        RunbookRun(name=runbook, ok=ok, steps=tuple(steps), operation_wait=wait)
+        RunbookRun(
+            name=runbook,
+            ok=ok,
+            steps=tuple(steps),
+            operation_wait=wait,
+            file=str(entry.path),
+            source=entry.source,
+        )
     )
     ctx.timeline.mark("t_response_end", runbook=runbook, ok=ok)
     if not ok:

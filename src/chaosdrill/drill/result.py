@@ -173,19 +173,29 @@ def signal_step(ctx: DrillContext, rules: tuple[tuple[str, str, float], ...]) ->
         return
 
 
+def rule_files() -> tuple[str, ...]:
+    """The alert rule files in force: the workspace's over the built-in catalogue's."""
+    from chaosdrill.workspace import current
+
+    return tuple(str(p) for p in current().paths("rules"))
+
+
 @functools.lru_cache(maxsize=8)
-def rules_of(alert: str, probes_dir: str) -> tuple[tuple[str, str, float], ...]:
-    """The alert's rules as written (production time): (name, expr, for in seconds)."""
+def rules_of(alert: str, files: tuple[str, ...]) -> tuple[tuple[str, str, float], ...]:
+    """The alert's rules as written (production time): (name, expr, for in seconds).
+
+    ``files``: the rule files (:func:`rule_files`).
+    """
     from chaosdrill.monitoring.promql import parse_duration
     from chaosdrill.monitoring.rules import load_rule_files
 
     try:
-        files = load_rule_files(sorted(Path(probes_dir).glob("*.rules.yml")))
+        loaded = load_rule_files(list(files))
     except DrillError:
         return ()
     return tuple(
         (r.name, r.expr, parse_duration(r.for_) / 1000 if r.for_ else 0.0)
-        for f in files
+        for f in loaded
         for r in f.alerts
         if r.name == alert
     )
@@ -193,8 +203,6 @@ def rules_of(alert: str, probes_dir: str) -> tuple[tuple[str, str, float], ...]:
 
 def timing_of(ctx: DrillContext) -> Timing:
     """The drill's timeline split into scaled and program time, with the detection floor."""
-    from chaosdrill.paths import PROBES_DIR
-
     ts = ctx.spec.time_scale
     try:
         monitoring = ctx.env.monitoring()
@@ -204,7 +212,7 @@ def timing_of(ctx: DrillContext) -> Timing:
     return compute_timing(
         ctx.timeline.events,
         ts,
-        rules_of(ctx.spec.alert, str(PROBES_DIR)) if ctx.spec.alert else (),
+        rules_of(ctx.spec.alert, rule_files()) if ctx.spec.alert else (),
         scrape_s=scrape,
         slower_jobs=slower,
     )
@@ -216,8 +224,6 @@ def retime(result: DrillResult) -> Timing | None:
     Uses the alert rules of the catalogue as they are now and the resolution the result
     recorded (a result written before timing existed: the time scale's own intervals).
     """
-    from chaosdrill.paths import PROBES_DIR
-
     if result.event("t_inject") is None:
         return None
     ts = TimeScale(float(result.time_scale or 1.0))
@@ -226,7 +232,7 @@ def retime(result: DrillResult) -> Timing | None:
     return compute_timing(
         result.timeline,
         ts,
-        rules_of(alert, str(PROBES_DIR)) if alert else (),
+        rules_of(alert, rule_files()) if alert else (),
         scrape_s=old.scrape_interval_s if old and old.scrape_interval_s else ts.scrape_interval_s,
         slower_jobs=dict(old.slower_jobs) if old else {},
     )
@@ -292,9 +298,7 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
             slow_share=round(shares.slow_share, 4),
         )
     if ctx.spec.alert:
-        from chaosdrill.paths import PROBES_DIR
-
-        signal_step(ctx, rules_of(ctx.spec.alert, str(PROBES_DIR)))
+        signal_step(ctx, rules_of(ctx.spec.alert, rule_files()))
     ctx.timing = timing = timing_of(ctx)
     m = dataclasses.replace(ctx.measurements)  # a snapshot: the parts are immutable
     mttd = m.detection.mttd_s if m.detection else None

@@ -9,8 +9,9 @@ fields, every number is finite, and a baseline file is given exactly when the ba
 source is ``file``. Every mistake is an :class:`~chaosdrill.errors.InvalidInputError` with
 file, line, dotted field and what was expected; loading changes nothing.
 
-Experiment paths are relative to the plan file's directory or, failing that, to the project
-root (:data:`chaosdrill.paths.PROJECT_ROOT`); they are stored absolute and resolved.
+Experiment paths are relative to the plan file's directory or, failing that, to the
+workspace, then to the built-in catalogue (:mod:`chaosdrill.workspace`); they are stored
+absolute.
 
 Example::
 
@@ -25,6 +26,7 @@ import dataclasses
 import difflib
 import json
 import math
+import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,12 +36,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from chaosdrill import paths
 from chaosdrill.environments.opening import DEFAULT_NAME
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.spec import LoadSpec
 from chaosdrill.scoring.score import Scoring, ScoringWeights
 from chaosdrill.scoring.severity import Revenue
+from chaosdrill.workspace import current
 from chaosdrill.yamlsource import YamlDocument, load_yaml, validate
 
 __all__ = [
@@ -217,13 +219,18 @@ def _finite(doc: YamlDocument, value: Any, path: PathKey) -> None:
 
 
 def _find_file(doc: YamlDocument, path: PathKey, raw: str, what: str, example: str) -> Path:
-    """``raw`` relative to the plan's directory, else to the project root; it must exist."""
+    """``raw`` relative to the plan's directory, else the workspace's, else built in.
+
+    It must exist. The workspace and the built-in catalogue: :mod:`chaosdrill.workspace`.
+    """
     plan_dir = Path(doc.source).resolve().parent
-    bases = (plan_dir, paths.PROJECT_ROOT)
-    for base in bases:
-        candidate = base / raw
-        if candidate.is_file():
-            return candidate.resolve()
+    ws = current()
+    bases = (plan_dir, *ws.bases())
+    if (plan_dir / raw).is_file():
+        return Path(os.path.abspath(plan_dir / raw))
+    found = ws.find_file(raw)
+    if found is not None:
+        return Path(os.path.abspath(found[0]))
     for base in bases:
         if (base / raw).is_dir():
             raise doc.error(path, f"{raw!r} is a directory; expected {what} file")
@@ -234,11 +241,12 @@ def _find_file(doc: YamlDocument, path: PathKey, raw: str, what: str, example: s
             names = sorted(p.name for p in folder.iterdir() if p.is_file())
             near += difflib.get_close_matches(Path(raw).name, names, n=1)
     hint = f" (did you mean {str(Path(raw).with_name(near[0]))!r}?)" if near else ""
+    where = ", ".join(str(b) for b in bases)
     raise doc.error(
         path,
-        f"no {what} file {raw!r} in {plan_dir} or {paths.PROJECT_ROOT}{hint}; expected the "
-        f"path of an existing {what} file relative to the plan's directory or the project "
-        f"root, such as {example}",
+        f"no {what} file {raw!r} in {where}{hint}; expected the path of an existing {what} "
+        f"file relative to the plan's directory, the workspace or the built-in catalogue, "
+        f"such as {example}",
     )
 
 
@@ -291,10 +299,14 @@ def _drills(doc: YamlDocument, targets: Targets) -> tuple[PlanDrill | RandomPick
                 first[p] = j
                 pool.append(p)
         else:
-            pool = [p.resolve() for p in sorted(paths.EXPERIMENTS_DIR.glob("*.json"))]
+            pool = [Path(os.path.abspath(p)) for p in current().paths("experiments")]
         count = pick["count"]
         if count > len(pool):
-            source = "listed in 'from'" if "from" in pick else f"in {paths.EXPERIMENTS_DIR}"
+            source = (
+                "listed in 'from'"
+                if "from" in pick
+                else "of the workspace and the built-in catalogue"
+            )
             raise doc.error(
                 (*where, "random", "count"),
                 f"expected at most {len(pool)} (the experiments {source}), got {count}",

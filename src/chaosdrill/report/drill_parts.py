@@ -66,6 +66,7 @@ LABELS: dict[str, str] = {
     "t_page": "page received",
     "detection_failed": "no page: detection failed",
     "t_response_start": "response started",
+    "runbook_resolved": "runbook file",
     "runbook_step": "runbook step",
     "runbook_operation_wait": "waited for a runbook operation",
     "t_fault_cleared": "fault gone",
@@ -111,6 +112,8 @@ def timeline_events(result: DrillResult) -> tuple[TimelineEvent, ...]:
             label = f"{detail.get('step')} ({'ok' if detail.get('ok') else 'FAILED'})"
         elif e.name == "runbook_operation_wait":
             label = _wait_label(detail)
+        elif e.name == "runbook_resolved":
+            label = f"runbook {detail.get('runbook')}: {detail.get('source')} {detail.get('file')}"
         rel = round(float(e.t) - base, 3)
         out.append(TimelineEvent(e.name, label, rel, prod, e.wall, detail))
     return tuple(out)

@@ -463,6 +463,8 @@ class RunbookRun:
     ok: bool
     steps: tuple[RunbookStep, ...]
     operation_wait: OperationWait | None = None
+    file: str | None = None  # the runbook file the name resolved to (None: older reports)
+    source: str | None = None  # "workspace" or "built-in"
 
     @classmethod
     def from_json(cls, o: JsonObject) -> RunbookRun:
@@ -474,6 +476,8 @@ class RunbookRun:
             o.flag("ok"),
             steps,
             OperationWait.from_json(wait) if wait is not None else None,
+            o.opt_text("file"),
+            o.opt_text("source"),
         )
 
     def to_json(self) -> dict[str, Any]:

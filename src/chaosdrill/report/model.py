@@ -97,11 +97,12 @@ class ReportSettings:
 
 def _scenario(name: str) -> Scenario | None:
     """The drill's scenario from the catalogue; None when it is missing or unreadable."""
-    from chaosdrill.paths import SCENARIOS_DIR
     from chaosdrill.scenarios.loader import load_scenario
+    from chaosdrill.workspace import current
 
     with contextlib.suppress(DrillError, OSError):
-        return load_scenario(SCENARIOS_DIR / f"{name}.yaml")
+        entry = current().find("scenarios", name)
+        return load_scenario(entry.path) if entry else None
     return None
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosdrill import paths
 from chaosdrill.environments.opening import environment_name
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults.base import Fault
@@ -196,7 +195,7 @@ def _runbook(
     if book is None:
         known = ", ".join(r.catalogue.runbook_names())
         r.error(
-            f"no runbook named {name!r} in {r.catalogue.runbooks_dir}"
+            f"no runbook named {name!r} in {r.catalogue.where('runbooks')}"
             f"{_guess(name, r.catalogue.runbook_names())}; expected one of: {known}",
             path,
             field_name,
@@ -228,12 +227,13 @@ def _alert(name: Any, path: tuple[str | int, ...], field_name: str, r: _Resolver
     known = r.catalogue.alert_names()
     if not isinstance(name, str) or name not in known:
         r.error(
-            f"no alert named {name!r} in {r.catalogue.probes_dir}/*.rules.yml"
+            f"no alert named {name!r} in {r.catalogue.where('rules')}"
             f"{_guess(name, known)}; "
             f"expected one of: {', '.join(sorted(known))}",
             path,
             field_name,
         )
+    r.catalogue.alert(str(name))  # which rule file defines it (validate lists it)
     return str(name)
 
 
@@ -245,7 +245,7 @@ def _scenario(ext: Mapping[str, Any], at: tuple[str | int, ...], r: _Resolver) -
     if scenario is None:
         known = ", ".join(r.catalogue.scenario_ids())
         r.error(
-            f"no scenario named {scenario_id!r} in {r.catalogue.scenarios_dir}"
+            f"no scenario named {scenario_id!r} in {r.catalogue.where('scenarios')}"
             f"{_guess(scenario_id, r.catalogue.scenario_ids())}; "
             f"expected one of: {known}",
             (*at, "scenario"),
@@ -442,7 +442,7 @@ def _resolve(
         time_scale=time_scale,
         hold_production_s=hold,
         recovery_timeout_production_s=timeout,
-        reports_dir=Path(conf.get("chaosdrill_reports") or paths.reports_dir()),
+        reports_dir=Path(conf.get("chaosdrill_reports") or r.catalogue.workspace.reports_dir()),
         replicas=r.checked(replicas),
         alerts=tuple(dict.fromkeys([names.alert, *alerts])),
     )

@@ -65,9 +65,11 @@ def check_plan(path: Path, shown: str, refs: References) -> list[Problem]:
         return from_error(exc, shown)
     problems: list[Problem] = []
     try:
-        load_plan(shown)
+        plan = load_plan(shown)
     except InvalidInputError as exc:
         problems += from_error(exc, shown)
+    else:
+        refs.note_experiments(plan)
     # the alerts are checked even when the plan has other problems
     gates = doc.data.get("gates") if isinstance(doc.data, dict) else None
     names = gates.get("alerts_must_page") if isinstance(gates, dict) else None

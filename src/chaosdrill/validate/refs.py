@@ -1,8 +1,9 @@
 """The names a file may use from the others: runbooks, scenarios and alerts.
 
 Names are looked up in the directories next to the file's own (``../runbooks``,
-``../probes``, ...) and in the project's; :func:`unknown_name` says which name is missing and
-which were expected.
+``../probes``, ...), then in the workspace's, then in the built-in catalogue
+(:mod:`chaosdrill.workspace`); :func:`unknown_name` says which name is missing and which
+were expected, and :attr:`References.resolved` which file each name used resolved to.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from chaosdrill import paths
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.scenarios.catalogue import Catalogue
 from chaosdrill.validate.problem import display
+from chaosdrill.workspace import Entry, Workspace, current
 
 __all__ = ["References", "unknown_name"]
 
@@ -33,7 +34,9 @@ class References:
     scenario names share one load.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, workspace: Workspace | None = None) -> None:
+        self.workspace = workspace or current()
+        self.extra: dict[tuple[str, str], Entry] = {}  # names resolved outside the catalogue
         self._models: dict[tuple[str, Path], tuple[Any, InvalidInputError | None]] = {}
         self._alerts: dict[Path, set[str]] = {}
         self._lock = threading.Lock()  # rule files are loaded by the promtool threads too
@@ -47,8 +50,27 @@ class References:
         however many experiments name it.
         """
         if self._catalogue is None:
-            self._catalogue = Catalogue()
+            self._catalogue = Catalogue(self.workspace)
         return self._catalogue
+
+    @property
+    def resolved(self) -> dict[tuple[str, str], Entry]:
+        """(kind, name) -> the file it resolved to, for every name the files checked used."""
+        used = dict(self._catalogue.used) if self._catalogue is not None else {}
+        return dict(sorted({**used, **self.extra}.items()))
+
+    def note_experiments(self, plan: Any) -> None:
+        """Record where each experiment a plan names resolved to."""
+        from chaosdrill.plans.model import PlanDrill, RandomPick
+
+        for drill in plan.drills:
+            found = [drill.experiment] if isinstance(drill, PlanDrill) else []
+            if isinstance(drill, RandomPick):
+                found = list(drill.pool)
+            for path in found:
+                self.extra["experiment", path.stem] = Entry(
+                    path.stem, path, self.workspace.source_of(path)
+                )
 
     def load(self, kind: str, file: Path) -> tuple[Any, InvalidInputError | None]:
         """The model of a runbook, scenario or rule file, or the error loading it."""
@@ -81,12 +103,10 @@ class References:
                 self._models[key] = (None, InvalidInputError(f"could not be read: {exc!r}"))
         return self._models[key]
 
-    @staticmethod
-    def _dirs(path: Path, name: str) -> list[Path]:
-        """``name`` next to the file's own directory, then the project's (no repeats)."""
-        candidates = [path.absolute().parent.parent / name, paths.PROJECT_ROOT / name]
-        if name == "probes":
-            candidates.append(paths.PROBES_DIR)
+    def _dirs(self, path: Path, name: str) -> list[Path]:
+        """``name`` next to the file's own directory, the workspace's, the built-in one."""
+        candidates = [path.absolute().parent.parent / name]
+        candidates += [d for d, _ in self.workspace.dirs(name)]
         out: list[Path] = []
         for directory in candidates:
             if directory.is_dir() and all(directory.resolve() != d.resolve() for d in out):

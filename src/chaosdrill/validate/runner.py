@@ -19,8 +19,11 @@ content does not tell (an unparsable file), from where it lies (docs/validate.md
 ``*.alertmanager.yml``              Alertmanager configuration (``amtool check-config``)
 ==================================  ==========================================
 
-Names a file uses are looked up in the directories next to its own (``../runbooks``,
-``../probes``, ...) and in the project's (:data:`chaosdrill.paths.PROJECT_ROOT`).
+Without paths, the whole workspace is checked: its ``chaosdrill.yaml`` and its catalogue
+directories (no workspace: the built-in catalogue). Names a file uses are looked up in the
+directories next to its own (``../runbooks``, ``../probes``, ...), then in the workspace's,
+then in the built-in catalogue (:mod:`chaosdrill.workspace`); the report says which file
+each name resolved to.
 
 This module finds the files, tells their kind and runs their checks. The checks done in
 Python are in :mod:`chaosdrill.validate.files`, those by ``promtool`` and ``amtool`` in
@@ -44,14 +47,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from chaosdrill import paths
+from chaosdrill.errors import InvalidInputError
 from chaosdrill.validate.files import (
     check_experiment,
     check_plan,
     check_runbook,
     check_scenario,
 )
-from chaosdrill.validate.problem import Problem, display
+from chaosdrill.validate.problem import Problem, display, from_error
 from chaosdrill.validate.refs import References
 from chaosdrill.validate.tools import TOOL_TIMEOUT_S as TOOL_TIMEOUT_S
 from chaosdrill.validate.tools import (
@@ -61,6 +64,7 @@ from chaosdrill.validate.tools import (
     check_rules,
     generated_alertmanager_configs,
 )
+from chaosdrill.workspace import WORKSPACE_FILE, builtin_root, current
 from chaosdrill.yamlsource import MAX_BYTES
 
 __all__ = [
@@ -99,6 +103,7 @@ class ValidationReport:
 
     files: tuple[str, ...]
     problems: tuple[Problem, ...]
+    resolved: tuple[tuple[str, str, str, str], ...] = ()  # (kind, name, file, source)
 
     @property
     def ok(self) -> bool:
@@ -119,13 +124,21 @@ def run_validation(targets: Sequence[Path]) -> ValidationReport:
     """Like :func:`validate_paths`, and also say which files were checked."""
     problems: list[Problem] = []
     files: list[tuple[Path, str]] = []
+    checked: list[str] = []
+    try:
+        ws = current()
+    except InvalidInputError as exc:  # the workspace's own file is wrong
+        source = exc.source or WORKSPACE_FILE
+        return ValidationReport((source,), tuple(from_error(exc, source)))
     if targets:
         for target in targets:
             _collect(Path(target), files, problems)
     else:
+        if ws.config_file is not None:
+            checked.append(display(ws.config_file))
         for name in PROJECT_DIRS:
-            directory = paths.PROJECT_ROOT / name
-            if directory.is_dir():
+            directory = ws.own_dir(name) if ws.root is not None else builtin_root() / name
+            if directory is not None and directory.is_dir():
                 _collect(directory, files, problems)
     seen: set[Path] = set()
     unique: list[tuple[Path, str]] = []
@@ -134,9 +147,9 @@ def run_validation(targets: Sequence[Path]) -> ValidationReport:
         if key not in seen:
             seen.add(key)
             unique.append((path, shown))
-    refs = References()
+    refs = References(ws)
     jobs: list[tuple[Callable[[], list[Problem]], bool]] = []
-    checked = [shown for _, shown in unique]
+    checked += [shown for _, shown in unique]
     for path, shown in unique:
         jobs.append(_job(path, shown, refs))
     if not targets:
@@ -154,7 +167,10 @@ def run_validation(targets: Sequence[Path]) -> ValidationReport:
             results[i] = future.result()
     for i in range(len(jobs)):
         problems.extend(results[i])
-    return ValidationReport(tuple(checked), tuple(problems))
+    resolved = tuple(
+        (kind, name, display(e.path), e.source) for (kind, name), e in refs.resolved.items()
+    )
+    return ValidationReport(tuple(checked), tuple(problems), resolved)
 
 
 # --- finding files ----------------------------------------------------------------------

@@ -29,7 +29,7 @@ from chaosdrill.environments.local.supervisor import Program, Supervisor
 from chaosdrill.environments.readiness import free_ports, wait_until
 from chaosdrill.errors import ComponentStartError, OperationError
 from chaosdrill.monitoring import rules
-from chaosdrill.paths import PROBES_DIR, write_atomic
+from chaosdrill.paths import write_atomic
 
 __all__ = [
     "ENV_MARKER",
@@ -60,7 +60,6 @@ PORT_NAMES = (
     "redis-exporter",
     "pager",
 )
-RULES_DIR = PROBES_DIR
 READY_TIMEOUT = 30.0
 
 
@@ -193,12 +192,18 @@ def write_monitoring(ctx: LocalContext) -> None:
 
 
 def write_rules(ctx: LocalContext) -> None:
-    """Write the alert rules of probes/, scaled to the environment's time scale."""
+    """Write the alert rules in force, scaled to the environment's time scale.
+
+    The rules in force: the workspace's ``probes/*.rules.yml`` and every built-in rule
+    file the workspace does not override by name (:mod:`chaosdrill.workspace`).
+    """
+    from chaosdrill.workspace import current
+
     st = ctx.state
     dest = ctx.root / "prometheus" / "rules"
     dest.mkdir(mode=0o700, exist_ok=True)
     k = st.settings.time_scale
-    files = rules.load_rule_files(sorted(RULES_DIR.glob("*.rules.yml")))
+    files = rules.load_rule_files(current().paths("rules"))
     if k != 1:
         min_window = 2 * st.settings.scrape_interval_s
         files = [rules.scale_rules(f, k, min_window_s=min_window) for f in files]
