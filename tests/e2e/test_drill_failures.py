@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.load import active_run
-from tests.repo import EXPERIMENTS_DIR, PROBES_DIR
+from tests.repo import EXPERIMENTS_DIR, PROBES_DIR, make_workspace
 from tests.repo import ROOT as PROJECT_ROOT
 
 from ..conftest import start_env, stop_env
@@ -127,18 +126,16 @@ def test_a_runbook_that_does_not_fix_the_cause_fails_the_gate(
 
 
 def test_an_alert_that_cannot_fire_fails_the_gate(env: LocalEnvironment, tmp_path: Path) -> None:
-    probes = tmp_path / "probes"
-    shutil.copytree(PROBES_DIR, probes)
-    rules = probes / "service.rules.yml"
-    text = rules.read_text()
+    text = (PROBES_DIR / "service.rules.yml").read_text()
     assert "> 0.05" in text
-    rules.write_text(text.replace("> 0.05", "> 2", 1))  # a share can never pass 200 %
+    # a workspace rule file of a built-in one's name overrides it: a share never passes 200 %
+    ws = make_workspace(
+        tmp_path / "ws", {"probes/service.rules.yml": text.replace("> 0.05", "> 2", 1)}
+    )
     plan = plan_file(
         tmp_path, env, EXPERIMENTS_DIR / "bad-release.json", alerts_must_page=["HighErrorRate"]
     )
-    code, output, report, result = gate(
-        plan, tmp_path, extra_env={"CHAOSDRILL_PROBES_DIR": str(probes)}
-    )
+    code, output, report, result = gate(plan, tmp_path, extra_env={"CHAOSDRILL_WORKSPACE": str(ws)})
     assert code == 1, output[-3000:]
     assert "HighErrorRate never paged (bad-release)" in output
     assert not result["verdict"]["checks"]["detected"]
@@ -150,11 +147,14 @@ def test_an_alert_that_cannot_fire_fails_the_gate(env: LocalEnvironment, tmp_pat
 
 def test_the_gate_exits_3_when_the_environment_cannot_come_up(tmp_path: Path) -> None:
     """Prometheus refuses a rule file it cannot parse, so the environment never comes up."""
-    probes = tmp_path / "probes"
-    shutil.copytree(PROBES_DIR, probes)
-    rules = probes / "cache.rules.yml"
-    rules.write_text(
-        rules.read_text().replace('redis_up{job="redis"} == 0', 'redis_up{job="redis" == 0', 1)
+    broken = (PROBES_DIR / "cache.rules.yml").read_text()
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "probes/cache.rules.yml": broken.replace(
+                'redis_up{job="redis"} == 0', 'redis_up{job="redis" == 0', 1
+            )
+        },
     )
     plan = tmp_path / "plan.yaml"
     plan.write_text(
@@ -170,7 +170,7 @@ def test_the_gate_exits_3_when_the_environment_cannot_come_up(tmp_path: Path) ->
         text=True,
         timeout=180,
         check=False,
-        env={**os.environ, "CHAOSDRILL_PROBES_DIR": str(probes), "COLUMNS": "200"},
+        env={**os.environ, "CHAOSDRILL_WORKSPACE": str(ws), "COLUMNS": "200"},
     )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "prometheus" in proc.stdout.lower()

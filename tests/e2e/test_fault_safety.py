@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,7 +35,6 @@ from chaosdrill.faults.holder import find_holders
 from chaosdrill.faults.ledger import FaultLedger, LedgerEntry
 from chaosdrill.load import active_run
 from tests.repo import EXPERIMENTS_DIR
-from tests.repo import ROOT as PROJECT_ROOT
 
 from ..conftest import start_env, stop_env, wait_for
 
@@ -271,14 +269,13 @@ steps:
 
 
 def _catalogue_with_failing_runbook(tmp_path: Path, kind: str) -> tuple[Path, Path]:
-    """A project root whose runbooks include ``fails-at-once``, and its experiment for kind."""
-    root = tmp_path / "root"
-    root.mkdir()
-    for name in ("scenarios", "probes", "drills", "schemas"):
-        if (PROJECT_ROOT / name).exists():
-            (root / name).symlink_to(PROJECT_ROOT / name)
-    shutil.copytree(PROJECT_ROOT / "runbooks", root / "runbooks")
-    (root / "runbooks" / "fails-at-once.yaml").write_text(FAILING_RUNBOOK)
+    """A workspace with the runbook ``fails-at-once``, and its experiment for kind.
+
+    Everything else (scenarios, rules, the other runbooks) resolves in the built-in catalogue.
+    """
+    from tests.repo import make_workspace
+
+    root = make_workspace(tmp_path / "root", {"runbooks/fails-at-once.yaml": FAILING_RUNBOOK})
     (root / "experiments").mkdir()
     data = json.loads((EXPERIMENTS_DIR / f"{kind}.json").read_text())
     data["extensions"][0]["runbook"] = "fails-at-once"
@@ -323,7 +320,7 @@ def test_a_failed_runbook_and_crashing_components_still_end_reverted(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "CHAOSDRILL_ROOT": str(root)},
+        env={**os.environ, "CHAOSDRILL_WORKSPACE": str(root)},
     )
     try:
         wait_for(lambda: [e for e in ledger.open_entries() if e.id not in known], 240)

@@ -23,6 +23,7 @@ from chaosdrill.cli.report import report
 from chaosdrill.cli.run import run
 from chaosdrill.cli.runbook import runbook
 from chaosdrill.cli.validate import validate
+from chaosdrill.cli.workspace import catalogue, init
 from chaosdrill.errors import DrillError, Exit
 from chaosdrill.workspace import WORKSPACE_ENV, WORKSPACE_FILE
 
@@ -47,7 +48,7 @@ def cli(workspace: Path | None) -> None:
         os.environ[WORKSPACE_ENV] = str(workspace.absolute())
 
 
-for _group in (env, gate, ops, load, report, run, runbook, validate):
+for _group in (catalogue, env, gate, init, ops, load, report, run, runbook, validate):
     cli.add_command(_group)
 ops.add_command(integrity)
 

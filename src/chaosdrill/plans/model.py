@@ -411,8 +411,10 @@ def _build(doc: YamlDocument) -> Plan:
     validate(doc, _schema())
     _finite(doc, doc.data, ())
     data = doc.data
-    env = data.get("environment") or {}
-    targets = _targets(data.get("targets"), Targets())
+    # the plan's settings over the workspace's (chaosdrill.yaml), over the defaults
+    ws = current().config
+    env = {**ws.environment, **(data.get("environment") or {})}
+    targets = _targets(data.get("targets"), _targets(dict(ws.targets), Targets()))
     return Plan(
         name=data["name"],
         description=str(data.get("description", "")).strip(),
@@ -428,7 +430,7 @@ def _build(doc: YamlDocument) -> Plan:
         targets=targets,
         scoring=_scoring(doc),
         revenue=Revenue(**{k: float(v) for k, v in (data.get("revenue") or {}).items()}),
-        roles=Roles(**(data.get("roles") or {})),
+        roles=Roles(**{**ws.roles, **(data.get("roles") or {})}),
         gates=_gates(data.get("gates") or {}),
         baseline=_baseline(doc),
     )

@@ -48,6 +48,9 @@ def check_scenario(path: Path, shown: str, refs: References) -> list[Problem]:
             (f"common_causes.{ci}.alerts.{i}", n, alerts, "alert", "in probes/*.rules.yml")
             for i, n in enumerate(cause.alerts)
         ]
+    for _, name, known, what, _ in checks:  # which file each known name resolves to
+        if name in known:
+            refs.catalogue.runbook(name) if what == "runbook" else refs.catalogue.alert(name)
     return [
         Problem(shown, scenario.lines.get(where), where, unknown_name(what, name, known, place))
         for where, name, known, what, place in checks
