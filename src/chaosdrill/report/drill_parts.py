@@ -227,6 +227,8 @@ def runbook_runs(runs: Sequence[MeasuredRunbookRun] | None) -> tuple[RunbookRun,
                 for s in b.steps
             ),
             _operation_wait(b.operation_wait),
+            b.file,
+            b.source,
         )
         for b in runs or ()
     )

@@ -489,6 +489,8 @@ class RunbookRun:
         }
         if self.operation_wait is not None:
             out["operation_wait"] = self.operation_wait.to_json()
+        if self.file is not None:
+            out["file"], out["source"] = self.file, self.source
         return out
 
 

@@ -209,6 +209,8 @@ def _drill(d: DrillSection) -> list[str]:
     )
     for book in d.runbooks:
         lines += ["", f"### Runbook {book.name} ({'ok' if book.ok else 'FAILED'})", ""]
+        if book.file:
+            lines += [f"From `{book.file}` ({book.source}).", ""]
         lines += table(
             ["step", "result", "duration (drill s)", "error"],
             [
