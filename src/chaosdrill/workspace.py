@@ -291,6 +291,7 @@ _current: dict[tuple[str, str], Workspace] = {}
 
 def current() -> Workspace:
     """:func:`locate` for the present ``$CHAOSDRILL_WORKSPACE`` and directory (cached)."""
+    check_legacy_environment()
     key = (os.environ.get(WORKSPACE_ENV, ""), os.getcwd())
     if key not in _current:
         _current[key] = locate()
