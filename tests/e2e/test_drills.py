@@ -422,3 +422,37 @@ def test_skipped_rollbacks_still_revert_before_the_result_says_so(
     assert names.index("rollbacks_not_played") < names.index("t_reverted")
     assert not make_fault("cache-outage", {"mode": "freeze"}).is_active(env)
     assert_healthy(env)
+
+
+def test_a_workspace_runbook_that_overrides_a_builtin_one_is_the_one_that_runs(
+    env: LocalEnvironment, tmp_path: Path
+) -> None:
+    """The workspace's rollback-deployment (one step renamed) runs; reports go to its reports/."""
+    from tests.repo import RUNBOOKS_DIR, make_workspace
+
+    builtin = (RUNBOOKS_DIR / "rollback-deployment.yaml").read_text()
+    ours = builtin.replace(
+        "- name: Roll back to the previous version", "- name: Roll back (ours)", 1
+    )
+    assert ours != builtin
+    ws = make_workspace(tmp_path / "team", {"runbooks/rollback-deployment.yaml": ours})
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaosdrill", "run", "bad-release", "--name", env.name,
+         "--time-scale", str(K), "--hold", str(HOLD), "--quiet"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+        env={**os.environ, "CHAOSDRILL_WORKSPACE": str(ws)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [run] = [p for p in (ws / "reports").iterdir() if p.is_dir()]  # the workspace's reports/
+    result = json.loads((run / "drills" / "01-bad-release.json").read_text())
+    [book] = result["measurements"]["runbooks"]
+    assert book["name"] == "rollback-deployment"
+    assert (book["source"], book["file"]) == (
+        "workspace",
+        str(ws / "runbooks" / book["file"].split("/")[-1]),
+    )
+    assert "Roll back (ours)" in [s["name"] for s in book["steps"]]
+    report = json.loads((run / "report.json").read_text())
+    assert report["drills"][0]["runbooks"][0]["source"] == "workspace"
+    assert "(workspace)" in (run / "report.md").read_text()
+    assert_healthy(env)
