@@ -29,6 +29,7 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 MARKER = "chaosdrill/_editable_install.py"
+CATALOGUE_DIRS = ("scenarios", "runbooks", "probes", "experiments", "drills")
 MARKER_TEXT = '''\
 """Installed by ``pip install -e``: declares ``chaosdrill`` as this distribution's package.
 
@@ -45,9 +46,19 @@ class EditableTopLevelHook(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        """Write the marker to a temporary directory and force it into the editable wheel."""
+        """Write the marker to a temporary directory and force it into the editable wheel.
+
+        A standard wheel built from an sdist (which keeps no symbolic links) gets the
+        catalogue from the top-level directories that ``src/chaosdrill/catalogue/*`` link
+        to in the repository.
+        """
         self._tmp: str | None = None
         if version != "editable":
+            root = Path(self.root)
+            for name in CATALOGUE_DIRS:
+                linked, real = root / "src/chaosdrill/catalogue" / name, root / name
+                if not linked.is_dir() and real.is_dir():
+                    build_data["force_include"][str(real)] = f"chaosdrill/catalogue/{name}"
             return
         self._tmp = tempfile.mkdtemp(prefix="chaosdrill-editable-")
         source = Path(self._tmp) / Path(MARKER).name

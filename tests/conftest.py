@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
+from tests.packaging_helpers import InstalledWheel, build_wheel, install_wheel
 
 _ENVS: list[LocalEnvironment] = []
 
@@ -86,3 +87,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 if tail:
                     report.sections.append((f"{environment.name} {name} log", tail))
     return report
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
+    """The working tree's wheel, built once per session and installed into a new venv.
+
+    Building takes a few seconds; installing the dependencies from pip's index takes tens of
+    seconds, which the first test that uses this fixture pays for.
+    """
+    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
+    return install_wheel(wheel, tmp_path_factory.mktemp("venv") / "venv")

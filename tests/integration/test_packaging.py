@@ -176,3 +176,18 @@ def test_the_venv_imports_chaosdrill_from_its_site_packages(
         assert not path.is_relative_to(ROOT), f"{path} comes from the repository"
         assert not path.is_relative_to(here), f"{path} comes from the tests' own chaosdrill"
     assert sorted(p.name for p in paths[2].glob("*.yaml")), f"no scenarios in {paths[2]}"
+
+
+def test_a_wheel_built_from_the_sdist_has_the_same_files(
+    installed_wheel: InstalledWheel, tmp_path: Path
+) -> None:
+    """The sdist keeps no symbolic link: the build hook takes the catalogue from its dirs."""
+    out = tmp_path / "dist"
+    check(run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=tmp_path, timeout=600))
+    [sdist] = out.glob("*.tar.gz")
+    [wheel] = out.glob("*.whl")
+    direct = sorted(map(str, _wheel_names(installed_wheel.wheel)))
+    via_sdist = sorted(map(str, _wheel_names(wheel)))
+    assert [n for n in via_sdist if "/catalogue/" in n]
+    assert via_sdist == direct
+    assert sdist.stat().st_size > 0
