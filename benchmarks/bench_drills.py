@@ -22,12 +22,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.repo import EXPERIMENTS_DIR, PROBES_DIR
-
 from chaosdrill.drill.context import DrillConfig
 from chaosdrill.environments.local import EnvSettings, LocalEnvironment
 from chaosdrill.monitoring.rules import load_rule_files, parse_duration
 from chaosdrill.timescale import TimeScale
+from chaosdrill.workspace import current
 
 RESULTS = Path(__file__).parent / "results"
 DRILLS = ["bad-release", "missing-index", "primary-crash", "leaky-feature"]
@@ -35,7 +34,7 @@ DRILLS = ["bad-release", "missing-index", "primary-crash", "leaky-feature"]
 
 def rule_wait_s(alert: str) -> float:
     """Production seconds of the alert's longest range window plus its ``for:``."""
-    for rule_file in load_rule_files(sorted(PROBES_DIR.glob("*.rules.yml"))):
+    for rule_file in load_rule_files(current().paths("rules")):
         for rule in rule_file.alerts:
             if rule.name == alert:
                 windows = [parse_duration(w) for w in re.findall(r"\[(\d+[smhd])", rule.expr)]
@@ -54,7 +53,7 @@ def main() -> None:
     reports = Path(tempfile.mkdtemp(prefix="chaosdrill-bench-"))
     with LocalEnvironment.up(name, EnvSettings.for_time_scale(k)):
         for cause in DRILLS:
-            exp = json.loads((EXPERIMENTS_DIR / f"{cause}.json").read_text())
+            exp = json.loads(current().entries("experiments")[cause].path.read_text())
             alert = exp["extensions"][0]["alert"]
             waits = (
                 DrillConfig.slo_window_for(ts)
@@ -69,7 +68,7 @@ def main() -> None:
                     "-m",
                     "chaosdrill",
                     "run",
-                    str(EXPERIMENTS_DIR / f"{cause}.json"),
+                    str(current().entries("experiments")[cause].path),
                     "--name",
                     name,
                     "--time-scale",
