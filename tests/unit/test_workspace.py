@@ -15,7 +15,7 @@ from chaosdrill.errors import InvalidInputError
 from chaosdrill.plans.model import load_plan
 from chaosdrill.scenarios.catalogue import Catalogue
 from chaosdrill.workspace import Workspace, builtin_root, locate
-from chaosdrill.workspace_init import init_workspace
+from chaosdrill.workspace.init import init_workspace
 from tests.repo import ROOT, RUNBOOKS_DIR, make_workspace
 
 

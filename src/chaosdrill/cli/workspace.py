@@ -29,7 +29,7 @@ def init(directory: Path, from_reference: bool) -> None:
     git-ignored reports/ and a README of the layout. Refuses (exit 2, nothing written) when
     DIRECTORY already holds a workspace or any of those files.
     """
-    from chaosdrill.workspace_init import init_workspace
+    from chaosdrill.workspace.init import init_workspace
 
     result = init_workspace(directory, from_reference=from_reference)
     for path in result.files:
