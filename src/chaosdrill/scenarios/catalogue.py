@@ -23,6 +23,7 @@ class Catalogue:
     def __init__(self, workspace: Workspace | None = None) -> None:
         self.workspace = workspace or current()
         self._alerts: frozenset[str] | None = None
+        self._alert_files: dict[str, Entry] | None = None
         self._runbooks: dict[str, Runbook] = {}
         self._scenarios: dict[str, Scenario] = {}
         self.used: dict[tuple[str, str], Entry] = {}
@@ -47,15 +48,20 @@ class Catalogue:
         """The rule file that defines alert ``name`` (recorded in :attr:`used`), or None."""
         from chaosdrill.monitoring.rules import alert_names
 
-        for entry in self.workspace.entries("rules").values():
-            try:
-                names = alert_names([entry.path])
-            except Exception:  # a broken file is reported by its own check
-                continue
-            if name in names:
-                self.used["alert", name] = found = Entry(name, entry.path, entry.source)
-                return found
-        return None
+        if self._alert_files is None:  # each rule file read once
+            self._alert_files = {}
+            for entry in self.workspace.entries("rules").values():
+                try:
+                    names = alert_names([entry.path])
+                except Exception:  # a broken file is reported by its own check
+                    continue
+                for alert in names:
+                    self._alert_files.setdefault(alert, entry)
+        file = self._alert_files.get(name)
+        if file is None:
+            return None
+        self.used["alert", name] = found = Entry(name, file.path, file.source)
+        return found
 
     def runbook_names(self) -> list[str]:
         """The names of the runbooks (workspace and built-in)."""
