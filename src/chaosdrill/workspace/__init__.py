@@ -153,7 +153,7 @@ class Workspace:
         out: dict[str, Entry] = {}
         for directory, source in self.dirs(k.directory):
             for path in sorted(directory.glob(k.pattern)):
-                name = path.name.removesuffix(k.suffix) if k.suffix else path.name
+                name = _name_of(k, path)
                 if path.is_file() and name not in out:
                     out[name] = Entry(name, path, source)
         return dict(sorted(out.items()))
@@ -165,7 +165,7 @@ class Workspace:
         out: dict[str, Entry] = {}
         builtin = builtin_root() / k.directory
         for path in sorted(builtin.glob(k.pattern)):
-            name = path.name.removesuffix(k.suffix) if k.suffix else path.name
+            name = _name_of(k, path)
             entry = shown.get(name)
             if entry is not None and entry.source == "workspace":
                 out[name] = Entry(name, path, "built-in")
@@ -194,7 +194,7 @@ class Workspace:
         """
         rel = Path(raw)
         if rel.is_absolute():
-            return (rel, "workspace") if rel.is_file() else None
+            return (rel, self.source_of(rel)) if rel.is_file() else None
         if self.root is not None:
             parts = rel.parts
             if parts and parts[0] in CATALOGUE_DIRS:
@@ -233,6 +233,11 @@ class Workspace:
         if self.root is None:
             return f"no workspace (no {WORKSPACE_FILE} here or above): the built-in catalogue"
         return f"workspace {self.root}"
+
+
+def _name_of(kind: Kind, path: Path) -> str:
+    """The name a catalogue file is known by (its file name less the kind's suffix)."""
+    return path.name.removesuffix(kind.suffix) if kind.suffix else path.name
 
 
 def _load_config(path: Path) -> WorkspaceConfig:
