@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from chaosdrill.environments.base import DatabaseNode, DatabaseStatus
 from chaosdrill.environments.local import components, postgres
@@ -16,7 +17,35 @@ from chaosdrill.environments.local.state import EnvState
 from chaosdrill.environments.readiness import SqlReady, wait_until
 from chaosdrill.errors import InvalidInputError, OperationError
 
-__all__ = ["DatabaseOps"]
+__all__ = ["DatabaseOps", "connect_superuser"]
+
+#: How long a superuser's connection is retried while the server has no slot at all.
+FULL_RETRY_S = 10.0
+
+
+def _server_full(exc: BaseException) -> bool:
+    """The server had no process slot left, even a reserved one ("too many clients")."""
+    return isinstance(exc, psycopg.OperationalError) and "too many clients already" in str(exc)
+
+
+def connect_superuser(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Connect as the superuser, retrying for a while when the server is momentarily full.
+
+    PostgreSQL keeps ``superuser_reserved_connections`` slots for superusers, but a
+    storm of clients that it is about to refuse takes process slots while they
+    authenticate, so under a runaway client even a superuser's connection can be refused
+    for a moment ("sorry, too many clients already"). Only that refusal is retried,
+    for up to ``FULL_RETRY_S``; any other error is raised at once.
+    """
+    for attempt in Retrying(
+        retry=retry_if_exception(_server_full),
+        stop=stop_after_delay(FULL_RETRY_S),
+        wait=wait_random(0.05, 0.3),
+        reraise=True,
+    ):
+        with attempt:
+            return psycopg.connect(dsn, **kwargs)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class DatabaseOps:
@@ -268,7 +297,7 @@ class DatabaseOps:
         if timeout_s is not None:  # milliseconds, for this session only
             dsn = make_conninfo(dsn, options=f"-c statement_timeout={round(timeout_s * 1000)}")
         try:
-            with psycopg.connect(dsn, autocommit=True, connect_timeout=2) as conn:
+            with connect_superuser(dsn, autocommit=True, connect_timeout=2) as conn:
                 cur = conn.execute(statement, params)
                 return list(cur.fetchall()) if cur.description else []
         except psycopg.Error as exc:
