@@ -233,7 +233,7 @@ BROKEN_RUNBOOKS = [
         _edit("title: Demo", "titel: Demo"),
         2,
         "titel",
-        "unknown key 'titel'; expected one of: description, name, params, steps, title "
+        "unknown key 'titel'; expected one of: description, name, params, requires, steps, title "
         "(did you mean 'title'?)",
     ),
     (

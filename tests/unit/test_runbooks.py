@@ -41,6 +41,7 @@ from chaosdrill.runbooks.model import OPERATIONS, Runbook
 from chaosdrill.runbooks.operation import running
 from chaosdrill.runbooks.renderer import operation_command, render_markdown
 from chaosdrill.runbooks.result import StepResult
+from chaosdrill.targets.spec import REFERENCE, TargetSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -228,6 +229,9 @@ class FakeEnvironment:
 
     def endpoints(self) -> Endpoints:
         return Endpoints(self.service_url, "http://127.0.0.1:9", "http://a", "http://p", "x")
+
+    def target(self) -> TargetSpec:
+        return REFERENCE
 
     def _call(self, what: str) -> None:
         self.calls.append(what)

@@ -560,15 +560,19 @@ def verify(ctx: DrillContext) -> bool:
     ctx.phase = "verify"
     checks: list[Check] = []
     url = ctx.env.endpoints().service_url
+    target = ctx.env.target()
+    health = target.health_path
     try:
-        status = httpx.get(f"{url}/health", timeout=5).status_code
-        checks.append(Check("service_responding", status == 200, f"/health {status}"))
+        status = httpx.get(f"{url}{health}", timeout=5).status_code
+        checks.append(Check("service_responding", status == 200, f"{health} {status}"))
     except httpx.HTTPError as exc:
         checks.append(Check("service_responding", False, repr(exc)))
     ok, why = slo_met(ctx)
     checks.append(Check("error_rate_normal", bool(ok), why))
     report = None
-    if ctx.load is not None:
+    # the data-integrity check reads the reference target's enrollments against the load's
+    # ledger of them; a workspace's target keeps no such ledger, so it is not checked
+    if ctx.load is not None and target.reference:
         promotion = ctx.env.last_promotion(since_monotonic=ctx.timeline.origin)
         try:
             report = check_integrity(ctx.env, ctx.load, promotion)

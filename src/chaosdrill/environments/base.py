@@ -20,6 +20,7 @@ from chaosdrill.errors import InvalidInputError
 if TYPE_CHECKING:  # chaosdrill.load imports environments.readiness: no cycle at run time
     from chaosdrill.load import LoadRun, LoadSpec
     from chaosdrill.pager import Page
+    from chaosdrill.targets.spec import TargetSpec
 
 __all__ = [
     "CREDENTIAL_MEMBERS",
@@ -216,6 +217,10 @@ class Environment(Protocol):
 
     def down(self) -> None:
         """Stop every part and free what the environment held; calling it twice is fine."""
+        ...
+
+    def target(self) -> TargetSpec:
+        """The target the environment runs (the reference one, or a workspace's own)."""
         ...
 
     def database_dsn(self, node: str | None = None, user: str | None = None) -> str:
@@ -437,6 +442,7 @@ DRILL_MEMBERS: frozenset[str] = frozenset(
         "active_load",
         "pages",
         "last_promotion",
+        "target",
     }
 )
 """Members of :class:`Environment` for the drill machinery, not operations a runbook step

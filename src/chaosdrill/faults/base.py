@@ -47,6 +47,14 @@ class Fault(ABC):
     def validate(self) -> None:  # noqa: B027 - an optional hook
         """Check ``self.params``; raise InvalidInputError naming the field."""
 
+    def requires(self) -> tuple[str, ...]:
+        """What the fault needs of the target (capabilities, see ``chaosdrill.targets.spec``).
+
+        Checked against the target before a drill starts; the default needs only the
+        database every target has.
+        """
+        return ()
+
     def bind(self, env: Environment) -> Fault:
         """The fault with what its revert needs from before the injection filled in.
 

@@ -34,6 +34,10 @@ class CacheOutage(Fault):
         """Check the mode."""
         check_choice(self.kind, self.params, "mode", ("freeze", "stop"))
 
+    def requires(self) -> tuple[str, ...]:
+        """A target that uses the cache (else an outage of it would change nothing)."""
+        return ("cache",)
+
     def inject(self, env: Environment) -> None:
         """Freeze or stop Redis."""
         if self.params["mode"] == "freeze":

@@ -33,7 +33,8 @@ __all__ = ["ConnectionLimit", "PoolExhaustion"]
 logger = logging.getLogger(__name__)
 
 SERVICE_BACKENDS = "revenue_engine %"
-"""``application_name`` pattern of the service's own connections."""
+"""``application_name`` pattern of the reference target's own connections (a workspace's
+target declares its own: ``TargetSpec.sessions``)."""
 
 _APP_NAME = "1 to 63 characters of letters, digits, space and _ . : -"
 
@@ -123,6 +124,10 @@ class PoolExhaustion(_HolderFault):
             expected="a lower-case SQL identifier (a-z, 0-9, _)",
         )
 
+    def requires(self) -> tuple[str, ...]:
+        """The table to lock, declared by the target."""
+        return (f"table:{self.params['table']}",)
+
     def inject(self, env: Environment) -> None:
         """Start the holder; return once it holds the lock."""
         self._spawn(
@@ -194,7 +199,7 @@ class ConnectionLimit(_HolderFault):
                 "--limit",
                 str(self.params["max_connections"]),
                 "--terminate-like",
-                SERVICE_BACKENDS,
+                env.target().sessions or SERVICE_BACKENDS,
             ],
             timeout=60.0,
         )

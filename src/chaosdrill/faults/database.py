@@ -54,6 +54,10 @@ class MissingIndex(Fault):
             expected="a comma-separated list of lower-case SQL identifiers",
         )
 
+    def requires(self) -> tuple[str, ...]:
+        """The index, declared by the target as one a drill may drop."""
+        return (f"index:{self.params['index']}",)
+
     def _valid(self, env: Environment) -> bool | None:
         """True if the index exists and is valid, False if invalid, None if absent."""
         rows = env.sql(

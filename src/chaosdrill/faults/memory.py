@@ -54,6 +54,10 @@ class LeakyFeature(Fault):
     description = "turn on a feature flag whose code retains memory on every request"
     defaults: ClassVar[dict[str, Any]] = {}
 
+    def requires(self) -> tuple[str, ...]:
+        """The leaky flag, set at runtime through the reference target's admin API."""
+        return ("runtime-flags", f"flag:{LEAK_FLAG}")
+
     def inject(self, env: Environment) -> None:
         """Turn the flag on on every replica (and for replicas started later)."""
         env.set_flag(LEAK_FLAG, True)

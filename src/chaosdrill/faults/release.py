@@ -161,6 +161,10 @@ class BadRelease(_ReleaseFault):
         super().validate()
         check_number(self.kind, self.params, "failure_rate", minimum=0.0, maximum=1.0)
 
+    def requires(self) -> tuple[str, ...]:
+        """Revisions, and the flag whose code path fails."""
+        return ("revisions", "flag:new_checkout")
+
     def change(self) -> tuple[dict[str, Any], dict[str, bool]]:
         """Turn ``new_checkout`` on with the failure rate."""
         return {"checkout_failure_rate": float(self.params["failure_rate"])}, {"new_checkout": True}
@@ -189,6 +193,10 @@ class LeakyRelease(_ReleaseFault):
         check_number(
             self.kind, self.params, "leak_kib_per_request", minimum=1, maximum=65536, integer=True
         )
+
+    def requires(self) -> tuple[str, ...]:
+        """Revisions, and the flag whose code leaks."""
+        return ("revisions", "flag:recommendations_cache")
 
     def change(self) -> tuple[dict[str, Any], dict[str, bool]]:
         """Turn ``recommendations_cache`` on with the leak size."""

@@ -1,8 +1,9 @@
-"""Locust users for the reference target's critical flows (imported only in the load process).
+"""Locust users for the target's critical flows (imported only in the load process).
 
-browse the catalogue, view a course, enroll (the revenue event, recorded in the ledger before
-it is sent), check my enrollment. Importing this module imports Locust, which patches the
-standard library for gevent: never import it from the framework itself.
+The reference target's: browse the catalogue, view a course, enroll (the revenue event,
+recorded in the ledger before it is sent), check my enrollment. A workspace's target: the
+flows its chaosdrill.yaml declares, one request each. Importing this module imports Locust,
+which patches the standard library for gevent: never import it from the framework itself.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def make_user_class(ctx: RunContext) -> type[FastHttpUser]:
         ctx.sli.record(name, response_time, exception is not None)
 
     events.request.add_listener(_on_request)  # type: ignore[no-untyped-call]
+    if spec.flows is not None:
+        return _target_user_class(spec)
 
     class RevenueEngineUser(FastHttpUser):
         """A learner: browses, looks at courses, enrolls, checks their enrollments."""
@@ -97,3 +100,46 @@ def make_user_class(ctx: RunContext) -> type[FastHttpUser]:
             self.client.get(f"/api/enrollments/{random.choice(self.mine)}", name="my_enrollment")
 
     return RevenueEngineUser
+
+
+def _body(template: Any, n: int) -> Any:
+    """A flow's JSON body with every ``"{id}"`` value replaced by ``n``."""
+    if template == "{id}":
+        return n
+    if isinstance(template, dict):
+        return {k: _body(v, n) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_body(v, n) for v in template]
+    return template
+
+
+def _target_user_class(spec: LoadSpec) -> type[FastHttpUser]:
+    """Users of a workspace's target: each of its flows is a task with its weight.
+
+    A flow is one request; ``{id}`` in its path or body is drawn from 1 to its ``ids``.
+    An answer of 400 or more, or none within the timeout, is a failed request.
+    """
+    flows = [f for f in spec.flows or () if spec.weights.get(str(f["name"]), 0) > 0]
+
+    def make_task(flow: dict[str, Any]) -> Any:
+        name, method, path = str(flow["name"]), str(flow.get("method", "GET")), str(flow["path"])
+        ids, template = int(flow.get("ids", 1)), flow.get("json")
+
+        def run(user: FastHttpUser) -> None:
+            n = random.randint(1, ids)
+            body = _body(template, n) if template is not None else None
+            user.client.request(method, path.replace("{id}", str(n)), name=name, json=body)
+
+        run.__name__ = name
+        return run
+
+    class TargetUser(FastHttpUser):
+        """A user of the workspace's target, running its declared flows."""
+
+        wait_time = constant_throughput(spec.per_user_rate)
+        network_timeout = spec.timeout_s
+        connection_timeout = spec.timeout_s
+        host = "http://127.0.0.1"
+        tasks = {make_task(f): spec.weights[str(f["name"])] for f in flows}  # type: ignore[assignment]
+
+    return TargetUser

@@ -28,6 +28,8 @@ class LoadSpec:
         courses: course ids to draw from (1..courses).
         timeout_s: per-request timeout; a write that times out is "indeterminate".
         weights: relative weight of each flow.
+        flows: a workspace target's flows (``Flow.to_dict()`` of each); None: the
+            reference target's built-in flows (:data:`FLOWS`).
     """
 
     rate: float = 20.0
@@ -37,8 +39,13 @@ class LoadSpec:
     courses: int = 500
     timeout_s: float = 5.0
     weights: dict[str, int] = field(default_factory=lambda: dict(FLOWS))
+    flows: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
+        if self.flows is not None and self.weights == FLOWS:  # the target's own defaults
+            object.__setattr__(
+                self, "weights", {str(f["name"]): int(f.get("weight", 1)) for f in self.flows}
+            )
         checks: list[tuple[str, type, Callable[[Any], bool], str]] = [
             ("rate", float, lambda v: 0 < v <= 5000, "a number above 0, up to 5000"),
             ("users", int, lambda v: 1 <= v <= 1000, "an integer from 1 to 1000"),
@@ -59,11 +66,16 @@ class LoadSpec:
             )
         self._check_weights()
 
+    def flow_names(self) -> list[str]:
+        """The names of the flows the weights are for."""
+        return list(FLOWS) if self.flows is None else [str(f["name"]) for f in self.flows]
+
     def _check_weights(self) -> None:
         weights = self.weights
+        names = self.flow_names()
         valid = (
             isinstance(weights, dict)
-            and set(weights) <= set(FLOWS)
+            and set(weights) <= set(names)
             and all(
                 isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in weights.values()
             )
@@ -71,7 +83,7 @@ class LoadSpec:
         )
         if not valid:
             raise InvalidInputError(
-                f"expected integer weights (0 or more) for {', '.join(FLOWS)}, at least one "
+                f"expected integer weights (0 or more) for {', '.join(names)}, at least one "
                 f"above 0, got {weights!r}",
                 field="weights",
             )

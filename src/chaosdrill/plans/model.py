@@ -315,7 +315,8 @@ def _drills(doc: YamlDocument, targets: Targets) -> tuple[PlanDrill | RandomPick
     return tuple(out)
 
 
-_LOAD_FIELDS = tuple(f.name for f in dataclasses.fields(LoadSpec))
+# ``flows`` is the target's, never a plan's
+_LOAD_FIELDS = tuple(f.name for f in dataclasses.fields(LoadSpec) if f.name != "flows")
 
 
 def _load(doc: YamlDocument) -> Mapping[str, Any]:
@@ -332,8 +333,10 @@ def _load(doc: YamlDocument) -> Mapping[str, Any]:
         or any(isinstance(w, bool) or not isinstance(w, int) for w in weights.values())
     ):
         raise doc.error(("load", "weights"), "expected a mapping of flow names to integer weights")
+    target = current().target()
+    flows = None if target.reference else [f.to_dict() for f in target.flows]
     try:
-        LoadSpec(**load)
+        LoadSpec(**load, flows=flows)
     except InvalidInputError as exc:
         key = exc.field if exc.field in load else None
         raise doc.error(("load", key) if key else ("load",), exc.detail) from None

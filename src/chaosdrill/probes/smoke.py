@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from chaosdrill.environments import Environment
 from chaosdrill.errors import OperationError
 from chaosdrill.probes.alerts import send_test_alert
+from chaosdrill.targets.spec import Flow, TargetSpec
 
 __all__ = ["SmokeStep", "smoke_drive"]
 
@@ -46,6 +48,9 @@ def smoke_drive(env: Environment, include_page: bool = True) -> list[SmokeStep]:
         env: the environment.
         include_page: also send a test alert through Alertmanager to the pager.
     """
+    target = env.target()
+    if not target.reference:
+        return _target_drive(env, target, include_page)
     ep = env.endpoints()
     steps: list[SmokeStep] = []
     made: dict[str, int] = {}
@@ -120,3 +125,49 @@ def smoke_drive(env: Environment, include_page: bool = True) -> list[SmokeStep]:
         if include_page:
             _step(steps, "test alert reaches pager", page)
     return steps
+
+
+def _target_drive(env: Environment, target: TargetSpec, include_page: bool) -> list[SmokeStep]:
+    """A workspace target's smoke drive: its health check, then each of its flows once.
+
+    A flow's ``{id}`` is 1 (the first of its ids); any answer below 400 passes.
+    """
+    steps: list[SmokeStep] = []
+    with httpx.Client(base_url=env.endpoints().service_url, timeout=5) as http:
+
+        def health() -> str:
+            r = http.get(target.health_path)
+            assert (
+                r.status_code == 200
+            ), f"{target.health_path} answered {r.status_code}: {r.text[:200]}"
+            return str(r.status_code)
+
+        _step(steps, f"GET {target.health_path}", health)
+        for flow in target.flows:
+
+            def request(flow: Flow = flow) -> str:
+                body = _first_body(flow.json)
+                r = http.request(flow.method, flow.path.replace("{id}", "1"), json=body)
+                assert r.status_code < 400, f"answered {r.status_code}: {r.text[:200]}"
+                return str(r.status_code)
+
+            _step(steps, f"{flow.method} {flow.path} ({flow.name})", request)
+        if include_page:
+            _step(steps, "test alert reaches pager", lambda: _page(env))
+    return steps
+
+
+def _first_body(template: Any) -> Any:
+    """A flow's JSON body with ``"{id}"`` values as 1."""
+    if template == "{id}":
+        return 1
+    if isinstance(template, Mapping):
+        return {k: _first_body(v) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_first_body(v) for v in template]
+    return template
+
+
+def _page(env: Environment) -> str:
+    p = send_test_alert(env)
+    return f"{p.alertname} paged at {p.received_wall}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from chaosdrill.report.drill_types import TimelineEvent
 from chaosdrill.report.timing_text import old_way_note
 from chaosdrill.report.types import DrillSection, Report
+from chaosdrill.workspace import current
 
 __all__ = ["INITIAL_DUE_S", "STATUS_EVERY_S", "render_comms"]
 
@@ -161,7 +162,7 @@ def _drill(d: DrillSection, service: str) -> list[str]:
 
 def render_comms(report: Report) -> str:
     """comms.md for a run: the notifications each drill's incident would have sent."""
-    service = report.plan.service or "Education Revenue Engine"
+    service = report.plan.service or current().target().service
     roles = report.plan.roles
     sender = roles.get("communications_lead") or "Communications Lead"
     commander = roles.get("incident_commander") or "Incident Commander"

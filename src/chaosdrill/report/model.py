@@ -63,6 +63,7 @@ from chaosdrill.scoring.score import (
     score_drill,
 )
 from chaosdrill.scoring.severity import LEVELS, Revenue, classify, escalation
+from chaosdrill.workspace import current
 
 __all__ = [
     "MARKERS",
@@ -92,7 +93,8 @@ class ReportSettings:
     scoring: Scoring = field(default_factory=Scoring)
     revenue: Revenue = field(default_factory=Revenue)
     roles: Mapping[str, str] = field(default_factory=dict)
-    service: str = "Education Revenue Engine"
+    service: str = field(default_factory=lambda: current().target().service)
+    """The service drilled, as the workspace's target names it."""
 
 
 def _scenario(name: str) -> Scenario | None:

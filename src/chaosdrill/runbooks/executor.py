@@ -145,6 +145,8 @@ class _Context:
             "alertmanager_url": ep.alertmanager_url,
             "pager_url": ep.pager_url,
             "env_name": env.name,
+            # the LIKE pattern of the target's own database sessions ('revenue_engine %')
+            "service_sessions": env.target().sessions,
             **{k: value_text(v) for k, v in params.items()},
         }
         # a shell step reads every value from its environment, never from its text

@@ -277,7 +277,13 @@ def _build_runbook(doc: YamlDocument, stem: str) -> Runbook:
             )
         )
     return Runbook(
-        data["name"], data["title"], data["description"].strip(), params, tuple(steps), doc.source
+        data["name"],
+        data["title"],
+        data["description"].strip(),
+        params,
+        tuple(steps),
+        doc.source,
+        tuple(data.get("requires") or ()),
     )
 
 

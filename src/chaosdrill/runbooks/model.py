@@ -22,6 +22,7 @@ __all__ = [
     "COMPARATORS",
     "ENVIRONMENT_PLACEHOLDERS",
     "OPERATIONS",
+    "OPERATION_NEEDS",
     "Action",
     "Check",
     "Comparison",
@@ -156,6 +157,7 @@ ENVIRONMENT_PLACEHOLDERS: tuple[str, ...] = (
     "alertmanager_url",
     "pager_url",
     "env_name",
+    "service_sessions",
     "chaosdrill",
     "python",
 )
@@ -366,6 +368,30 @@ class RunbookStep:
     line: int = 0
 
 
+#: What an operation needs of the target (``chaosdrill.targets.spec``); others need nothing.
+OPERATION_NEEDS: Mapping[str, str] = MappingProxyType(
+    {
+        "deploy_revision": "revisions",
+        "rollback": "revisions",
+        "set_flag": "runtime-flags",
+        "clear_flag": "runtime-flags",
+        **{
+            op: "cache"
+            for op in (
+                "cache_status",
+                "flush_cache",
+                "stop_cache",
+                "start_cache",
+                "restart_cache",
+                "freeze_cache",
+                "thaw_cache",
+                "check_cache",
+            )
+        },
+    }
+)
+
+
 @dataclass(frozen=True)
 class Runbook:
     """Ordered, executable steps that restore a service (also rendered for people)."""
@@ -376,6 +402,18 @@ class Runbook:
     params: tuple[Param, ...]
     steps: tuple[RunbookStep, ...]
     source: str = ""
+    requires: tuple[str, ...] = ()
+    """Capabilities the runbook declares it needs of the target (besides its operations')."""
+
+    def needs(self) -> tuple[str, ...]:
+        """Every capability it needs: the declared ones and those of its operations."""
+        found = list(self.requires)
+        for step in self.steps:
+            for part in (step.action, step.check, step.when.check if step.when else None):
+                op = getattr(part, "op", None)
+                if isinstance(op, str) and op in OPERATION_NEEDS:
+                    found.append(OPERATION_NEEDS[op])
+        return tuple(dict.fromkeys(found))
 
     def resolve_params(self, given: Mapping[str, object] | None = None) -> dict[str, ParamValue]:
         """The defaults overridden by ``given`` (values coerced to each param's type).

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from chaosdrill.errors import DrillError, InvalidInputError
 from chaosdrill.load.spec import LoadSpec
+from chaosdrill.targets.spec import TargetSpec
 from chaosdrill.timescale import PRODUCTION, TimeScale
 
 __all__ = [
@@ -240,9 +241,16 @@ def resolve_timing(conf: Settings, r: FieldErrors) -> tuple[TimeScale, float, fl
 
 
 def resolve_load(
-    ext: Mapping[str, Any], at: tuple[str | int, ...], conf: Settings, r: FieldErrors
+    ext: Mapping[str, Any],
+    at: tuple[str | int, ...],
+    conf: Settings,
+    r: FieldErrors,
+    target: TargetSpec | None = None,
 ) -> LoadSpec:
-    """The extension's load with the overrides' over it, checked as a LoadSpec."""
+    """The extension's load with the overrides' over it, checked as a LoadSpec.
+
+    For a workspace's ``target``, the load runs the target's flows (weights name them).
+    """
     given = ext.get("load") or {}
     override = conf.get("chaosdrill_load") or {}
     opath, oname = conf.where("chaosdrill_load")
@@ -251,7 +259,7 @@ def resolve_load(
         (override, opath, oname),
     )
     mappings = [r.attempt(_load_mapping, value, path, name, r) for value, path, name in sources]
-    known = [f.name for f in dataclasses.fields(LoadSpec)]
+    known = [f.name for f in dataclasses.fields(LoadSpec) if f.name != "flows"]
     passed = [
         r.attempt(_known_key, key, known, (*path, key), f"{name}.{key}", r)
         for mapping, (_, path, name) in zip(mappings, sources, strict=True)
@@ -260,6 +268,8 @@ def resolve_load(
     for value in [*mappings, *passed]:
         r.checked(value)
     merged = {**given, **override}
+    if target is not None and not target.reference:
+        merged["flows"] = [f.to_dict() for f in target.flows]
     try:
         return LoadSpec(**merged)
     except InvalidInputError as exc:

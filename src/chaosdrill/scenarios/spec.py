@@ -184,7 +184,27 @@ def _fault(kind: Any, params: Any, path: tuple[str | int, ...], r: _Resolver) ->
         fault = make_fault(checked_kind, dict(checked_params))
     except InvalidInputError as exc:
         r.rethrow(exc, (*path, "params"), f"{name}.params")
+    _capable(f"fault {checked_kind!r}", fault.requires(), (*path, "kind"), f"{name}.kind", r)
     return FaultSpec(kind, dict(fault.params), fault)
+
+
+def _capable(
+    what: str, needed: Iterable[str], path: tuple[str | int, ...], field_name: str, r: _Resolver
+) -> None:
+    """Refuse ``what`` when the workspace's target lacks a capability it needs."""
+    from chaosdrill.targets.spec import missing_capabilities
+
+    target = r.catalogue.workspace.target()
+    missing = missing_capabilities(target, needed)
+    if missing:
+        declared = ", ".join(sorted(target.capabilities)) or "nothing beyond its database"
+        r.error(
+            f"{what} needs the target's capability {', '.join(repr(m) for m in missing)}, "
+            f"which target {target.name!r} ({target.source}) does not declare; it declares: "
+            f"{declared} (docs/workspaces.md: capabilities)",
+            path,
+            field_name,
+        )
 
 
 def _runbook(
@@ -214,6 +234,7 @@ def _runbook(
             if not field_name.startswith(EXT)
             else f"{EXT}.{params_key}",
         )
+    _capable(f"runbook {name!r}", book.needs(), path, field_name, r)
     return RunbookSpec(str(name), values, book)
 
 
@@ -423,7 +444,8 @@ def _resolve(
     faults, alerts, runbooks = _method(experiment, r)
     timing = r.attempt(resolve_timing, conf, r)
     env_name = r.attempt(_env_name, configuration, conf, overrides, r)
-    load = r.attempt(resolve_load, ext, at, conf, r) if found else None
+    target = r.catalogue.workspace.target()
+    load = r.attempt(resolve_load, ext, at, conf, r, target) if found else None
     replicas = r.attempt(_replicas, ext, at, r) if found else None
     if r.problems:
         return None

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chaosdrill.errors import InvalidInputError
+from chaosdrill.targets.spec import REFERENCE, REFERENCE_NAME, TargetSpec, placeholder_problems
 
 __all__ = [
     "KINDS",
@@ -111,6 +112,7 @@ class WorkspaceConfig:
 
     environment: Mapping[str, Any] = field(default_factory=dict)
     target: str = "revenue_engine"
+    target_spec: TargetSpec | None = None  # None: the reference target
     roles: Mapping[str, str] = field(default_factory=dict)
     targets: Mapping[str, float] = field(default_factory=dict)
     reports: str | None = None
@@ -228,6 +230,10 @@ class Workspace:
             return Path.cwd() / "reports"
         return self.root / (self.config.reports or "reports")
 
+    def target(self) -> TargetSpec:
+        """The target drills run against: the workspace's own, else the reference one."""
+        return self.config.target_spec or REFERENCE
+
     def describe(self) -> str:
         """One line: which workspace this is."""
         if self.root is None:
@@ -246,9 +252,17 @@ def _load_config(path: Path) -> WorkspaceConfig:
     doc = load_yaml(path)
     validate(doc, load_schema("workspace"))
     data = doc.data
+    target = data.get("target", REFERENCE_NAME)
+    spec: TargetSpec | None = None
+    if isinstance(target, dict):
+        for where, message in placeholder_problems(target):
+            raise doc.error(("target", *where), message)
+        spec = TargetSpec.from_config(target, path.parent, str(path))
+        target = spec.name
     return WorkspaceConfig(
         environment=dict(data.get("environment") or {}),
-        target=str(data.get("target", "revenue_engine")),
+        target=str(target),
+        target_spec=spec,
         roles=dict(data.get("roles") or {}),
         targets={k: float(v) for k, v in (data.get("targets") or {}).items()},
         reports=data.get("reports"),

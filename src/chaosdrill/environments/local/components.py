@@ -16,6 +16,7 @@ from chaosdrill.paths import write_atomic
 __all__ = [
     "app_program",
     "readiness",
+    "service_environment",
     "static_programs",
     "write_runtime_revision",
 ]
@@ -123,33 +124,73 @@ def write_runtime_revision(ctx: LocalContext, replica: Replica) -> Path:
     return write_atomic(path, json.dumps(rev, indent=2))
 
 
+def service_environment(ctx: LocalContext) -> dict[str, str]:
+    """What a workspace's target is told of the environment (docs/workspaces.md).
+
+    The database as a libpq connection string naming every node (libpq picks the writable
+    one) and the 0600 password file, the cache's URL and its password file: no secret is
+    in a variable.
+    """
+    st = ctx.state
+    return {
+        "DATABASE_URL": postgres.app_dsn(
+            [st.pg_nodes[n] for n in sorted(st.pg_nodes)], ctx.passfile
+        ),
+        "REDIS_URL": f"redis://127.0.0.1:{st.ports['redis']}/0",
+        "REDIS_PASSWORD_FILE": str(st.credentials.redis_password_file),
+    }
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    """``text`` with its ``{placeholders}`` (checked when chaosdrill.yaml was read) filled."""
+    return text.format_map(values)
+
+
 def app_program(ctx: LocalContext, replica: Replica) -> Program:
-    """Supervisor program of one service replica."""
+    """Supervisor program of one service replica (the reference target, or the workspace's)."""
     st = ctx.state
     revision_file = write_runtime_revision(ctx, replica)
-    return Program(
-        replica.name,
-        [
-            sys.executable,
-            "-m",
-            "chaosdrill.targets.revenue_engine",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(replica.port),
-            "--replica",
-            replica.name,
-        ],
-        ctx.log_path(replica.name),
-        env={
+    target = st.target
+    rev = st.revision(replica.revision)
+    values = {
+        "python": sys.executable,
+        "port": str(replica.port),
+        "replica": replica.name,
+        "workspace": target.directory or "",
+        "version": str(rev.get("version", "")),
+        "revision": str(rev.get("revision", replica.revision)),
+    }
+    command = [_substitute(arg, values) for arg in target.command_for(values["version"])]
+    if target.reference:
+        env = {
             "RE_DSN": postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)], ctx.passfile),
             "RE_REDIS_URL": f"redis://127.0.0.1:{st.ports['redis']}/0",
             "RE_REDIS_PASSWORD_FILE": str(st.credentials.redis_password_file),
             "RE_REVISION_FILE": str(revision_file),
             "RE_ADMIN_TOKEN_FILE": str(st.admin_token_file),
             "RE_REPLICA": replica.name,
-        },
+        }
+        directory = None
+    else:
+        env = {
+            **target.environment,
+            **service_environment(ctx),
+            "PORT": str(replica.port),
+            "HOST": "127.0.0.1",
+            "CHAOSDRILL_REPLICA": replica.name,
+            "CHAOSDRILL_REVISION_FILE": str(revision_file),
+            "CHAOSDRILL_VERSION": values["version"],
+            "CHAOSDRILL_REVISION": values["revision"],
+            "PYTHONPATH": target.directory or "",
+            **{k: _substitute(v, values) for k, v in target.revision_environment.items()},
+        }
+        directory = Path(target.directory) if target.directory else None
+    return Program(
+        replica.name,
+        command,
+        ctx.log_path(replica.name),
+        directory=directory,
+        env=env,
         autorestart=True,
         stopwaitsecs=10,
     )
@@ -165,7 +206,7 @@ def readiness(ctx: LocalContext, name: str) -> Strategy:
         return SqlReady(ctx.pg_dsn(ctx.state.pg_nodes[name]), in_recovery=standby)
     replica = next((r for r in ctx.state.replicas if r.name == name), None)
     if replica is not None:
-        return HttpStatus(f"http://127.0.0.1:{replica.port}/health")
+        return HttpStatus(f"http://127.0.0.1:{replica.port}{ctx.state.target.health_path}")
     if name == "alertmanager":  # every path of its server asks for the password
         url = f"http://127.0.0.1:{p['alertmanager']}/-/ready"
         return HttpStatus(url, auth=ctx.alertmanager_auth().pair())

@@ -307,10 +307,13 @@ class DatabaseOps:
         """The seed's ``test:db``: through the service's connection string, a read and a write."""
         st = self.ctx.state = EnvState.load(self.ctx.root)
         dsn = postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)], self.ctx.passfile)
+        reference = st.target.reference
+        # the reference target's catalogue; any other target's tables are its own
+        read = "select count(*) from courses" if reference else "select count(*) from pg_class"
         t0 = time.monotonic()
         try:
             with psycopg.connect(dsn) as conn:
-                row = conn.execute("select count(*) from courses").fetchone()
+                row = conn.execute(read).fetchone()
                 conn.execute("create temp table chaosdrill_check (x int)")
                 conn.execute("insert into chaosdrill_check values (1)")
                 conn.rollback()
@@ -319,9 +322,8 @@ class DatabaseOps:
             raise OperationError(f"database check failed: {exc}".strip()) from exc
         node = next(n for n, p in st.pg_nodes.items() if p == port)
         ms = (time.monotonic() - t0) * 1000
-        return (
-            f"ok: primary {node}, {row[0] if row else 0} courses readable, write ok ({ms:.0f} ms)"
-        )
+        what = "courses" if reference else "relations"
+        return f"ok: primary {node}, {row[0] if row else 0} {what} readable, write ok ({ms:.0f} ms)"
 
 
 def _replication_lags(dsn: str) -> dict[str, int]:

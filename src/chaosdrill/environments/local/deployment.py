@@ -299,13 +299,21 @@ class DeploymentOps:
         return DeploymentStatus(desired, ready, current["revision"], current["version"], reps)
 
     def _served_version(self, rep: Replica) -> str | None:
-        """The version a replica says it runs (None if it does not answer)."""
+        """The version a replica says it runs (None if it does not answer).
+
+        The reference target says it on its admin API; a workspace's target may say it as
+        ``version`` in its health check's JSON.
+        """
+        target = self.ctx.state.target
         try:
-            r = httpx.get(
-                f"http://127.0.0.1:{rep.port}/admin/revision",
-                headers={"Authorization": f"Bearer {self.ctx.admin_token()}"},
-                timeout=2.0,
-            )
+            if target.reference:
+                r = httpx.get(
+                    f"http://127.0.0.1:{rep.port}/admin/revision",
+                    headers={"Authorization": f"Bearer {self.ctx.admin_token()}"},
+                    timeout=2.0,
+                )
+            else:
+                r = httpx.get(f"http://127.0.0.1:{rep.port}{target.health_path}", timeout=2.0)
             r.raise_for_status()
             version = r.json().get("version")
         except (httpx.HTTPError, ValueError, AttributeError):
@@ -351,7 +359,7 @@ class DeploymentOps:
                 "settings": dict(settings or {}),
                 "flags": dict(flags or {}),
             }
-            _validate_revision(rev)
+            _validate_revision(rev, st.target.reference)
             st.revisions.append(rev)
             write_atomic(st.revision_file(number), json.dumps(rev, indent=2))
             self._converge(number, len(st.replicas))
@@ -420,6 +428,13 @@ class DeploymentOps:
         self, st: EnvState, name: str, value: Callable[[Replica], bool], verb: str
     ) -> None:
         """Rewrite each replica's runtime revision and set the flag through its admin API."""
+        target = st.target
+        if not target.reference:
+            raise OperationError(
+                f"the target {target.name!r} takes no flags at runtime (only the reference "
+                "target has an admin API for them); release them in a revision instead "
+                "(deploy_revision with flags)"
+            )
         headers = {"Authorization": f"Bearer {self.ctx.admin_token()}"}
         for rep in st.replicas:
             components.write_runtime_revision(self.ctx, rep)
@@ -493,7 +508,17 @@ class DeploymentOps:
         return out
 
 
-def _validate_revision(rev: dict[str, Any]) -> None:
+def _validate_revision(rev: dict[str, Any], reference: bool = True) -> None:
+    """Check a revision: the reference target's own checks, else settings and flags' shape."""
+    if not reference:
+        if not all(isinstance(k, str) for k in rev["settings"]):
+            raise InvalidInputError("expected setting names as text", field="settings")
+        bad = [k for k, v in rev["flags"].items() if not isinstance(v, bool)]
+        if bad or not all(_FLAG_NAME.match(str(k)) for k in rev["flags"]):
+            raise InvalidInputError(
+                "expected flags of a-z, 0-9 and _ set to true or false", field="flags"
+            )
+        return
     from chaosdrill.targets.revenue_engine.revision import Revision
 
     try:

@@ -42,6 +42,8 @@ from chaosdrill.errors import (
 )
 from chaosdrill.load import LoadRun, LoadSpec, active_run, start_load
 from chaosdrill.pager import Page, PagerStore
+from chaosdrill.targets.spec import TargetSpec
+from chaosdrill.workspace import current as current_workspace
 
 __all__ = ["LocalEnvironment", "list_environments", "validate_name"]
 
@@ -81,6 +83,26 @@ def _validate_settings(settings: EnvSettings) -> None:
         value = getattr(settings, field)
         if isinstance(value, bool) or not ok:
             raise InvalidInputError(f"expected {expected}, got {value!r}", field=field)
+
+
+def _with_target(settings: EnvSettings) -> EnvSettings:
+    """``settings`` with the workspace's target when they name none (the reference: None)."""
+    if settings.target is not None:
+        return settings
+    spec = current_workspace().target()
+    return settings if spec.reference else dataclasses.replace(settings, target=spec.to_dict())
+
+
+def _refuse_other_target(env: LocalEnvironment) -> None:
+    """Refuse an environment that runs another target than the workspace's."""
+    wanted, running = current_workspace().target(), env.target()
+    if (wanted.name, wanted.reference) != (running.name, running.reference):
+        raise InvalidInputError(
+            f"environment {env.name!r} runs the target {running.name!r}, but this "
+            f"workspace's target is {wanted.name!r} ({wanted.source}); take it down "
+            f"(`chaosdrill env down --name {env.name}`) or use another --name",
+            field="target",
+        )
 
 
 def _env_root(name: str) -> Path:
@@ -126,7 +148,7 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             EnvironmentExistsError: the name is up.
             EnvironmentBusyError: the name's crashed environment is held by a live drill.
         """
-        settings = settings or EnvSettings()
+        settings = _with_target(settings or EnvSettings())
         root = _env_root(name)
         _validate_settings(settings)
         programs = find_programs()
@@ -229,11 +251,13 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
             with contextlib.suppress(EnvironmentNotFoundError):
                 found = cls.attach(name)
                 env = found if found.alive() else None
+            if env is not None:
+                _refuse_other_target(env)
             if claim is not None and env is not None:
                 return env, False, claim.take(env.root, name)
             if env is not None:
                 return env, False, None
-            settings = EnvSettings.for_time_scale(time_scale)
+            settings = _with_target(EnvSettings.for_time_scale(time_scale))
             if replicas is not None:
                 settings = dataclasses.replace(settings, replicas=replicas)
             _validate_settings(settings)
@@ -276,6 +300,10 @@ class LocalEnvironment(DeploymentOps, DatabaseOps, CacheOps):
     def root(self) -> Path:
         """The state directory."""
         return self.ctx.root
+
+    def target(self) -> TargetSpec:
+        """The target this environment runs (from its state)."""
+        return self.ctx.state.target
 
     @property
     def state(self) -> EnvState:

@@ -11,8 +11,11 @@ import json
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -173,6 +176,7 @@ def write_monitoring(ctx: LocalContext) -> None:
             alertmanager_password_file=st.credentials.alertmanager_password_file,
             app_targets_file=root / "prometheus" / "app-targets.json",
             rules_glob=str(root / "prometheus" / "rules" / "*.yml"),
+            app_metrics_path=st.target.metrics_path,
             static={
                 "haproxy": [(p["haproxy-stats"], {})],
                 "postgres": [
@@ -323,7 +327,16 @@ def _make_standby(ctx: LocalContext, node: str, source_port: int) -> None:
     ctx.supervisor.add(_pg_program(ctx, node))
 
 
+SETUP_TIMEOUT = 600.0
+"""Seconds a workspace target's schema/seed command may take."""
+
+
 def _seed(ctx: LocalContext) -> None:
+    """Create and fill the target's schema: the reference seed, or the target's ``setup``."""
+    target = ctx.state.target
+    if not target.reference:
+        _run_setup(ctx)
+        return
     from chaosdrill.targets.revenue_engine.schema import seed
 
     dsn = ctx.pg_dsn(ctx.state.ports["postgres-1"], user=postgres.DB_USER, dbname=postgres.DB_NAME)
@@ -333,6 +346,48 @@ def _seed(ctx: LocalContext) -> None:
         raise ComponentStartError(
             "postgres-1", f"seeding failed: {exc}", ctx.tail("postgres-1")
         ) from exc
+
+
+def _run_setup(ctx: LocalContext) -> None:
+    """Run a workspace target's ``setup`` command once, as the service would connect.
+
+    Its output goes to the ``setup`` log; a non-zero exit (or more than
+    :data:`SETUP_TIMEOUT` seconds) stops the environment's start with that log's tail.
+    """
+    target = ctx.state.target
+    if target.setup is None:
+        return
+    values = {"python": sys.executable, "workspace": target.directory or ""}
+    argv = [arg.format_map(values) for arg in target.setup]
+    env = {
+        **os.environ,
+        **target.environment,
+        **components.service_environment(ctx),
+        "PYTHONPATH": target.directory or "",
+    }
+    log = ctx.log_path("setup")
+    try:
+        with open(log, "ab") as out:
+            done = subprocess.run(
+                argv,
+                cwd=target.directory or None,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=SETUP_TIMEOUT,
+                check=False,
+            )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ComponentStartError(
+            "setup", f"{target.name} setup failed: {exc}", ctx.tail("setup")
+        ) from exc
+    if done.returncode != 0:
+        raise ComponentStartError(
+            "setup",
+            f"{target.name} setup ({shlex.join(argv)}) exited with {done.returncode}",
+            ctx.tail("setup"),
+        )
 
 
 def _new_replica(ctx: LocalContext) -> Replica:

@@ -40,6 +40,7 @@ def prometheus_config(
     app_targets_file: Path,
     rules_glob: str,
     static: dict[str, list[tuple[int, dict[str, str]]]],
+    app_metrics_path: str = "/metrics",
 ) -> str:
     """prometheus.yml: the service replicas via file discovery, the rest static.
 
@@ -69,6 +70,7 @@ def prometheus_config(
         "scrape_configs": [
             {
                 "job_name": "app",
+                "metrics_path": app_metrics_path,
                 "file_sd_configs": [{"files": [str(app_targets_file)], "refresh_interval": "1s"}],
             }
         ],

@@ -18,6 +18,7 @@ from typing import Any
 from chaosdrill.environments.local.credentials import Credentials
 from chaosdrill.errors import BrokenStateError, EnvironmentNotFoundError
 from chaosdrill.paths import write_atomic
+from chaosdrill.targets.spec import TargetSpec
 
 __all__ = [
     "EnvSettings",
@@ -120,6 +121,8 @@ class EnvSettings:
     pool_size: int = 10
     synchronous_replication: bool = False
     time_scale: float = 1.0  # alert rules' windows and `for:` are divided by this
+    target: dict[str, Any] | None = None
+    """The target it runs (``TargetSpec.to_dict()``); None: the reference target."""
 
     @classmethod
     def for_time_scale(cls, k: float, **overrides: Any) -> EnvSettings:
@@ -159,6 +162,11 @@ class EnvState:
     replicas it is starting (name, port, revision). Written before any replica starts and
     cleared once the history records the target, so a rollout whose process was killed
     is finished by the next operation or ``reconcile``."""
+
+    @property
+    def target(self) -> TargetSpec:
+        """The target the environment runs."""
+        return TargetSpec.from_dict(self.settings.target)
 
     # paths -----------------------------------------------------------------
     @property

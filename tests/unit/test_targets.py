@@ -1,0 +1,191 @@
+"""A workspace's own target: what chaosdrill.yaml declares, and what drills may ask of it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chaosdrill.cli.main import main
+from chaosdrill.errors import InvalidInputError
+from chaosdrill.load.spec import LoadSpec
+from chaosdrill.runbooks.loader import load_runbook
+from chaosdrill.scenarios.catalogue import Catalogue
+from chaosdrill.scenarios.spec import load_spec
+from chaosdrill.targets.revenue_engine.revision import KNOWN_FLAGS
+from chaosdrill.targets.spec import REFERENCE, REFERENCE_FLAGS, TargetSpec
+from chaosdrill.workspace import builtin_root, locate
+from tests.repo import ROOT, make_workspace
+
+BOOKSHOP = ROOT / "examples" / "workspaces" / "bookshop"
+
+SHOP = """\
+version: 1
+target:
+  name: shop
+  title: The Shop
+  directory: app
+  command: "{python} -m shop --port {port} --name {replica}"
+  setup: ["{python}", "-m", "shop.schema"]
+  capabilities: [cache]
+  tables: [items]
+  indexes: [items_kind_idx]
+  revisions:
+    environment: {SHOP_VERSION: "{version}"}
+  flows:
+    list: {path: /items, weight: 3}
+    item: {path: "/items/{id}", ids: 40}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_workspace_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # set, then removed: monkeypatch then removes what `--workspace` exports, afterwards
+    monkeypatch.setenv("CHAOSDRILL_WORKSPACE", "")
+    monkeypatch.delenv("CHAOSDRILL_WORKSPACE")
+    monkeypatch.delenv("CHAOSDRILL_REPORTS", raising=False)
+
+
+def _shop(tmp_path: Path, text: str = SHOP) -> Path:
+    ws = make_workspace(tmp_path / "ws")
+    (ws / "chaosdrill.yaml").write_text(text)
+    return ws
+
+
+def test_the_reference_flags_are_the_reference_targets() -> None:
+    assert REFERENCE_FLAGS == KNOWN_FLAGS
+    assert REFERENCE.reference and REFERENCE.has("flag:new_checkout")
+    assert locate(ROOT).target() is REFERENCE  # the repository drills the reference target
+
+
+def test_a_declared_target_is_read_with_its_capabilities(tmp_path: Path) -> None:
+    ws = _shop(tmp_path)
+    target = locate(ws).target()
+    assert not target.reference and target.name == "shop" and target.service == "The Shop"
+    assert target.command == ("{python}", "-m", "shop", "--port", "{port}", "--name", "{replica}")
+    assert target.setup == ("{python}", "-m", "shop.schema")
+    assert target.directory == str(ws / "app")
+    assert target.sessions == "shop %"  # the default pattern: its name, then the replica
+    assert target.capabilities == {"cache", "table:items", "index:items_kind_idx", "api:shop"}
+    assert not target.has("revisions") and not target.has("runtime-flags")
+    assert target.flow_weights() == {"list": 3, "item": 1}
+    assert TargetSpec.from_dict(target.to_dict()) == target  # as the environment keeps it
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "message"),
+    [
+        ("--name {replica}", "--name {replicas}", 6, "target.command", "{replicas}"),
+        ("name: shop", "name: revenue_engine", 3, "target.name", "not revenue_engine"),
+        ("    item: {path", "    item: {path: items, x", 15, "target.flows.item.path", "URL path"),
+        ("capabilities: [cache]", "capabilities: [cash]", 8, "target.capabilities.0", "cache"),
+        ('"{python}", "-m", "shop.schema"', '"{port}"', 7, "target.setup.0", "{port}"),
+    ],
+)
+def test_a_wrong_target_names_line_field_and_what_was_expected(
+    tmp_path: Path, old: str, new: str, line: int, field: str, message: str
+) -> None:
+    assert old in SHOP
+    ws = _shop(tmp_path, SHOP.replace(old, new))
+    with pytest.raises(InvalidInputError) as err:
+        locate(ws)
+    assert (err.value.line, err.value.field) == (line, field), err.value
+    assert message in str(err.value)
+
+
+def test_a_target_without_flows_is_refused(tmp_path: Path) -> None:
+    ws = _shop(tmp_path, SHOP.split("  flows:")[0])
+    with pytest.raises(InvalidInputError, match="missing required key 'flows'") as err:
+        locate(ws)
+    assert err.value.field == "target.flows"
+
+
+def _experiment(name: str) -> Path:
+    return builtin_root() / "experiments" / f"{name}.json"
+
+
+@pytest.mark.parametrize(
+    ("experiment", "missing"),
+    [
+        ("bad-release", "'revisions'"),  # its runbook rolls back: the target has no revisions
+        ("leaky-feature", "'runtime-flags'"),
+        ("missing-index", "'api:revenue_engine', 'index:enrollments_course_id_idx'"),
+        ("pool-exhaustion", "'table:enrollments'"),
+    ],
+)
+def test_a_drill_the_target_cannot_support_is_refused_naming_the_capability(
+    tmp_path: Path, experiment: str, missing: str
+) -> None:
+    catalogue = Catalogue(locate(_shop(tmp_path)))
+    with pytest.raises(InvalidInputError) as err:
+        load_spec(_experiment(experiment), catalogue=catalogue)
+    assert f"needs the target's capability {missing}" in str(err.value)
+    assert "which target 'shop'" in str(err.value)
+    assert err.value.line is not None  # file and line of the experiment
+
+
+def test_a_fault_is_refused_for_what_it_needs_itself(tmp_path: Path) -> None:
+    warm = "name: warm-cache\ntitle: t\ndescription: d\nsteps:\n  - name: s\n    timeout_s: 1\n"
+    warm += '    check: {http: "{service_url}/health", status: 200}\n'
+    ws = make_workspace(tmp_path / "ws", {"runbooks/warm-cache.yaml": warm})
+    text = SHOP.replace("capabilities: [cache]", "capabilities: []")
+    (ws / "chaosdrill.yaml").write_text(text)
+    with pytest.raises(InvalidInputError, match="fault 'cache-outage' needs") as err:
+        load_spec(_experiment("cache-outage"), catalogue=Catalogue(locate(ws)))
+    assert "'cache'" in str(err.value)
+
+
+def test_the_drills_the_target_supports_resolve(tmp_path: Path) -> None:
+    catalogue = Catalogue(locate(_shop(tmp_path)))
+    for name in ("primary-crash", "connection-limit"):
+        spec = load_spec(_experiment(name), catalogue=catalogue)
+        assert spec.load is not None and spec.load.flows is not None
+        assert spec.load.weights == {"list": 3, "item": 1}  # the target's, not the reference's
+
+
+def test_a_run_the_target_cannot_support_exits_2_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = _shop(tmp_path)
+    home = tmp_path / "home"
+    monkeypatch.setenv("CHAOSDRILL_HOME", str(home))
+    monkeypatch.chdir(ws)
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "bad-release", "--time-scale", "30"])
+    assert exit_.value.code == 2
+    assert not home.exists() or not any(home.rglob("*.json"))  # no environment
+    assert not (ws / "reports").exists()
+
+
+def test_runbooks_need_what_their_operations_need() -> None:
+    runbooks = builtin_root() / "runbooks"
+    assert load_runbook(runbooks / "rollback-deployment.yaml").needs() == ("revisions",)
+    assert load_runbook(runbooks / "circuit-breaker.yaml").needs() == ("runtime-flags",)
+    assert load_runbook(runbooks / "database-failover.yaml").needs() == ()
+    warm = load_runbook(runbooks / "warm-cache.yaml").needs()
+    assert warm == ("api:revenue_engine", "cache")  # declared, then its cache operations
+
+
+def test_load_weights_name_the_targets_flows() -> None:
+    flows = [{"name": "list", "path": "/items", "weight": 2}, {"name": "item", "path": "/i"}]
+    assert LoadSpec(flows=flows).weights == {"list": 2, "item": 1}
+    assert LoadSpec(flows=flows, weights={"item": 1}).weights == {"item": 1}
+    with pytest.raises(InvalidInputError, match="for list, item"):
+        LoadSpec(flows=flows, weights={"browse": 1})
+    with pytest.raises(InvalidInputError, match="for browse, view_course"):
+        LoadSpec(weights={"list": 1})  # the reference target's flows
+
+
+def test_the_bookshop_workspace_validates_and_overrides_two_runbooks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["--workspace", str(BOOKSHOP), "validate"])  # exit 0: it returns
+    out = capsys.readouterr().out
+    assert "0 problems" in out, out
+    for name in ("add-index", "warm-cache"):
+        line = next(x for x in out.splitlines() if f"runbook {name} " in x)
+        assert "workspace" in line and "bookshop" in line, line
+    plan = json.loads((BOOKSHOP / "experiments" / "missing-index.json").read_text())
+    [inject] = [a for a in plan["method"] if a["provider"].get("func") == "inject_fault"]
+    assert inject["provider"]["arguments"]["params"]["index"] == "reviews_book_id_idx"
