@@ -189,3 +189,39 @@ def test_the_bookshop_workspace_validates_and_overrides_two_runbooks(
     plan = json.loads((BOOKSHOP / "experiments" / "missing-index.json").read_text())
     [inject] = [a for a in plan["method"] if a["provider"].get("func") == "inject_fault"]
     assert inject["provider"]["arguments"]["params"]["index"] == "reviews_book_id_idx"
+
+
+def test_a_replica_of_a_declared_target_runs_its_command_for_its_version(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import fields
+
+    from chaosdrill.environments.local import components, lifecycle
+    from chaosdrill.environments.local.context import LocalContext
+    from chaosdrill.environments.local.programs import Programs
+    from chaosdrill.environments.local.state import EnvSettings, Replica
+
+    text = SHOP.replace(
+        '  revisions:\n    environment: {SHOP_VERSION: "{version}"}\n',
+        '  revisions:\n    environment: {SHOP_VERSION: "{version}"}\n'
+        '    commands: {"2.0.0": "{python} -m shop --port {port} --fast"}\n',
+    )
+    target = locate(_shop(tmp_path, text)).target()
+    settings = EnvSettings(target=target.to_dict())
+    root = tmp_path / "env"
+    root.mkdir()
+    state = lifecycle.new_state("t", root, settings, None)
+    state.revisions.append({"version": "2.0.0", "revision": 2, "settings": {}, "flags": {}})
+    programs = Programs(**{f.name: Path("/bin/true") for f in fields(Programs)})
+    ctx = LocalContext(state, programs)
+    one = components.app_program(ctx, Replica("app-1", 41001, 1))
+    two = components.app_program(ctx, Replica("app-2", 41002, 2))
+    assert list(one.command)[1:] == ["-m", "shop", "--port", "41001", "--name", "app-1"]
+    assert list(two.command)[1:] == ["-m", "shop", "--port", "41002", "--fast"]
+    assert one.directory == two.directory == Path(target.directory or "")
+    assert (one.env["SHOP_VERSION"], two.env["SHOP_VERSION"]) == ("1.0.0", "2.0.0")
+    assert two.env["CHAOSDRILL_REVISION"] == "2" and two.env["PORT"] == "41002"
+    assert "target_session_attrs=read-write" in one.env["DATABASE_URL"]
+    assert "password=" not in one.env["DATABASE_URL"]  # the password file, never a password
+    assert json.loads(Path(two.env["CHAOSDRILL_REVISION_FILE"]).read_text())["version"] == "2.0.0"
+    assert not any(k.startswith("RE_") for k in one.env)  # the reference target's variables

@@ -31,7 +31,9 @@ version: 1
 description: {description}
 # where drills run (a plan's own `environment` wins over this)
 environment: {{backend: local, name: {name}, replicas: 2}}
-# the service drilled: the reference target (the Education Revenue Engine)
+# the service drilled: the reference target (the Education Revenue Engine), or your own:
+# a mapping with its start command, health and metrics paths, schema command and user
+# flows (docs/workspaces.md, "Drill your own service"; examples/workspaces/bookshop)
 target: revenue_engine
 # who holds each incident role (reports, escalation and post-mortems name them)
 roles:
