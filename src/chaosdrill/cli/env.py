@@ -134,6 +134,8 @@ def env_status(name: str | None, as_json: bool) -> None:
             r.name, str(r.pid or "-"), str(r.port or "-"), r.state, f"[{colour}]{r.health}[/]"
         )
     app.console.print(table)
+    target = environment.target()
+    app.console.print(f"target {target.name} ({target.source})", markup=False)
     holder = current_holder(environment.root)
     app.console.print(
         f"held by {holder.describe()}" if holder else "held by no drill", markup=False

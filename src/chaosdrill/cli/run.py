@@ -87,7 +87,7 @@ def _named(path: Path, kind: str) -> Path:
     "--time-scale",
     type=float,
     default=None,
-    help="Run K times faster than production (default: the experiment's).",
+    help="Run K times faster than production (default: the plan's, else the experiment's).",
 )
 @click.option(
     "--hold",
@@ -158,7 +158,35 @@ def run(
             raise InvalidInputError("give either a --plan or experiments, not both", field="plan")
         from chaosdrill.plans.model import load_plan
 
+        if recovery_timeout is not None:
+            raise InvalidInputError(
+                "--recovery-timeout applies to experiments, not to a plan",
+                field="recovery_timeout",
+            )
         plan = load_plan(_named(plan_path, "plans"))
+        # the command line's settings win over the plan's
+        if time_scale is not None:
+            from chaosdrill.timescale import TimeScale
+
+            TimeScale(time_scale)  # a time scale it refuses is refused here, before anything
+            plan = dataclasses.replace(plan, time_scale=time_scale)
+        if hold is not None:
+            if not 0 <= hold <= 86400:
+                raise InvalidInputError(
+                    f"expected 0 to 86400 production seconds, got {hold:g}", field="hold"
+                )
+            plan = dataclasses.replace(plan, hold_s=hold)
+        if mttd_target is not None or mttr_target is not None:
+            plan = dataclasses.replace(
+                plan,
+                targets=dataclasses.replace(
+                    plan.targets,
+                    mttd_s=mttd_target if mttd_target is not None else plan.targets.mttd_s,
+                    mttr_s=mttr_target if mttr_target is not None else plan.targets.mttr_s,
+                ),
+            )
+        if load:
+            plan = dataclasses.replace(plan, load={**plan.load, **load})
         app.exit(_run_plan(plan, env_name, reports, quiet, seed))
     paths = [_named(p, "experiments") for p in experiments]
     if run_all:

@@ -45,10 +45,11 @@ RESULT_VERSION = 1
 
 @dataclass(frozen=True)
 class Environment:
-    """Where the drill ran."""
+    """Where the drill ran, and the target it ran against ("" in results of before)."""
 
     backend: str
     name: str
+    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,8 @@ class DrillResult:
         if self.environment is not None:
             env = self.environment
             out["environment"] = {"backend": env.backend, "name": env.name}
+            if env.target:
+                out["environment"]["target"] = env.target
         if self.written_at is not None:
             out["written_at"] = self.written_at
         pe = self.production_equivalent
@@ -388,7 +391,7 @@ class DrillResult:
             cause=o.text("cause", ""),
             environment=None
             if env is None
-            else Environment(env.text("backend", ""), env.text("name", "")),
+            else Environment(env.text("backend", ""), env.text("name", ""), env.text("target", "")),
             written_at=o.opt_text("written_at"),
             time_scale=o.number("time_scale", 1.0),
             targets=Targets.from_json(o.child("targets")),

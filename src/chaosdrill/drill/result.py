@@ -309,7 +309,9 @@ def build_result(ctx: DrillContext, journal: dict[str, Any] | None) -> DrillResu
         title=cfg.title,
         scenario=cfg.scenario,
         cause=cfg.cause,
-        environment=Environment(backend=ctx.env.backend, name=cfg.env_name),
+        environment=Environment(
+            backend=ctx.env.backend, name=cfg.env_name, target=ctx.env.target().name
+        ),
         written_at=datetime.now(UTC).isoformat(timespec="seconds"),
         time_scale=ts.k,
         targets=Targets(

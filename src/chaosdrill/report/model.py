@@ -161,7 +161,15 @@ def drill_report(
         cause_description=cause.description if cause else "",
         seed_cause=cause.seed if cause else "",
         fault=None if fault is None else copy.deepcopy(dict(fault)),
-        environment={"backend": env.backend, "name": env.name} if env else {},
+        environment=(
+            {
+                "backend": env.backend,
+                "name": env.name,
+                **({"target": env.target} if env.target else {}),
+            }
+            if env
+            else {}
+        ),
         written_at=result.written_at,
         started_at=inject.wall if inject is not None else None,
         result_path=result_path,
