@@ -33,6 +33,10 @@ from tests.repo import EXPERIMENTS_DIR
             "'--load.weights'",
         ),
         (["env", "logs", "redis", "--name", "cli-bad", "--grep", "("], "--grep"),
+        # the command line's settings go over a plan's, checked as the plan's are
+        (["run", "--plan", "ci-gate", "--name", "cli-bad", "--time-scale", "-3"], "time_scale"),
+        (["run", "--plan", "ci-gate", "--name", "cli-bad", "--hold", "-1"], "hold"),
+        (["run", "--plan", "ci-gate", "--recovery-timeout", "5"], "applies to experiments"),
     ],
 )
 def test_bad_arguments_exit_2(
