@@ -1,4 +1,4 @@
-"""A workspace's own service drilled end to end: the bookshop plan of four drills.
+"""A workspace's own service drilled end to end: the bookshop plan of five drills.
 
 The bookshop (examples/workspaces/bookshop) is not the reference target: its own server,
 schema, routes and metrics, declared in its chaosdrill.yaml. Its plan runs from a copy of
@@ -68,7 +68,13 @@ def test_the_bookshop_plan_passes_against_its_own_service(tmp_path: Path) -> Non
     assert report["summary"]["passed"], report["summary"]
     assert report["plan"]["service"] == "bookshop"
     drills = {d["id"]: d for d in report["drills"]}
-    assert set(drills) == {"primary-crash", "connection-limit", "cache-outage", "missing-index"}
+    assert set(drills) == {
+        "bad-release",
+        "primary-crash",
+        "connection-limit",
+        "cache-outage",
+        "missing-index",
+    }
     for drill in drills.values():
         assert drill["verdict"]["passed"], (drill["id"], drill["failures"])
         assert drill["time_scale"] == K
@@ -79,6 +85,6 @@ def test_the_bookshop_plan_passes_against_its_own_service(tmp_path: Path) -> Non
     # the workspace's runbooks ran where it overrides the built-in ones
     sources = {b["name"]: b["source"] for d in drills.values() for b in d["runbooks"]}
     assert sources["add-index"] == "workspace" and sources["warm-cache"] == "workspace"
-    assert sources["database-failover"] == "built-in"
+    assert sources["database-failover"] == sources["rollback-deployment"] == "built-in"
     # the environment ran the bookshop, not the reference target
     assert {d["environment"]["target"] for d in drills.values()} == {"bookshop"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -63,6 +64,8 @@ class Settings:
     cache_ttl_s: int = 30
     statement_timeout_ms: int = 5000
     cache_timeout_s: float = 0.5
+    checkout_failure_rate: float = 0.0
+    new_checkout: bool = False  # a flag of the revision: the new checkout code path
 
     @classmethod
     def load(cls, path: str | None) -> Settings:
@@ -77,6 +80,8 @@ class Settings:
         values: dict[str, Any] = {"version": str(doc.get("version", cls.version))}
         values["revision"] = doc.get("revision", 0)
         values.update(doc.get("settings") or {})
+        flags = doc.get("flags") or {}
+        values["new_checkout"] = flags.get("new_checkout") is True
         out: dict[str, Any] = {}
         for name, default in asdict(cls()).items():
             try:
@@ -256,7 +261,15 @@ class Shop:
         return book | {"reviews": count, "rating": None if avg is None else round(float(avg), 2)}
 
     def order(self, book_id: int, quantity: int) -> dict[str, Any] | None:
-        """Insert an order; None when the book does not exist."""
+        """Insert an order; None when the book does not exist.
+
+        With the revision's flag ``new_checkout`` on, the new checkout code fails a share
+        (``checkout_failure_rate``) of orders before anything is written: the faulty
+        release a drill ships and rolls back.
+        """
+        s = self.settings
+        if s.new_checkout and random.random() < s.checkout_failure_rate:
+            raise HTTPError(500, "the new checkout failed")
         with self.connection() as conn:
             row = conn.execute(
                 """
