@@ -186,6 +186,9 @@ def test_the_bookshop_workspace_validates_and_overrides_two_runbooks(
     for name in ("add-index", "warm-cache"):
         line = next(x for x in out.splitlines() if f"runbook {name} " in x)
         assert "workspace" in line and "bookshop" in line, line
+    main(["--workspace", str(BOOKSHOP), "catalogue", "list"])
+    listed = " ".join(capsys.readouterr().out.split())
+    assert f"target bookshop ({BOOKSHOP / 'chaosdrill.yaml'}); it supports: api:bookshop," in listed
     plan = json.loads((BOOKSHOP / "experiments" / "missing-index.json").read_text())
     [inject] = [a for a in plan["method"] if a["provider"].get("func") == "inject_fault"]
     assert inject["provider"]["arguments"]["params"]["index"] == "reviews_book_id_idx"

@@ -103,6 +103,12 @@ def list_catalogue(as_json: bool, kind: tuple[str, ...]) -> None:
     for r in rows:
         table.add_row(r["kind"], r["name"], r["source"], r["title"])
     app.console.print(table)
+    target = ws.target()
+    app.console.print(
+        f"target {target.name} ({target.source}); it supports: "
+        f"{', '.join(sorted(target.capabilities))}",
+        highlight=False,
+    )
     hidden = {k: ws.overridden(k) for k in ("scenarios", "runbooks", "rules", "experiments")}
     for k, entries in hidden.items():
         for name in entries:
