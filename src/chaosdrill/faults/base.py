@@ -11,14 +11,44 @@ and ``to_dict()`` (the timeline, results, reports) hold them redacted
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from chaosdrill.environments.base import Environment
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults.redaction import redact
 
-__all__ = ["REGISTRY", "Fault", "make_fault", "register"]
+__all__ = ["HARMFUL", "REGISTRY", "ActionRule", "Fault", "make_fault", "register"]
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """An operation a person may run, optionally with arguments matching ``matches``.
+
+    ``op`` is an Environment operation's name (as runbooks and ``chaosdrill ops`` call them);
+    ``matches`` is a regular expression searched, case-insensitively, in the arguments as
+    text (for SQL, the statement).
+    """
+
+    op: str
+    matches: str = ""
+
+    def applies(self, op: str, args: str) -> bool:
+        """Whether an operation with these arguments (as text) is this rule's."""
+        return op == self.op and (not self.matches or bool(re.search(self.matches, args, re.I)))
+
+
+#: Operations that make any incident worse: the database or the cache taken down, a
+#: failover while the primary is healthy (it may lose acknowledged writes).
+HARMFUL: tuple[ActionRule, ...] = (
+    ActionRule("crash_primary"),
+    ActionRule("stop_database"),
+    ActionRule("promote_replica"),
+    ActionRule("stop_cache"),
+    ActionRule("freeze_cache"),
+)
 
 
 class Fault(ABC):
@@ -31,6 +61,10 @@ class Fault(ABC):
     kind: ClassVar[str]
     scenario: ClassVar[str]
     description: ClassVar[str]
+    resolved_by: ClassVar[tuple[ActionRule, ...]] = ()
+    """Operations that remove the cause (a trainee's action that helped)."""
+    harms: ClassVar[tuple[ActionRule, ...]] = HARMFUL
+    """Operations known to make this incident worse (a trainee's action that harmed)."""
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any) -> None:

@@ -12,7 +12,7 @@ import time
 from typing import Any, ClassVar
 
 from chaosdrill.environments.base import Environment
-from chaosdrill.faults.base import Fault, register
+from chaosdrill.faults.base import ActionRule, Fault, register
 from chaosdrill.faults.params import check_choice
 
 __all__ = ["CacheOutage"]
@@ -27,6 +27,7 @@ class CacheOutage(Fault):
 
     kind = "cache-outage"
     scenario = "high-latency"
+    resolved_by = (ActionRule("restart_cache"), ActionRule("start_cache"), ActionRule("thaw_cache"))
     description = "make the cache unresponsive (frozen with SIGSTOP, or stopped)"
     defaults: ClassVar[dict[str, Any]] = {"mode": "freeze"}
 

@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from chaosdrill.environments.base import Environment
 from chaosdrill.errors import OperationError
-from chaosdrill.faults.base import Fault, register
+from chaosdrill.faults.base import ActionRule, Fault, register
 from chaosdrill.faults.params import (
     APPLICATION_NAME,
     IDENTIFIER,
@@ -106,6 +106,7 @@ class PoolExhaustion(_HolderFault):
 
     kind = "pool-exhaustion"
     scenario = "high-error-rate"
+    resolved_by = (ActionRule("sql", r"pg_(terminate|cancel)_backend"),)
     description = "a report job holds an exclusive lock on enrollments, idle in transaction"
     defaults: ClassVar[dict[str, Any]] = {
         "application_name": "nightly-revenue-report",
@@ -154,6 +155,7 @@ class ConnectionLimit(_HolderFault):
 
     kind = "connection-limit"
     scenario = "database-down"
+    resolved_by = (ActionRule("sql", r"pg_terminate_backend"),)
     description = "a runaway client takes every connection slot of the application role"
     defaults: ClassVar[dict[str, Any]] = {
         "application_name": "reporting-batch",

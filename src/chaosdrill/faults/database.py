@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from chaosdrill.environments.base import DatabaseStatus, Environment
 from chaosdrill.errors import OperationError
-from chaosdrill.faults.base import Fault, register
+from chaosdrill.faults.base import HARMFUL, ActionRule, Fault, register
 from chaosdrill.faults.params import IDENTIFIER, check_text, sql_literal
 
 __all__ = ["MissingIndex", "PrimaryCrash"]
@@ -34,6 +34,7 @@ class MissingIndex(Fault):
 
     kind = "missing-index"
     scenario = "high-latency"
+    resolved_by = (ActionRule("sql", r"create\s+(unique\s+)?index"),)
     description = "drop the index of the hot query (course revenue statistics)"
     defaults: ClassVar[dict[str, Any]] = {
         "index": "enrollments_course_id_idx",
@@ -103,6 +104,9 @@ class PrimaryCrash(Fault):
     """
 
     kind = "primary-crash"
+    resolved_by = (ActionRule("promote_replica"),)
+    # the failover is the fix; starting the crashed node again beside it is not
+    harms = (*(r for r in HARMFUL if r.op != "promote_replica"), ActionRule("start_database"))
     scenario = "database-down"
     description = "SIGKILL the primary PostgreSQL server; it stays down"
     defaults: ClassVar[dict[str, Any]] = {"node": None}

@@ -16,7 +16,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaosdrill.environments.base import Environment
-from chaosdrill.faults.base import Fault, register
+from chaosdrill.faults.base import ActionRule, Fault, register
 
 __all__ = ["LEAK_FLAG", "LeakyFeature", "leaked_bytes"]
 
@@ -51,6 +51,10 @@ class LeakyFeature(Fault):
 
     kind = "leaky-feature"
     scenario = "memory-leak"
+    resolved_by = (
+        ActionRule("clear_flag", "recommendations_cache"),
+        ActionRule("set_flag", r"recommendations_cache\W+(false|off|0)"),
+    )
     description = "turn on a feature flag whose code retains memory on every request"
     defaults: ClassVar[dict[str, Any]] = {}
 

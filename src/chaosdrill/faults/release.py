@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from chaosdrill.environments.base import Environment, RevisionInfo
 from chaosdrill.errors import OperationError
-from chaosdrill.faults.base import Fault, register
+from chaosdrill.faults.base import ActionRule, Fault, register
 from chaosdrill.faults.params import check_number, check_text
 
 MAX_REPLICAS = 16  # the most any backend runs (the local one's limit)
@@ -149,6 +149,7 @@ class BadRelease(_ReleaseFault):
 
     kind = "bad-release"
     scenario = "high-error-rate"
+    resolved_by = (ActionRule("rollback"), ActionRule("deploy_revision"))
     description = "deploy a revision whose new checkout code fails a share of enrollments"
     defaults: ClassVar[dict[str, Any]] = {
         **_ReleaseFault.defaults,
@@ -180,6 +181,7 @@ class LeakyRelease(_ReleaseFault):
 
     kind = "leaky-release"
     scenario = "memory-leak"
+    resolved_by = (ActionRule("rollback"), ActionRule("deploy_revision"))
     description = "deploy a revision whose new code retains memory on every request"
     defaults: ClassVar[dict[str, Any]] = {
         **_ReleaseFault.defaults,
