@@ -22,7 +22,7 @@ from tests.repo import ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 K = 20  # as the reference drills: 20x production
-HOLD = 200  # production seconds of hold (10 s at K)
+HOLD = 100  # production seconds of hold (5 s at K)
 
 
 def _chaosdrill(*args: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:

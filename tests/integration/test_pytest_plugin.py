@@ -215,6 +215,11 @@ def test_attach_when_up_else_bring_up(monkeypatch: pytest.MonkeyPatch) -> None:
         def apply_time_scale(self, k: float) -> None:
             retimed.append(k)
 
+        def target(self) -> Any:  # what it runs: the reference target, as the workspace's
+            from chaosdrill.targets.spec import REFERENCE
+
+            return REFERENCE
+
     running, fresh, stale = Env(True), Env(True), Env(False)
     ups: list[tuple[str, float]] = []
 
