@@ -228,3 +228,11 @@ def test_a_replica_of_a_declared_target_runs_its_command_for_its_version(
     assert "password=" not in one.env["DATABASE_URL"]  # the password file, never a password
     assert json.loads(Path(two.env["CHAOSDRILL_REVISION_FILE"]).read_text())["version"] == "2.0.0"
     assert not any(k.startswith("RE_") for k in one.env)  # the reference target's variables
+
+
+def test_a_flow_fills_its_id_in_the_path_and_the_body() -> None:
+    target = locate(BOOKSHOP).target()
+    order = next(f for f in target.flows if f.name == "order")
+    assert order.path_for(7) == "/orders" and order.body_for(7) == {"book_id": 7, "quantity": 1}
+    view = next(f for f in target.flows if f.name == "view_book")
+    assert view.path_for(42) == "/books/42" and view.body_for(42) is None

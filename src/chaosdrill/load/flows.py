@@ -102,35 +102,25 @@ def make_user_class(ctx: RunContext) -> type[FastHttpUser]:
     return RevenueEngineUser
 
 
-def _body(template: Any, n: int) -> Any:
-    """A flow's JSON body with every ``"{id}"`` value replaced by ``n``."""
-    if template == "{id}":
-        return n
-    if isinstance(template, dict):
-        return {k: _body(v, n) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_body(v, n) for v in template]
-    return template
-
-
 def _target_user_class(spec: LoadSpec) -> type[FastHttpUser]:
     """Users of a workspace's target: each of its flows is a task with its weight.
 
     A flow is one request; ``{id}`` in its path or body is drawn from 1 to its ``ids``.
     An answer of 400 or more, or none within the timeout, is a failed request.
     """
-    flows = [f for f in spec.flows or () if spec.weights.get(str(f["name"]), 0) > 0]
+    from chaosdrill.targets.spec import Flow
 
-    def make_task(flow: dict[str, Any]) -> Any:
-        name, method, path = str(flow["name"]), str(flow.get("method", "GET")), str(flow["path"])
-        ids, template = int(flow.get("ids", 1)), flow.get("json")
+    flows = [Flow.from_dict(f) for f in spec.flows or ()]
+    flows = [f for f in flows if spec.weights.get(f.name, 0) > 0]
 
+    def make_task(flow: Flow) -> Any:
         def run(user: FastHttpUser) -> None:
-            n = random.randint(1, ids)
-            body = _body(template, n) if template is not None else None
-            user.client.request(method, path.replace("{id}", str(n)), name=name, json=body)
+            n = random.randint(1, flow.ids)
+            user.client.request(
+                flow.method, flow.path_for(n), name=flow.name, json=flow.body_for(n)
+            )
 
-        run.__name__ = name
+        run.__name__ = flow.name
         return run
 
     class TargetUser(FastHttpUser):
@@ -140,6 +130,6 @@ def _target_user_class(spec: LoadSpec) -> type[FastHttpUser]:
         network_timeout = spec.timeout_s
         connection_timeout = spec.timeout_s
         host = "http://127.0.0.1"
-        tasks = {make_task(f): spec.weights[str(f["name"])] for f in flows}  # type: ignore[assignment]
+        tasks = {make_task(f): spec.weights[f.name] for f in flows}  # type: ignore[assignment]
 
     return TargetUser

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -146,8 +145,7 @@ def _target_drive(env: Environment, target: TargetSpec, include_page: bool) -> l
         for flow in target.flows:
 
             def request(flow: Flow = flow) -> str:
-                body = _first_body(flow.json)
-                r = http.request(flow.method, flow.path.replace("{id}", "1"), json=body)
+                r = http.request(flow.method, flow.path_for(1), json=flow.body_for(1))
                 assert r.status_code < 400, f"answered {r.status_code}: {r.text[:200]}"
                 return str(r.status_code)
 
@@ -155,17 +153,6 @@ def _target_drive(env: Environment, target: TargetSpec, include_page: bool) -> l
         if include_page:
             _step(steps, "test alert reaches pager", lambda: _page(env))
     return steps
-
-
-def _first_body(template: Any) -> Any:
-    """A flow's JSON body with ``"{id}"`` values as 1."""
-    if template == "{id}":
-        return 1
-    if isinstance(template, Mapping):
-        return {k: _first_body(v) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_first_body(v) for v in template]
-    return template
 
 
 def _page(env: Environment) -> str:

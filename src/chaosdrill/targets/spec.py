@@ -60,6 +60,14 @@ class Flow:
     ids: int = 1
     json: Mapping[str, Any] | None = None
 
+    def path_for(self, n: int) -> str:
+        """The request's path with ``{id}`` as ``n``."""
+        return self.path.replace("{id}", str(n))
+
+    def body_for(self, n: int) -> Any:
+        """The request's JSON body with every ``"{id}"`` value as ``n`` (None: no body)."""
+        return None if self.json is None else _with_id(dict(self.json), n)
+
     def to_dict(self) -> dict[str, Any]:
         """The flow as JSON (the load process reads it)."""
         out: dict[str, Any] = {
@@ -84,6 +92,17 @@ class Flow:
             ids=int(data.get("ids", 1)),
             json=dict(data["json"]) if data.get("json") is not None else None,
         )
+
+
+def _with_id(template: Any, n: int) -> Any:
+    """``template`` with every value that is exactly ``"{id}"`` replaced by ``n``."""
+    if template == "{id}":
+        return n
+    if isinstance(template, Mapping):
+        return {k: _with_id(v, n) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_with_id(v, n) for v in template]
+    return template
 
 
 @dataclass(frozen=True)

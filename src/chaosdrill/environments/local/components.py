@@ -161,11 +161,12 @@ def app_program(ctx: LocalContext, replica: Replica) -> Program:
         "revision": str(rev.get("revision", replica.revision)),
     }
     command = [_substitute(arg, values) for arg in target.command_for(values["version"])]
+    service = service_environment(ctx)
     if target.reference:
         env = {
-            "RE_DSN": postgres.app_dsn([st.pg_nodes[n] for n in sorted(st.pg_nodes)], ctx.passfile),
-            "RE_REDIS_URL": f"redis://127.0.0.1:{st.ports['redis']}/0",
-            "RE_REDIS_PASSWORD_FILE": str(st.credentials.redis_password_file),
+            "RE_DSN": service["DATABASE_URL"],
+            "RE_REDIS_URL": service["REDIS_URL"],
+            "RE_REDIS_PASSWORD_FILE": service["REDIS_PASSWORD_FILE"],
             "RE_REVISION_FILE": str(revision_file),
             "RE_ADMIN_TOKEN_FILE": str(st.admin_token_file),
             "RE_REPLICA": replica.name,
@@ -174,7 +175,7 @@ def app_program(ctx: LocalContext, replica: Replica) -> Program:
     else:
         env = {
             **target.environment,
-            **service_environment(ctx),
+            **service,
             "PORT": str(replica.port),
             "HOST": "127.0.0.1",
             "CHAOSDRILL_REPLICA": replica.name,
