@@ -43,10 +43,17 @@ class Application:
         return environment_name(given, plan_env)
 
     def environment(self, name: str | None) -> LocalEnvironment:
-        """Attach to the running environment ``name`` (EnvironmentNotFoundError if it is not up)."""
-        from chaosdrill.environments.local import LocalEnvironment
+        """Attach to the running environment ``name`` (EnvironmentNotFoundError if it is not up).
 
-        return LocalEnvironment.attach(self.env_name(name))
+        While a training session runs on it, the environment records every operation the
+        command runs in the session's log (chaosdrill.training.recording).
+        """
+        from chaosdrill.environments.local import LocalEnvironment
+        from chaosdrill.training.recording import recording
+
+        ctx = click.get_current_context(silent=True)
+        command = ctx.command_path.removeprefix("chaosdrill ") if ctx is not None else ""
+        return recording(LocalEnvironment.attach(self.env_name(name)), command)
 
     def exit(self, code: int) -> NoReturn:
         """End the command with ``code``."""

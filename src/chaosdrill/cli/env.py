@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from typing import Any
 
 import click
 from rich.table import Table
@@ -184,7 +185,10 @@ def env_logs(component: str, name: str | None, tail: int, grep: str | None) -> N
 @click.option("--test", is_flag=True, help="First send a test alert and wait for its page.")
 def env_alerts(name: str | None, as_json: bool, test: bool) -> None:
     """Alerts pending or firing in Prometheus, and every page the pager received."""
+    from chaosdrill.training.recording import mark
+
     environment = app.environment(name)
+    mark(environment, "alerts")
     if test:
         send_test_alert(environment)
     alerts = firing_alerts(environment.endpoints())
@@ -260,7 +264,7 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
     for entry_id in discard:
         closed = ledger.discard(entry_id, reason or "")
         app.console.print(
-            f"{closed.id} {closed.kind} {redact(closed.params)}: "
+            f"{closed.id} {_shown(closed, redact)}: "
             f"discarded by {closed.closed_by} ({closed.reason})",
             markup=False,
         )
@@ -273,9 +277,7 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
         else:
             state = f"NOT reverted: {entry.error}" if entry.error else "reverted"
         # a ledger written before secrets were redacted may still hold one: never print it
-        app.console.print(
-            f"{entry.id} {entry.kind} {redact(entry.params)}: {redact_text(state)}", markup=False
-        )
+        app.console.print(f"{entry.id} {_shown(entry, redact)}: {redact_text(state)}", markup=False)
     app.console.print(f"{sum(1 for e in reverted if not e.error)} fault(s) reverted")
     stale = active_run(environment.root / "load")
     owner = stale.drill_owner() if stale is not None else None
@@ -286,6 +288,11 @@ def env_recover(name: str | None, discard: tuple[str, ...], reason: str | None) 
         app.console.print(f"stopped load run {stale.run_id}")
     if any(e.error and not e.live for e in reverted):
         app.exit(Exit.FAILED)
+
+
+def _shown(entry: Any, redact: Any) -> str:
+    """A ledger entry's fault as printed: kind and parameters, or that it is sealed."""
+    return entry.label if entry.sealed else f"{entry.kind} {redact(entry.params)}"
 
 
 @env.command("smoke")

@@ -22,9 +22,11 @@ from chaosdrill.cli.ops import ops
 from chaosdrill.cli.report import report
 from chaosdrill.cli.run import run
 from chaosdrill.cli.runbook import runbook
+from chaosdrill.cli.training import incident, pager, train
 from chaosdrill.cli.validate import validate
 from chaosdrill.cli.workspace import catalogue, init
 from chaosdrill.errors import DrillError, Exit
+from chaosdrill.training.session import TRAINEE_VARIABLE
 from chaosdrill.workspace import WORKSPACE_ENV, WORKSPACE_FILE
 
 __all__ = ["cli", "main"]
@@ -39,16 +41,40 @@ __all__ = ["cli", "main"]
     help=f"The workspace (a directory with a {WORKSPACE_FILE}) [default: ${WORKSPACE_ENV}, "
     f"else the nearest {WORKSPACE_FILE} here or above, else the built-in catalogue alone].",
 )
-def cli(workspace: Path | None) -> None:
+@click.option(
+    "--as",
+    "as_name",
+    default=None,
+    metavar="NAME",
+    help="Who runs the command, recorded in a training session "
+    "[default: $CHAOSDRILL_TRAINEE, else your user name].",
+)
+def cli(workspace: Path | None, as_name: str | None) -> None:
     """Chaos drills for incident response.
 
     Break a real system, prove the alert pages and the runbook restores it, score the drill.
     """
     if workspace is not None:  # the processes a drill starts see the same workspace
         os.environ[WORKSPACE_ENV] = str(workspace.absolute())
+    if as_name:
+        os.environ[TRAINEE_VARIABLE] = as_name
 
 
-for _group in (catalogue, env, gate, init, ops, load, report, run, runbook, validate):
+for _group in (
+    catalogue,
+    env,
+    gate,
+    incident,
+    init,
+    ops,
+    load,
+    pager,
+    report,
+    run,
+    runbook,
+    train,
+    validate,
+):
     cli.add_command(_group)
 ops.add_command(integrity)
 

@@ -289,8 +289,8 @@ def _run_plan(
     task = progress.add_task(plan.name, total=len(plan.resolve_drills()))
     if plan.mode == "training":
         app.console.print(
-            "[yellow]mode: training asks for a person to respond; this version has no "
-            "training session yet, so the runbooks respond automatically.[/]"
+            "[yellow]mode: training asks for a person to respond: `chaosdrill train start` "
+            "runs a session; under `chaosdrill run` the runbooks respond automatically.[/]"
         )
 
     def on_progress(i: int, n: int, name: str, result: Any) -> None:

@@ -58,6 +58,15 @@ class DrillContext:
     aborted: str | None = None
     #: why the drill was stopped before its end (``"signal SIGHUP"``), if it was
     stopped: str | None = None
+    #: a training session's drill: its fault goes into the ledger sealed, and what it
+    #: leaves where trainees look (the hold, the load, the ledger) is named ``label``
+    sealed: bool = False
+    label: str = ""
+
+    @property
+    def owner_label(self) -> str:
+        """The name the drill's hold, load and ledger entries carry."""
+        return self.label or self.spec.experiment
 
 
 _CURRENT: DrillContext | None = None

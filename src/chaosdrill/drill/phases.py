@@ -159,7 +159,7 @@ def inject(ctx: DrillContext, kind: str, params: dict[str, Any] | None = None) -
     except Exception as exc:
         abort(ctx, f"the fault {kind} could not be prepared: {type(exc).__name__}: {exc}")
         raise
-    entry = ctx.ledger.open(fault, drill_id=ctx.spec.experiment)
+    entry = ctx.ledger.open(fault, drill_id=ctx.owner_label, sealed=ctx.sealed)
     ctx.fault_entries.append(entry)
     ctx.faults.append(fault)
     ctx.timeline.mark("t_inject", fault=fault.to_dict())

@@ -32,26 +32,40 @@ __all__ = ["cleanup_drill", "finish_drill", "recover_leftovers", "start_drill"]
 logger = logging.getLogger(__name__)
 
 
-def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContext:
+def start_drill(
+    spec: DrillSpec,
+    result_path: Path | None = None,
+    *,
+    claim: Claim | None = None,
+    sealed: bool = False,
+) -> DrillContext:
     """Environment held and at the drill's time scale, leftovers reverted, load running.
 
     Args:
         spec: the resolved (and so already checked) drill.
         result_path: where to write the result (default: a new run folder's drills/01-...).
+        claim: what the hold says (default: a drill named for its experiment); the hold,
+            the load and the fault's ledger entry carry its label.
+        sealed: a training session's drill: its fault is written to the ledger sealed.
 
     Raises:
         EnvironmentBusyError: another drill holds the environment; nothing was changed.
     """
+    claim = claim or Claim("drill", Path(spec.experiment).stem)
     held = hold_environment(
-        spec.env_name,
-        Claim("drill", Path(spec.experiment).stem),
-        time_scale=spec.time_scale.k,
-        replicas=spec.replicas,
+        spec.env_name, claim, time_scale=spec.time_scale.k, replicas=spec.replicas
     )
     env, owns = held.env, held.owns
     ledger = FaultLedger(default_ledger_path(env))
     ctx = DrillContext(
-        spec=spec, env=env, owns_env=owns, ledger=ledger, hold=held.hold, result_path=result_path
+        spec=spec,
+        env=env,
+        owns_env=owns,
+        ledger=ledger,
+        hold=held.hold,
+        result_path=result_path,
+        sealed=sealed,
+        label=claim.label if sealed else "",
     )
     try:
         if held.hold.cleared is not None:
@@ -66,7 +80,7 @@ def start_drill(spec: DrillSpec, result_path: Path | None = None) -> DrillContex
         ctx.timeline.mark(
             "drill_start", environment=env.name, owns_environment=owns, time_scale=spec.time_scale.k
         )
-        ctx.load = env.start_load(spec.load, drill=spec.experiment)
+        ctx.load = env.start_load(spec.load, drill=ctx.owner_label)
         ctx.sli = SliTail(ctx.load.run_dir)
         ctx.timeline.mark("load_started", run=ctx.load.run_id)
     except BaseException:
@@ -102,7 +116,7 @@ def recover_leftovers(ctx: DrillContext) -> None:
             "%s; if it can never be reverted, close it with "
             "`chaosdrill env recover --discard %s --reason TEXT`",
             e.id,
-            e.kind,
+            e.label,
             e.error,
             e.id,
         )

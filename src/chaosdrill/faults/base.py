@@ -61,6 +61,8 @@ class Fault(ABC):
     kind: ClassVar[str]
     scenario: ClassVar[str]
     description: ClassVar[str]
+    subsystem: ClassVar[str] = ""
+    """Where to look (a training session's second hint), without naming the cause."""
     resolved_by: ClassVar[tuple[ActionRule, ...]] = ()
     """Operations that remove the cause (a trainee's action that helped)."""
     harms: ClassVar[tuple[ActionRule, ...]] = HARMFUL

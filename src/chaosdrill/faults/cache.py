@@ -26,6 +26,8 @@ class CacheOutage(Fault):
     """Redis becomes unresponsive: ``mode`` "freeze" (SIGSTOP, default) or "stop"."""
 
     kind = "cache-outage"
+
+    subsystem = "the cache (Redis): does it answer?"
     scenario = "high-latency"
     resolved_by = (ActionRule("restart_cache"), ActionRule("start_cache"), ActionRule("thaw_cache"))
     description = "make the cache unresponsive (frozen with SIGSTOP, or stopped)"

@@ -105,6 +105,8 @@ class PoolExhaustion(_HolderFault):
     """
 
     kind = "pool-exhaustion"
+
+    subsystem = "the database's connections: who holds them?"
     scenario = "high-error-rate"
     resolved_by = (ActionRule("sql", r"pg_(terminate|cancel)_backend"),)
     description = "a report job holds an exclusive lock on enrollments, idle in transaction"
@@ -154,6 +156,8 @@ class ConnectionLimit(_HolderFault):
     """
 
     kind = "connection-limit"
+
+    subsystem = "the database's connections: who holds them?"
     scenario = "database-down"
     resolved_by = (ActionRule("sql", r"pg_terminate_backend"),)
     description = "a runaway client takes every connection slot of the application role"

@@ -33,6 +33,8 @@ class MissingIndex(Fault):
     """
 
     kind = "missing-index"
+
+    subsystem = "the database's query plans (EXPLAIN the slow query)"
     scenario = "high-latency"
     resolved_by = (ActionRule("sql", r"create\s+(unique\s+)?index"),)
     description = "drop the index of the hot query (course revenue statistics)"
@@ -104,6 +106,8 @@ class PrimaryCrash(Fault):
     """
 
     kind = "primary-crash"
+
+    subsystem = "the database primary: is it up?"
     resolved_by = (ActionRule("promote_replica"),)
     # the failover is the fix; starting the crashed node again beside it is not
     harms = (*(r for r in HARMFUL if r.op != "promote_replica"), ActionRule("start_database"))

@@ -15,6 +15,12 @@ and fsync'ed::
 
 A line torn by a crash is skipped when reading, and the next writer starts a new line.
 
+A training session's fault is *sealed* (``open(..., sealed=True)``): its line says
+``"kind": "sealed"`` and no parameters, and the kind and parameters go to
+``sealed/<id>.json`` (0600) beside the ledger, so nothing that prints the ledger (``env
+recover``, ``env status``, a warning in a log) shows the trainees the cause; the entry
+still reverts from that file after a kill -9. :attr:`LedgerEntry.label` is what to print.
+
 An entry whose revert can never succeed (a kind this version no longer knows, parameters
 its validation now rejects) would stay open for ever; the operator closes it without a
 revert with :meth:`FaultLedger.discard` (``chaosdrill env recover --discard ID --reason
@@ -44,7 +50,7 @@ from chaosdrill.environments.base import Environment
 from chaosdrill.errors import InvalidInputError
 from chaosdrill.faults.base import Fault, make_fault
 from chaosdrill.faults.signals import held
-from chaosdrill.paths import fsync_dir
+from chaosdrill.paths import fsync_dir, write_atomic
 
 __all__ = [
     "LEDGER_FILE",
@@ -59,6 +65,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LEDGER_FILE = "faults.jsonl"
+SEALED_DIR = "sealed"
+#: what a sealed entry is called wherever an entry is printed
+SEALED_LABEL = "sealed (a training session's fault)"
 
 
 @dataclass
@@ -78,6 +87,8 @@ class LedgerEntry:
         reason: why it was discarded.
         error: why a recovery could not revert it (set by :meth:`FaultLedger.recover`).
         live: the recovery left it alone because the process that opened it still runs.
+        sealed: a training session's fault: print :attr:`label`, never ``kind`` or
+            ``params``.
     """
 
     id: str
@@ -92,6 +103,12 @@ class LedgerEntry:
     reason: str | None = None
     error: str | None = field(default=None, compare=False)
     live: bool = field(default=False, compare=False)
+    sealed: bool = False
+
+    @property
+    def label(self) -> str:
+        """What to print for the entry's fault: its kind, or that it is sealed."""
+        return SEALED_LABEL if self.sealed else self.kind
 
     @property
     def is_open(self) -> bool:
@@ -134,25 +151,49 @@ class FaultLedger:
         if created:
             fsync_dir(self.path.parent)  # the new file's name survives a power cut too
 
-    def open(self, fault: Fault, drill_id: str | None = None) -> str:
+    def open(self, fault: Fault, drill_id: str | None = None, *, sealed: bool = False) -> str:
         """Record a fault that is about to be applied; return the entry's id.
 
         Call it *before* ``inject``: an entry for a fault that was never applied only costs
-        a no-op revert, a fault applied without an entry could be left behind.
+        a no-op revert, a fault applied without an entry could be left behind. A
+        ``sealed`` entry keeps its kind and parameters in a 0600 file of its own (see the
+        module's docstring), written before the ledger's line.
         """
         entry_id = uuid.uuid4().hex
+        params = fault.to_dict()["params"]  # secrets redacted: see faults.base
+        kind = fault.kind
+        if sealed:
+            self._write_sealed(entry_id, {"kind": kind, "params": params})
+            kind, params = "sealed", {}
         self._append(
             {
                 "event": "open",
                 "id": entry_id,
-                "kind": fault.kind,
-                "params": fault.to_dict()["params"],  # secrets redacted: see faults.base
+                "kind": kind,
+                "params": params,
                 "drill_id": drill_id,
                 "wall": time.time(),
                 "pid": os.getpid(),
+                **({"sealed": True} if sealed else {}),
             }
         )
         return entry_id
+
+    def _sealed_file(self, entry_id: str) -> Path:
+        return self.path.parent / SEALED_DIR / f"{entry_id}.json"
+
+    def _write_sealed(self, entry_id: str, data: dict[str, Any]) -> None:
+        folder = self.path.parent / SEALED_DIR
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        write_atomic(self._sealed_file(entry_id), json.dumps(data, default=str), mode=0o600)
+
+    def _read_sealed(self, entry_id: str) -> dict[str, Any]:
+        try:
+            data = json.loads(self._sealed_file(entry_id).read_text())
+        except (OSError, ValueError):
+            return {"kind": "sealed", "params": {}}  # reverting it then fails: said so
+        return data if isinstance(data, dict) else {"kind": "sealed", "params": {}}
 
     def close(self, entry_id: str, outcome: str = "reverted") -> None:
         """Record that a fault has been reverted (``outcome`` says how).
@@ -231,13 +272,16 @@ class FaultLedger:
         for event in self._events():
             kind = event.get("event")
             if kind == "open" and event["id"] not in entries:
+                sealed = bool(event.get("sealed"))
+                data = self._read_sealed(event["id"]) if sealed else event
                 entries[event["id"]] = LedgerEntry(
                     id=event["id"],
-                    kind=str(event.get("kind")),
-                    params=dict(event.get("params") or {}),
+                    kind=str(data.get("kind")),
+                    params=dict(data.get("params") or {}),
                     opened_at=float(event.get("wall") or 0.0),
                     pid=int(event.get("pid") or 0),
                     drill_id=event.get("drill_id"),
+                    sealed=sealed,
                 )
             elif kind == "close" and event["id"] in entries:
                 entry = entries[event["id"]]
@@ -282,15 +326,18 @@ class FaultLedger:
             if not include_live and _opened_by_live_process(entry):
                 entry.error = f"opened by process {entry.pid}, which is still running"
                 entry.live = True
-                logger.warning("ledger entry %s (%s): %s", entry.id, entry.kind, entry.error)
+                logger.warning("ledger entry %s (%s): %s", entry.id, entry.label, entry.error)
                 handled.append(entry)
                 continue
             try:
                 entry.fault().revert(env)
             except Exception as exc:
-                entry.error = f"{type(exc).__name__}: {exc}"
+                entry.error = f"{type(exc).__name__}" + ("" if entry.sealed else f": {exc}")
                 logger.warning(
-                    "ledger entry %s (%s) could not be reverted: %s", entry.id, entry.kind, exc
+                    "ledger entry %s (%s) could not be reverted: %s",
+                    entry.id,
+                    entry.label,
+                    entry.error,
                 )
             else:
                 entry.outcome = "reverted by recovery"

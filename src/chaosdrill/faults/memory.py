@@ -50,6 +50,8 @@ class LeakyFeature(Fault):
     """
 
     kind = "leaky-feature"
+
+    subsystem = "a feature flag turned on at runtime"
     scenario = "memory-leak"
     resolved_by = (
         ActionRule("clear_flag", "recommendations_cache"),

@@ -148,6 +148,8 @@ class BadRelease(_ReleaseFault):
     """
 
     kind = "bad-release"
+
+    subsystem = "the deployment: what was rolled out last?"
     scenario = "high-error-rate"
     resolved_by = (ActionRule("rollback"), ActionRule("deploy_revision"))
     description = "deploy a revision whose new checkout code fails a share of enrollments"
@@ -180,6 +182,8 @@ class LeakyRelease(_ReleaseFault):
     """
 
     kind = "leaky-release"
+
+    subsystem = "the deployment: what was rolled out last?"
     scenario = "memory-leak"
     resolved_by = (ActionRule("rollback"), ActionRule("deploy_revision"))
     description = "deploy a revision whose new code retains memory on every request"

@@ -29,7 +29,7 @@ import math
 import os
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -41,6 +41,7 @@ from chaosdrill.errors import InvalidInputError
 from chaosdrill.load.spec import LoadSpec
 from chaosdrill.scoring.score import Scoring, ScoringWeights
 from chaosdrill.scoring.severity import Revenue
+from chaosdrill.training.debrief import TrainingScoring
 from chaosdrill.workspace import current
 from chaosdrill.yamlsource import YamlDocument, load_yaml, validate
 
@@ -56,6 +57,7 @@ __all__ = [
     "Scoring",
     "ScoringWeights",
     "Targets",
+    "Training",
     "check_drill_specs",
     "load_plan",
 ]
@@ -108,6 +110,38 @@ class Roles:
     engineering_manager: str = "Engineering Manager"
     vp_engineering: str = "VP Engineering"
     cto: str = "CTO"
+
+
+#: The seed's escalation path: who is paged when the page stays unacknowledged this long
+#: (production seconds after the page).
+ESCALATION = {
+    "team_lead": 900.0,
+    "engineering_manager": 1800.0,
+    "vp_engineering": 3600.0,
+    "cto": 7200.0,
+}
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a training session runs (production seconds; divided by the time scale).
+
+    Attributes:
+        resend_s: an unacknowledged page is re-sent this often.
+        time_limit_s: the session ends, fixed or not, this long after the fault.
+        recovery_check_s: after the session ends, how long the users' SLOs may take to be
+            met again and hold (the hold is added) before the service counts as not
+            recovered.
+        escalation: role -> seconds after the page at which an unacknowledged page
+            escalates to that role's person (the plan's ``roles``).
+        scoring: the score model (chaosdrill.training.debrief.TrainingScoring).
+    """
+
+    resend_s: float = 300.0
+    time_limit_s: float = 3600.0
+    recovery_check_s: float = 300.0
+    escalation: Mapping[str, float] = field(default_factory=lambda: dict(ESCALATION))
+    scoring: TrainingScoring = field(default_factory=TrainingScoring)
 
 
 @dataclass(frozen=True)
@@ -175,6 +209,7 @@ class Plan:
     roles: Roles
     gates: Gates
     baseline: Baseline
+    training: Training = field(default_factory=Training)
 
     def resolve_drills(self, rng: random.Random | None = None) -> list[PlanDrill]:
         """The drills to run, in order, with every random pick drawn.
@@ -367,6 +402,44 @@ def _scoring(doc: YamlDocument) -> Scoring:
     )
 
 
+def _training(doc: YamlDocument) -> Training:
+    data = doc.data.get("training") or {}
+    sc = data.get("scoring") or {}
+    default = TrainingScoring()
+    weights = {**default.weights, **{k: float(v) for k, v in (sc.get("weights") or {}).items()}}
+    total = sum(weights.values())
+    if not math.isclose(total, 100, abs_tol=1e-9):
+        parts = ", ".join(f"{name} {value:g}" for name, value in weights.items())
+        raise doc.error(
+            ("training", "scoring", "weights"),
+            f"the weights sum to {total:g} ({parts}; missing ones take their defaults); "
+            "expected a sum of 100",
+        )
+    numbers = {
+        k: float(sc[k])
+        for k in (
+            "mtta_s",
+            "diagnosis_s",
+            "mttr_s",
+            "initial_update_s",
+            "update_every_s",
+            "harmful_action_points",
+        )
+        if k in sc
+    }
+    costs = tuple(float(c) for c in sc.get("hint_costs", default.hint_costs))
+    return Training(
+        resend_s=float(data.get("resend_s", 300.0)),
+        time_limit_s=float(data.get("time_limit_s", 3600.0)),
+        recovery_check_s=float(data.get("recovery_check_s", 300.0)),
+        escalation={
+            **ESCALATION,
+            **{k: float(v) for k, v in (data.get("escalation") or {}).items()},
+        },
+        scoring=TrainingScoring(weights=weights, hint_costs=costs, **numbers),
+    )
+
+
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -436,6 +509,7 @@ def _build(doc: YamlDocument) -> Plan:
         roles=Roles(**{**ws.roles, **(data.get("roles") or {})}),
         gates=_gates(data.get("gates") or {}),
         baseline=_baseline(doc),
+        training=_training(doc),
     )
 
 

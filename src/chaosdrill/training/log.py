@@ -96,10 +96,13 @@ class SealedCause:
     title: str
     scenario: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: the experiment file, and the scenario's cause it drills
+    path: str = ""
+    cause: str = ""
 
     def words(self) -> list[str]:
-        """What must not appear in a trainee's view: the id, the kind and the title."""
-        return [w for w in dict.fromkeys([self.experiment, self.kind, self.title]) if w]
+        """What must not appear in a trainee's view: the id, the kind, the cause and the title."""
+        return [w for w in dict.fromkeys([self.experiment, self.kind, self.cause, self.title]) if w]
 
 
 def leaks(text: str, sealed: SealedCause) -> list[str]:
@@ -145,6 +148,8 @@ class SessionLog:
                 "title": cause.title,
                 "scenario": cause.scenario,
                 "params": dict(cause.params),
+                "path": cause.path,
+                "cause": cause.cause,
             }
             write_atomic(self.sealed_file, json.dumps(data, indent=2), mode=0o600)
 
@@ -157,6 +162,8 @@ class SessionLog:
             str(data["title"]),
             str(data["scenario"]),
             dict(data.get("params") or {}),
+            str(data.get("path", "")),
+            str(data.get("cause", "")),
         )
 
     # events ---------------------------------------------------------------------------
