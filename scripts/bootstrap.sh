@@ -21,6 +21,7 @@ declare -A PKG=(
   [prometheus-postgres-exporter]=prometheus-postgres-exporter
   [prometheus-redis-exporter]=prometheus-redis-exporter
   [chromium]=chromium  # headless browser of the report.html tests
+  [tmux]=tmux  # the terminals of the training session test
 )
 missing_programs=()
 packages=()

@@ -39,7 +39,9 @@ def _session(log: SessionLog, *, resolved: bool = True, harmful: bool = True) ->
     log.record("started", at=at - 30)
     log.record("injected", at=at)
     log.record("paged", at=at + 60, alert="HighErrorRate")
+    log.record("note", "margaret", at=at + 65, text="paged: HighErrorRate")
     log.record("ack", "ada", at=at + 90, alert="HighErrorRate")
+    log.record("note", "margaret", at=at + 92, text="ada acknowledged")
     for role, name in [
         ("incident_commander", "ada"),
         ("technical_lead", "grace"),
@@ -55,12 +57,14 @@ def _session(log: SessionLog, *, resolved: bool = True, harmful: bool = True) ->
     if harmful:
         log.record("op", "grace", at=at + 550, op="promote_replica", args="")
     log.record("op", "grace", at=at + 600, op="rollback", args="")
+    log.record("note", "margaret", at=at + 605, text="grace rolled back")
     log.record("update", "linus", at=at + 700, status="mitigating", fields=FIELDS)
     log.record("mitigated", at=at + 660)
     if resolved:
         log.record("recovered", at=at + 800)
         log.record("update", "linus", at=at + 820, status="resolved", fields=FIELDS)
         log.record("resolve", "ada", at=at + 830)
+        log.record("note", "margaret", at=at + 835, text="resolved")
     log.record("ended", at=at + 900)
 
 
@@ -82,6 +86,7 @@ def test_a_whole_session_is_timed_and_scored_from_its_log(tmp_path: Path) -> Non
     assert d.comms["initial_s"] == 60.0 and d.comms["longest_silence_s"] == 580.0
     assert d.comms["resolution_sent"] and d.comms_points == 15
     assert d.roles_points == 10 and d.roles["scribe"] == "margaret"
+    assert all(c["score"] == 1 for c in d.role_checks.values())
     assert [(a.op, a.effect) for a in d.actions] == [
         ("promote_replica", "harmed"),
         ("rollback", "helped"),
@@ -227,3 +232,26 @@ def test_every_fault_declares_what_resolves_it_and_what_harms() -> None:
     flag = REGISTRY["leaky-feature"].resolved_by
     assert any(r.applies("set_flag", "recommendations_cache false") for r in flag)
     assert not any(r.applies("set_flag", "recommendations_cache true") for r in flag)
+
+
+def test_each_role_is_scored_by_its_checklist(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path / "training")
+    log.record("injected", at=1000)
+    log.record("paged", at=1060, alert="HighErrorRate")
+    log.record("role", "ada", at=1070, role="incident_commander", name="ada")
+    log.record("role", "grace", at=1071, role="technical_lead", name="grace")  # not by the IC
+    log.record("role", "ada", at=1072, role="scribe", name="margaret")
+    log.record("note", "margaret", at=1500, text="late")  # 440 s after the page: too late
+    log.record("op", "grace", at=1400, op="rollback", args="")
+    log.record("note", "margaret", at=1410, text="rolled back")  # 350 s after the page
+    log.record("ended", at=1600)
+    d = debrief(log.events(), CAUSE, time_scale=1, severity_measured="P2", helps=HELPS)
+    c = d.role_checks
+    # announced: no update went out; tasks assigned: the scribe, by the IC
+    assert c["incident_commander"]["checks"] == {"announced": 0.0, "tasks_assigned": 1.0}
+    assert c["incident_commander"]["score"] == 0.75
+    assert c["technical_lead"]["score"] == 1.0
+    assert c["communications_lead"] == {"filled": False, "checks": {"comms_sent": 0.0}, "score": 0}
+    # milestones: the page (not noted in time), the rollback (noted): half covered
+    assert c["scribe"]["checks"] == {"timeline_coverage": 0.5} and c["scribe"]["score"] == 0.75
+    assert d.roles_points == round(10 * (0.75 + 1.0 + 0 + 0.75) / 4, 2)

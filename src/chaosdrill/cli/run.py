@@ -55,7 +55,7 @@ def _run_one(
         )
 
 
-def _named(path: Path, kind: str) -> Path:
+def named_file(path: Path, kind: str) -> Path:
     """``path`` as given, or the workspace's file of that name (then the built-in one).
 
     A bare name (no directory) that is not a file here is looked up by name.
@@ -163,7 +163,7 @@ def run(
                 "--recovery-timeout applies to experiments, not to a plan",
                 field="recovery_timeout",
             )
-        plan = load_plan(_named(plan_path, "plans"))
+        plan = load_plan(named_file(plan_path, "plans"))
         # the command line's settings win over the plan's
         if time_scale is not None:
             from chaosdrill.timescale import TimeScale
@@ -188,7 +188,7 @@ def run(
         if load:
             plan = dataclasses.replace(plan, load={**plan.load, **load})
         app.exit(_run_plan(plan, env_name, reports, quiet, seed))
-    paths = [_named(p, "experiments") for p in experiments]
+    paths = [named_file(p, "experiments") for p in experiments]
     if run_all:
         paths += current().paths("experiments")
     if not paths:

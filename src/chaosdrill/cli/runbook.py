@@ -150,10 +150,10 @@ def _table(result: RunbookResult) -> Table:
 @click.option("--param", "params", multiple=True, help="NAME=VALUE for a runbook parameter.")
 @click.option(
     "--time-scale",
-    default=1.0,
-    show_default=True,
+    default=None,
     type=float,
-    help="Drill time scale (divides PromQL windows only).",
+    help="Drill time scale (divides PromQL windows only) [default: the environment's, as "
+    "the drill or training session running on it set it].",
 )
 @click.option(
     "--operation-grace",
@@ -169,7 +169,7 @@ def run(
     name_of_runbook: str,
     name: str | None,
     params: tuple[str, ...],
-    time_scale: float,
+    time_scale: float | None,
     grace_s: float,
     as_json: bool,
     directory: Path | None,
@@ -187,7 +187,12 @@ def run(
             field="RUNBOOK",
         )
     values = rb.resolve_params(_params(params))
+    from chaosdrill.training.recording import mark
+
     env = app.environment(name)
+    mark(env, "runbook_run", name_of_runbook)
+    if time_scale is None:
+        time_scale = float(env.state.settings.time_scale)
     result = run_runbook(
         rb,
         env,

@@ -198,14 +198,14 @@ def train_start(
     and escalates the page until someone acknowledges it. The session ends at `incident
     resolve`, at the time limit, or at `train stop`; the fault is reverted whatever ends it.
     """
-    from chaosdrill.cli.run import _named
+    from chaosdrill.cli.run import named_file
     from chaosdrill.faults import make_fault
     from chaosdrill.plans.model import load_plan
     from chaosdrill.scenarios.settings import SpecOverrides
     from chaosdrill.scenarios.spec import load_spec
     from chaosdrill.training.log import SealedCause
 
-    plan = load_plan(_named(plan_path, "plans"))
+    plan = load_plan(named_file(plan_path, "plans"))
     env_name = app.env_name(name, plan.environment.name)
     session = Session(env_name)
     if session.running():

@@ -16,7 +16,8 @@ The score is out of 100, in parts whose weights a plan may change (:class:`Train
 - communication: an initial notification within 5 minutes of the page, an update at
   least every 15 minutes until resolved, a resolution notice, each message with the
   template's fields;
-- roles: Incident Commander, Technical Lead, Communications Lead and Scribe filled;
+- roles: Incident Commander, Technical Lead, Communications Lead and Scribe, each half for
+  being filled and half for its checklist (:func:`role_checks`);
 - actions: full points for having resolved the cause with no harmful action; each
   harmful action takes points away.
 
@@ -122,6 +123,8 @@ class Debrief:
     comms_points: float
     roles: Mapping[str, str]
     roles_points: float
+    #: each role: filled, its checklist, its score (0..1)
+    role_checks: Mapping[str, Mapping[str, Any]]
     actions: tuple[ClassifiedAction, ...]
     actions_points: float
     diagnoses: tuple[tuple[float, str, bool], ...]
@@ -203,6 +206,91 @@ def _comms(
     }, share
 
 
+#: how soon after a ground-truth event the scribe's note must come (production seconds)
+SCRIBE_WITHIN_S = 300.0
+
+
+def role_checks(
+    events: Sequence[Event],
+    roles: Mapping[str, str],
+    helps: Sequence[ActionRule],
+    harms: Sequence[ActionRule],
+    k: float,
+) -> dict[str, dict[str, Any]]:
+    """Each role's checklist: filled (half its score), and what the role did (the other half).
+
+    - incident commander: announced (an update went out after the IC was named) and tasks
+      assigned (the IC named someone to another role);
+    - technical lead: worked the problem (ran at least one operation);
+    - communications lead: sent an update;
+    - scribe: the timeline covers the milestones (the page, the acknowledgement, the right
+      diagnosis, the first action that helped, the resolution): the share of them a note
+      by the scribe followed within 5 production minutes.
+    """
+    ic = roles.get("incident_commander")
+    named_ic = next(
+        (e for e in events if e.kind == "role" and e.detail.get("role") == "incident_commander"),
+        None,
+    )
+    updates = [e for e in events if e.kind == "update"]
+    ops = [e for e in events if e.kind == "op"]
+    items: dict[str, dict[str, float]] = {
+        "incident_commander": {
+            "announced": float(named_ic is not None and any(u.t >= named_ic.t for u in updates)),
+            "tasks_assigned": float(
+                any(
+                    e.kind == "role"
+                    and e.who == ic
+                    and e.detail.get("role") != "incident_commander"
+                    for e in events
+                )
+            ),
+        },
+        "technical_lead": {
+            "worked_the_problem": float(any(e.who == roles.get("technical_lead") for e in ops))
+        },
+        "communications_lead": {
+            "comms_sent": float(any(u.who == roles.get("communications_lead") for u in updates))
+        },
+    }
+    milestones = [
+        e
+        for e in (
+            _first(events, "paged"),
+            _first(events, "ack"),
+            next(
+                (
+                    e
+                    for e in events
+                    if e.kind == "op"
+                    and classify_action(
+                        str(e.detail.get("op", "")), str(e.detail.get("args", "")), helps, harms
+                    )
+                    == "helped"
+                ),
+                None,
+            ),
+            _first(events, "resolve"),
+        )
+        if e is not None
+    ]
+    notes = [e for e in events if e.kind == "note" and e.who == roles.get("scribe")]
+    within = SCRIBE_WITHIN_S / k
+    covered = sum(1 for m in milestones if any(0 <= n.t - m.t <= within for n in notes))
+    items["scribe"] = {"timeline_coverage": covered / len(milestones) if milestones else 0.0}
+    out: dict[str, dict[str, Any]] = {}
+    for role in ROLES:
+        filled = role in roles
+        done = items[role]
+        share = sum(done.values()) / len(done) if done else 0.0
+        out[role] = {
+            "filled": filled,
+            "checks": {name: round(v, 3) for name, v in done.items()},
+            "score": round((0.5 if filled else 0.0) + (0.5 * share if filled else 0.0), 3),
+        }
+    return out
+
+
 def debrief(
     events: Sequence[Event],
     cause: SealedCause,
@@ -268,7 +356,8 @@ def debrief(
         for e in events
         if e.kind == "role" and e.detail.get("role") in ROLES
     }
-    roles_points = w["roles"] * len(roles) / len(ROLES)
+    checks = role_checks(events, roles, helps, harms, k)
+    roles_points = w["roles"] * sum(c["score"] for c in checks.values()) / len(ROLES)
     actions = tuple(
         ClassifiedAction(
             round(e.t - t0, 3),
@@ -317,6 +406,7 @@ def debrief(
         comms_points=round(w["communication"] * share, 2),
         roles=roles,
         roles_points=round(roles_points, 2),
+        role_checks=checks,
         actions=actions,
         actions_points=round(actions_points, 2),
         diagnoses=diagnoses,

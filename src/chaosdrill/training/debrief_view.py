@@ -170,10 +170,16 @@ def render_debrief(data: dict[str, Any], *, markdown: bool = False) -> str:
         f"{'yes' if comms['cadence_kept'] else 'no'}); resolution notice "
         f"{'sent' if comms['resolution_sent'] else 'not sent'}; template fields "
         f"{comms['template_completeness']:.0%}",
-        f"Roles ({data['roles_points']:.1f} points): "
-        + (", ".join(f"{r} {n}" for r, n in data["roles"].items()) or "none named"),
-        f"Actions ({data['actions_points']:.1f} points):",
+        f"Roles ({data['roles_points']:.1f} points):",
     ]
+    for role, check in (data.get("role_checks") or {}).items():
+        person = data["roles"].get(role, "not filled")
+        items = ", ".join(
+            f"{k} {'yes' if v == 1 else 'no' if v == 0 else f'{v:.0%}'}"
+            for k, v in check["checks"].items()
+        )
+        lines.append(f"- {role}: {person}; {items}; {check['score']:.0%} of its share")
+    lines.append(f"Actions ({data['actions_points']:.1f} points):")
     for a in data["actions"]:
         lines.append(
             f"- +{_s(a['t_s'] * data['time_scale'])} {a['who']}: {a['op']} "
