@@ -3,7 +3,8 @@
 The first test plays a whole session through tmux: ``pager watch`` in one pane, a scripted
 trainee typing in another. The others end a session at its time limit with the trainee
 stuck, and kill a session's runner with SIGKILL so that ``env recover`` reverts its fault.
-Each session's runner brings its own environment up (and takes it down at the end).
+The sessions share one environment, brought up before them: each runner attaches to it
+(and so leaves it up when its session ends).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from typing import Any
 
 import pytest
 
+from chaosdrill.environments.local import LocalEnvironment
 from chaosdrill.faults import make_fault
 from chaosdrill.faults.ledger import FaultLedger
 from chaosdrill.training.log import Event, SealedCause, leaks
-from tests.conftest import unique_name, wait_for
+from tests.conftest import start_env, stop_env, wait_for
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -33,8 +35,18 @@ pytestmark = [
 K = 30  # time scale: the page comes within seconds, the hold is 10 s
 
 
+@pytest.fixture(scope="module")
+def shared_env() -> Iterator[LocalEnvironment]:
+    """The environment every session of this module runs on."""
+    environment = start_env("train")
+    try:
+        yield environment
+    finally:
+        stop_env(environment)
+
+
 @pytest.fixture()
-def home(tmp_path: Path) -> Iterator[dict[str, str]]:
+def home(tmp_path: Path, shared_env: LocalEnvironment) -> Iterator[dict[str, str]]:
     """The variables of every command: a chaosdrill wrapper on PATH, reports in tmp_path."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -45,11 +57,11 @@ def home(tmp_path: Path) -> Iterator[dict[str, str]]:
         **os.environ,
         "PATH": f"{bindir}:{os.environ['PATH']}",
         "CHAOSDRILL_REPORTS": str(tmp_path / "reports"),
-        "CHAOSDRILL_ENV": unique_name("train"),
+        "CHAOSDRILL_ENV": shared_env.name,
     }
     variables.pop("CHAOSDRILL_TRAINEE", None)
     yield variables
-    # whatever happened, nothing is left running: the session's runner, then the environment
+    # whatever happened, the session's runner is not left running, nor anything it held
     from chaosdrill.training.session import Session
 
     session = Session(variables["CHAOSDRILL_ENV"])
@@ -59,10 +71,10 @@ def home(tmp_path: Path) -> Iterator[dict[str, str]]:
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: not session.runner_alive(), 120, 0.5)
     subprocess.run(
-        [sys.executable, "-m", "chaosdrill", "env", "down", "--force"],
+        [sys.executable, "-m", "chaosdrill", "env", "recover"],
         env=variables,
         capture_output=True,
-        timeout=120,
+        timeout=300,
     )
 
 
@@ -307,8 +319,6 @@ def test_a_killed_session_is_recovered_by_env_recover(home: dict[str, str]) -> N
     assert leaks(out, cause) == [], out
     assert "1 fault(s) reverted" in out
     assert not _ledger(home).open_entries()
-    from chaosdrill.environments.local import LocalEnvironment
-
     env = LocalEnvironment.attach(home["CHAOSDRILL_ENV"])
     assert make_fault("bad-release").is_active(env) is False
     # the session ended without a debrief: said so, and a new session may start

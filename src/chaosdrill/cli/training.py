@@ -407,6 +407,11 @@ def train_debrief(as_json: bool, name: str | None) -> None:
             field="session",
         )
     data = json.loads(path.read_text())
+    if not data.get("automatic"):  # an automatic run of the cause may have come since
+        from chaosdrill.training.debrief_view import automatic_times
+
+        c = data["cause"]
+        data["automatic"] = automatic_times(c["experiment"], c["cause"], info.plan_name)
     click.echo(json.dumps(data, indent=2) if as_json else render_debrief(data))
 
 
