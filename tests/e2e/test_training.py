@@ -298,6 +298,14 @@ def test_time_limit_with_the_trainee_stuck(home: dict[str, str]) -> None:
     phase = {p["name"]: p for p in data["phases"]}
     assert phase["mttr"]["drill_s"] is None and phase["mttr"]["points"] == 0
     assert "the service did not recover during the session" in data["notes"]
+    # nobody acknowledged: the page was re-sent every 10 s and escalated at 30 s (900 / K)
+    events = events_of(Path(info["run_dir"]) / "training")
+    paged = first(events, "paged")
+    resent = [e for e in events if e.kind == "resent"]
+    assert len(resent) >= 3 and resent[0].t - paged.t == pytest.approx(10, abs=1)
+    team_lead = first(events, "escalated", role="team_lead")
+    assert team_lead.detail["person"] == "team lead on duty"
+    assert team_lead.t - paged.t == pytest.approx(30, abs=1)
     assert data["diagnoses"][0][2] is True  # right, but the index was never built
     report = json.loads((Path(info["run_dir"]) / "report.json").read_text())
     result = json.loads(Path(report["drills"][0]["result_path"]).read_text())
@@ -324,3 +332,17 @@ def test_a_killed_session_is_recovered_by_env_recover(home: dict[str, str]) -> N
     # the session ended without a debrief: said so, and a new session may start
     out = cli(home, "train", "debrief", check=False)
     assert "without a debrief" in out or "has ended" in out
+
+
+def test_train_stop_ends_the_session_reverted_and_scored(home: dict[str, str]) -> None:
+    cli(home, "train", "start", "--experiment", "cache-outage", "--time-scale", str(K))
+    out = cli(home, "train", "stop")
+    assert "ended: stopped" in out
+    info = json.loads((session_dir(home) / "session.json").read_text())
+    assert info["status"] == "ended" and info["end_reason"].startswith("stopped")
+    data = json.loads(cli(home, "train", "debrief", "--json"))
+    assert data["cause"]["experiment"] == "cache-outage"
+    assert "the service did not recover during the session" in data["notes"]
+    assert not _ledger(home).open_entries()
+    env = LocalEnvironment.attach(home["CHAOSDRILL_ENV"])
+    assert env.cache_status().up

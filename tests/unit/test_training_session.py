@@ -251,3 +251,30 @@ def test_trainee_commands_need_a_session_and_check_their_arguments(
     }
     kinds = [e.kind for e in running_session.log.events()]
     assert kinds == ["update"]  # the refused commands wrote nothing
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--experiment", "gremlins"], "no experiment named 'gremlins'"),
+        (["--scenario", "solar-flare"], "no experiment of scenario 'solar-flare'"),
+        (["--plan", "no-such-plan"], "no-such-plan"),
+    ],
+)
+def test_a_bad_session_is_refused_before_anything_starts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    says: str,
+) -> None:
+    from chaosdrill.cli.main import main
+    from chaosdrill.training.session import session_dir
+
+    monkeypatch.setenv("CHAOSDRILL_HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit) as refused:
+        main(["train", "start", "--name", "train-bad", *args])
+    assert refused.value.code == 2
+    assert says in capsys.readouterr().err.replace("\n", " ")
+    assert not session_dir("train-bad").exists()
+    assert not (tmp_path / "home" / "envs").exists()

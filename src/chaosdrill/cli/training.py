@@ -216,6 +216,7 @@ def train_start(
             f"stop --name {env_name}`)",
             field="name",
         )
+    _refuse_if_held(env_name)
     k = time_scale if time_scale is not None else plan.time_scale
     pool = _pool(plan, scenario, experiment)
     path = random.Random(seed).choice(sorted(pool))
@@ -306,6 +307,17 @@ def train_start(
         "the incident is live. Watch for the page: " f"`chaosdrill pager watch --name {env_name}`",
         markup=False,
     )
+
+
+def _refuse_if_held(env_name: str) -> None:
+    """A drill, plan or test session holding the environment refuses the session at once."""
+    from chaosdrill.environments.holding import current_holder
+    from chaosdrill.environments.local.state import state_root
+    from chaosdrill.errors import EnvironmentBusyError
+
+    holder = current_holder(state_root() / "envs" / env_name)
+    if holder is not None and not holder.is_ancestor_of(os.getpid()):
+        raise EnvironmentBusyError(env_name, holder)
 
 
 def make_fault_kind(path: Path) -> str:

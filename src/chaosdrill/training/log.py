@@ -29,6 +29,8 @@ from chaosdrill.paths import write_atomic
 
 __all__ = [
     "EVENT_KINDS",
+    "RUNNER_KINDS",
+    "TRAINEE_KINDS",
     "Event",
     "SealedCause",
     "SessionLog",
@@ -38,29 +40,20 @@ __all__ = [
 #: What a session records, and who records it: the runner (``started``, ``injected``,
 #: ``paged``, ``resent``, ``escalated``, ``mitigated``, ``recovered``, ``ended``) or a
 #: trainee (the rest).
-EVENT_KINDS = frozenset(
-    {
-        # the session runner's ground truth
-        "started",
-        "injected",
-        "paged",
-        "resent",
-        "escalated",
-        "mitigated",
-        "recovered",
-        "ended",
-        # the trainees'
-        "ack",
-        "role",
-        "severity",
-        "update",
-        "note",
-        "diagnose",
-        "hint",
-        "op",
-        "resolve",
-    }
+#: The session runner's ground truth, in the order it happens.
+RUNNER_KINDS = (
+    "started",
+    "injected",
+    "paged",
+    "resent",
+    "escalated",
+    "mitigated",
+    "recovered",
+    "ended",
 )
+#: What the trainees record.
+TRAINEE_KINDS = ("ack", "role", "severity", "update", "note", "diagnose", "hint", "op", "resolve")
+EVENT_KINDS = frozenset(RUNNER_KINDS + TRAINEE_KINDS)
 
 
 @dataclass(frozen=True)

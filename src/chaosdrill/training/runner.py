@@ -243,6 +243,9 @@ def _reports(ctx: DrillContext, session: Session, folder: Path, plan: Any) -> No
         src = session.directory / name
         if src.exists():
             shutil.copy2(src, out / name)
+    if not any(e.kind == "injected" for e in session.log.events()):
+        session.update(error="ended before the fault was injected: nothing to debrief")
+        return
     drill = written.report.drills[0] if written.report.drills else None
     measured = drill.severity.level if drill is not None else None
     drill_times = None

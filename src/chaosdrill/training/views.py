@@ -13,21 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from chaosdrill.training.debrief import ROLES
-from chaosdrill.training.log import Event, SealedCause
+from chaosdrill.training.log import RUNNER_KINDS, Event, SealedCause
 from chaosdrill.training.session import Session, SessionInfo
 
 __all__ = ["facilitator_text", "live", "mask", "next_hint", "pager_text", "status_text"]
-
-RUNNER_KINDS = (
-    "started",
-    "injected",
-    "paged",
-    "resent",
-    "escalated",
-    "mitigated",
-    "recovered",
-    "ended",
-)
 
 
 def mask(text: str, sealed: SealedCause) -> str:
