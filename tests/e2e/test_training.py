@@ -144,10 +144,22 @@ class Tmux:
         return str(wait_for(lambda: text in self.screen(pane) and self.screen(pane), timeout, 0.5))
 
 
-def test_a_whole_session_through_real_terminals(home: dict[str, str]) -> None:
+def test_a_whole_session_through_real_terminals(home: dict[str, str], tmp_path: Path) -> None:
     socket = f"chaosdrill-{home['CHAOSDRILL_ENV']}"
     tmux = Tmux(home, socket)
-    tmux.run("new-session", "-d", "-s", "drill", "-x", "220", "-y", "60", "bash --norc")
+    tmux.run(
+        "new-session",
+        "-d",
+        "-s",
+        "drill",
+        "-x",
+        "220",
+        "-y",
+        "60",
+        "-c",
+        str(tmp_path),
+        "bash --norc",
+    )
     trainee = "drill:0.0"
     try:
         tmux.type(trainee, "export CHAOSDRILL_TRAINEE=alice PS1='$ '")
@@ -208,6 +220,8 @@ def test_a_whole_session_through_real_terminals(home: dict[str, str]) -> None:
     assert leaks(printed, cause) == [], printed
     data = json.loads((folder / "debrief.json").read_text())
     assert data["cause"]["experiment"] == "bad-release"
+    printed_debrief = json.loads((tmp_path / "debrief.json").read_text())  # the trainee's
+    assert printed_debrief["points"] == data["points"] and printed_debrief["cause"] == data["cause"]
     assert data["end_reason"].startswith("resolved")
     events = events_of(folder)
     k = data["time_scale"]
